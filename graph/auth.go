@@ -1,0 +1,142 @@
+package graph
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Clouds: the Entra authority and Graph host of each cloud that offers Secure
+// Score. China (21Vianet) does not.
+var clouds = map[string]struct{ Authority, Graph string }{
+	"global":   {"https://login.microsoftonline.com/", "https://graph.microsoft.com"},
+	"usgov":    {"https://login.microsoftonline.us/", "https://graph.microsoft.us"},
+	"usgovdod": {"https://login.microsoftonline.us/", "https://dod-graph.microsoft.us"},
+}
+
+// CloudEndpoints returns the authority host and Graph URL of a cloud.
+func CloudEndpoints(name string) (authority, graphURL string, ok bool) {
+	c, ok := clouds[name]
+	return c.Authority, c.Graph, ok
+}
+
+// App is an app registration's credential, as the config gives it.
+type App struct {
+	ClientID     string
+	Certificates []*x509.Certificate // certificate auth
+	Key          crypto.PrivateKey
+	Secret       func() string // secret auth; a func so the value is not copied into structs that get printed
+}
+
+// AuthOptions say where Entra is.
+type AuthOptions struct {
+	AuthorityHost string // "https://login.microsoftonline.com/"
+	// Custom is true for an authority that is not Microsoft's (a test
+	// endpoint): instance discovery, which only Microsoft's hosts answer, is off.
+	Custom     bool
+	HTTPClient *http.Client
+}
+
+// NewCredential builds one azidentity credential for an app. One credential
+// serves every tenant that consented to the app (AdditionallyAllowedTenants
+// "*"), and caches each tenant's token until five minutes before it expires.
+// homeTenant is any tenant the app is used with; tokens are requested per
+// tenant with TokenFor.
+func NewCredential(app App, homeTenant string, o AuthOptions) (azcore.TokenCredential, error) {
+	copts := azcore.ClientOptions{
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: o.AuthorityHost},
+	}
+	if o.HTTPClient != nil {
+		copts.Transport = o.HTTPClient
+	}
+	// Errors such as "not consented" are final; retrying them only slows the
+	// run. azcore still retries 429 and 5xx from the token endpoint.
+	copts.Retry = policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 10 * time.Second}
+	allowed := []string{"*"}
+	switch {
+	case len(app.Certificates) > 0:
+		return azidentity.NewClientCertificateCredential(homeTenant, app.ClientID, app.Certificates, app.Key,
+			&azidentity.ClientCertificateCredentialOptions{
+				ClientOptions:              copts,
+				DisableInstanceDiscovery:   o.Custom,
+				AdditionallyAllowedTenants: allowed,
+			})
+	case app.Secret != nil:
+		return azidentity.NewClientSecretCredential(homeTenant, app.ClientID, app.Secret(),
+			&azidentity.ClientSecretCredentialOptions{
+				ClientOptions:              copts,
+				DisableInstanceDiscovery:   o.Custom,
+				AdditionallyAllowedTenants: allowed,
+			})
+	}
+	return nil, errors.New("the app has neither a certificate nor a client secret")
+}
+
+// NewHTTPClient returns the client for Entra and Graph: the system's CA pool
+// (so SSL_CERT_FILE can add a CA) plus extra, when given.
+func NewHTTPClient(extra *x509.CertPool, extraPEM ...[]byte) *http.Client {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, p := range extraPEM {
+		pool.AppendCertsFromPEM(p)
+	}
+	if extra != nil && len(extraPEM) == 0 {
+		pool = extra
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+	}
+	return &http.Client{Transport: tr}
+}
+
+// Target is one tenant to read, with the credential of its app.
+type Target struct {
+	TenantID   string
+	ClientID   string
+	Credential azcore.TokenCredential
+}
+
+// token gets a Graph token for the target's tenant.
+func (c *Client) token(ctx context.Context, t Target) (string, error) {
+	tok, err := t.Credential.GetToken(ctx, policy.TokenRequestOptions{
+		Scopes:   []string{c.scope},
+		TenantID: t.TenantID,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", &Error{Kind: KindTimeout, Tenant: t.TenantID, Msg: "token request did not finish before the tenant's deadline", Advice: "the Entra endpoint was too slow; raise timeout or check the network", Err: ctx.Err()}
+		}
+		return "", classifyTokenError(t.TenantID, t.ClientID, err)
+	}
+	return tok.Token, nil
+}
+
+// CheckToken gets a token for the target's tenant and reports whether it
+// carries the SecurityEvents.Read.All role, without calling Graph.
+func (c *Client) CheckToken(ctx context.Context, t Target) (hasRole bool, err error) {
+	tok, err := c.token(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return tokenHasRole(tok, "SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"), nil
+}

@@ -1,0 +1,399 @@
+// Package graph reads Secure Score from Microsoft Graph: tokens from Entra
+// through azidentity, GET /security/secureScores and
+// /security/secureScoreControlProfiles with paging, lenient decoding of real
+// responses, retries that honour Retry-After, Graph's per-tenant limits, and
+// errors turned into advice for people.
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// Graph's documented limits for secureScore and secureScoreControlProfile,
+// per app per tenant.
+const (
+	MaxConcurrentPerTenant = 4
+	RequestsPerMinute      = 150
+)
+
+// Options configure a Client.
+type Options struct {
+	BaseURL     string       // "https://graph.microsoft.com"; a path prefix is allowed
+	Scope       string       // "https://graph.microsoft.com/.default"
+	HTTPClient  *http.Client // defaults to NewHTTPClient(nil)
+	Logger      *slog.Logger
+	MaxAttempts int           // per request, default 6
+	MaxBackoff  time.Duration // cap of one wait, default 60 s
+	// Sleep waits; tests replace it. It must return early when ctx ends.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Seed for the backoff jitter.
+	Seed uint64
+}
+
+// Client reads Secure Score for any number of tenants. It is safe for
+// concurrent use; it keeps each tenant within Graph's limits.
+type Client struct {
+	base        *url.URL
+	scope       string
+	hc          *http.Client
+	log         *slog.Logger
+	maxAttempts int
+	maxBackoff  time.Duration
+	sleep       func(context.Context, time.Duration) error
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	tenants map[string]*tenantLimit
+}
+
+type tenantLimit struct {
+	sem     chan struct{}
+	limiter *rate.Limiter
+}
+
+// New returns a Client.
+func New(o Options) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("graph URL %q must be an https URL", o.BaseURL)
+	}
+	c := &Client{
+		base:        u,
+		scope:       o.Scope,
+		hc:          o.HTTPClient,
+		log:         o.Logger,
+		maxAttempts: o.MaxAttempts,
+		maxBackoff:  o.MaxBackoff,
+		sleep:       o.Sleep,
+		rng:         rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		tenants:     make(map[string]*tenantLimit),
+	}
+	if c.scope == "" {
+		c.scope = "https://graph.microsoft.com/.default"
+	}
+	if c.hc == nil {
+		c.hc = NewHTTPClient(nil)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.maxAttempts <= 0 {
+		c.maxAttempts = 6
+	}
+	if c.maxBackoff <= 0 {
+		c.maxBackoff = 60 * time.Second
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	return c, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Client) limit(tenant string) *tenantLimit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.tenants[tenant]
+	if l == nil {
+		l = &tenantLimit{
+			sem: make(chan struct{}, MaxConcurrentPerTenant),
+			// 150 a minute, with a burst small enough that a retry storm
+			// cannot push a tenant over the minute's budget.
+			limiter: rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 10),
+		}
+		c.tenants[tenant] = l
+	}
+	return l
+}
+
+func (c *Client) jitter(d time.Duration) time.Duration {
+	c.mu.Lock()
+	f := 0.5 + c.rng.Float64()
+	c.mu.Unlock()
+	return time.Duration(float64(d) * f)
+}
+
+// counterKey carries a request counter through a context.
+type counterKey struct{}
+
+// WithRequestCounter makes every Graph request (and retry) made with the
+// returned context add one to n.
+func WithRequestCounter(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, counterKey{}, n)
+}
+
+func count(ctx context.Context) {
+	if n, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+}
+
+// bodyHook lets the benchmark see each raw page.
+type bodyHookKey struct{}
+
+// WithBodyHook calls f with every successful response body (a page), as read.
+func WithBodyHook(ctx context.Context, f func(path string, body []byte)) context.Context {
+	return context.WithValue(ctx, bodyHookKey{}, f)
+}
+
+// SecureScores returns the tenant's daily snapshots, oldest first. top limits
+// it to the newest top days (Graph sorts newest first); 0 asks for all Graph
+// keeps (about 90 days). Every page is followed.
+func (c *Client) SecureScores(ctx context.Context, t Target, top int) ([]fleetscore.Score, error) {
+	q := url.Values{}
+	if top > 0 {
+		q.Set("$top", strconv.Itoa(top))
+	}
+	var out []fleetscore.Score
+	seen := make(map[fleetscore.Day]int)
+	err := getAll(ctx, c, t, "security/secureScores", q, func(w *secureScoreWire) error {
+		if w.AzureTenantID != "" && !strings.EqualFold(w.AzureTenantID, t.TenantID) {
+			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: fmt.Sprintf("Graph returned a secure score of another tenant (%s)", w.AzureTenantID), Advice: "check that graph_url points at Microsoft Graph"}
+		}
+		s, err := w.toScore(strings.ToLower(t.TenantID))
+		if err != nil {
+			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: err.Error()}
+		}
+		// One snapshot a day; if Graph ever sends two, the later one wins.
+		if i, ok := seen[s.Day]; ok {
+			out[i] = s
+			return nil
+		}
+		seen[s.Day] = len(out)
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortScores(out)
+	return out, nil
+}
+
+// ControlProfiles returns the tenant's control profiles (its recommended
+// actions), following every page.
+func (c *Client) ControlProfiles(ctx context.Context, t Target) ([]fleetscore.ControlProfile, error) {
+	var out []fleetscore.ControlProfile
+	err := getAll(ctx, c, t, "security/secureScoreControlProfiles", nil, func(w *controlProfileWire) error {
+		if w.ID == "" {
+			return nil
+		}
+		out = append(out, w.toProfile())
+		return nil
+	})
+	return out, err
+}
+
+func sortScores(s []fleetscore.Score) {
+	// insertion sort is fine for ~90 items that arrive sorted newest first;
+	// reverse first so the common case is already ordered.
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Day.Before(s[j-1].Day); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// getAll GETs path and every @odata.nextLink after it, calling each for
+// every item.
+func getAll[T any](ctx context.Context, c *Client, t Target, path string, q url.Values, each func(*T) error) error {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + "/v1.0/" + path
+	if len(q) > 0 {
+		// Graph's $-parameters are written unescaped, as Graph's own docs and SDKs do.
+		u.RawQuery = strings.ReplaceAll(q.Encode(), "%24", "$")
+	}
+	next := u.String()
+	for pages := 0; next != ""; pages++ {
+		if pages > 1000 {
+			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: "Graph kept sending @odata.nextLink after 1,000 pages"}
+		}
+		nu, err := url.Parse(next)
+		if err != nil || !strings.EqualFold(nu.Host, c.base.Host) || nu.Scheme != "https" {
+			// Never send the tenant's token to a host other than Graph's.
+			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: fmt.Sprintf("Graph's @odata.nextLink points outside %s", c.base.Host)}
+		}
+		var p page[T]
+		if err := c.get(ctx, t, next, &p); err != nil {
+			return err
+		}
+		for i := range p.Value {
+			if err := each(&p.Value[i]); err != nil {
+				return err
+			}
+		}
+		next = p.NextLink
+	}
+	return nil
+}
+
+// get performs one GET with retries and decodes the body into v.
+func (c *Client) get(ctx context.Context, t Target, rawURL string, v any) error {
+	lim := c.limit(strings.ToLower(t.TenantID))
+	var last *Error
+	for attempt := 1; ; attempt++ {
+		wait, err := c.try(ctx, t, lim, rawURL, v)
+		if err == nil {
+			return nil
+		}
+		e, ok := AsError(err)
+		if !ok {
+			return err
+		}
+		last = e
+		if wait < 0 || attempt >= c.maxAttempts {
+			return last
+		}
+		if wait == 0 {
+			wait = c.backoff(attempt)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			last.Msg += fmt.Sprintf(" (Graph asked to wait %s, past the tenant's deadline)", wait.Round(time.Millisecond))
+			return last
+		}
+		c.log.Debug("graph retry", "tenant", t.TenantID, "attempt", attempt, "wait", wait, "status", last.Status)
+		if err := c.sleep(ctx, wait); err != nil {
+			return timeoutError(t.TenantID, err)
+		}
+	}
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := time.Duration(float64(time.Second) * math.Pow(2, float64(attempt-1)))
+	if d > c.maxBackoff {
+		d = c.maxBackoff
+	}
+	return c.jitter(d)
+}
+
+func timeoutError(tenant string, err error) *Error {
+	return &Error{Kind: KindTimeout, Tenant: tenant, Msg: "the tenant's collection did not finish before its deadline", Advice: "Graph was slow or kept throttling; raise timeout in the config, or let the next run catch up", Err: err}
+}
+
+// try makes one attempt. wait > 0 asks for a retry after that long, 0 for a
+// retry after the usual backoff, < 0 says the error is final.
+func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL string, v any) (wait time.Duration, err error) {
+	tok, err := c.token(ctx, t)
+	if err != nil {
+		return -1, err
+	}
+	if err := lim.limiter.Wait(ctx); err != nil {
+		return -1, timeoutError(t.TenantID, err)
+	}
+	select {
+	case lim.sem <- struct{}{}:
+	case <-ctx.Done():
+		return -1, timeoutError(t.TenantID, ctx.Err())
+	}
+	defer func() { <-lim.sem }()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "fleetscore")
+	count(ctx)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return -1, timeoutError(t.TenantID, ctx.Err())
+		}
+		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Msg: "Graph did not answer: " + scrub(err.Error()), Advice: "check the network and graph_url; the next run catches up"}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return -1, timeoutError(t.TenantID, ctx.Err())
+		}
+		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Status: resp.StatusCode, Msg: "reading Graph's answer failed: " + err.Error()}
+	}
+	if resp.StatusCode/100 != 2 {
+		e := responseError(t.TenantID, resp, body, tok)
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusRequestTimeout:
+			return retryAfter(resp.Header.Get("Retry-After"), time.Now()), e
+		case http.StatusUnauthorized:
+			// A token revoked or expired early: one retry gets a fresh one
+			// only if the credential refreshes it, so do not loop.
+			return -1, e
+		}
+		return -1, e
+	}
+	if hook, ok := ctx.Value(bodyHookKey{}).(func(string, []byte)); ok {
+		hook(req.URL.Path, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		// A truncated or garbled body is usually transient: retry it.
+		var se *json.SyntaxError
+		msg := "Graph sent a response that is not valid JSON"
+		if errors.As(err, &se) {
+			msg += fmt.Sprintf(" (at byte %d of %d)", se.Offset, len(body))
+		} else {
+			msg += ": " + err.Error()
+		}
+		return 0, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode, Msg: msg, Advice: "usually transient; the next run catches up"}
+	}
+	return 0, nil
+}
+
+// retryAfter reads a Retry-After header: seconds (Graph sends fractions such
+// as 2.128) or an HTTP date. 0 means none was given.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(h, 64); err == nil {
+		if secs <= 0 || math.IsNaN(secs) || math.IsInf(secs, 0) {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	for _, parse := range []func(string) (time.Time, error){
+		http.ParseTime,
+		func(s string) (time.Time, error) { return time.Parse(time.RFC1123Z, s) },
+	} {
+		if t, err := parse(h); err == nil {
+			if d := t.Sub(now); d > 0 {
+				return d
+			}
+			return 0
+		}
+	}
+	return 0
+}

@@ -1,0 +1,140 @@
+package graph
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// The fixture follows the shape of real Graph responses (graph-api.md 1.9):
+// numbers as strings, capitalised SeatSizeRange keys, -1 sentinels,
+// undocumented fields, a missing day and fractional timestamps.
+func TestDecodeSecureScoresTolerateRealQuirks(t *testing.T) {
+	data, err := os.ReadFile("testdata/securescores-quirks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p page[secureScoreWire]
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if len(p.Value) != 2 {
+		t.Fatalf("got %d snapshots, want 2", len(p.Value))
+	}
+	s, err := p.Value[0].toScore("7f3c2a10-5b6d-4e8f-9a01-23456789abcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Day != fleetscore.MustDay("2025-06-14") || s.CurrentScore != 212.47 || s.MaxScore != 389 {
+		t.Errorf("score = %v %v/%v", s.Day, s.CurrentScore, s.MaxScore)
+	}
+	if got, want := s.Percent(), 212.47/389*100; got != want {
+		t.Errorf("percent = %v, want %v", got, want)
+	}
+	if s.LicensedUserCount != 48 {
+		t.Errorf("licensedUserCount sent as a string: got %d, want 48", s.LicensedUserCount)
+	}
+	if s.Averages[fleetscore.BasisAllTenants] != 51.2 || s.Averages[fleetscore.BasisTotalSeats] != 47.9 {
+		t.Errorf("averages = %v", s.Averages)
+	}
+	if _, ok := s.Averages[fleetscore.BasisIndustryTypes]; ok {
+		t.Errorf("the -1 sentinel must mean no data, got %v", s.Averages[fleetscore.BasisIndustryTypes])
+	}
+	if lower := p.Value[0].AverageComparativeScores[1].SeatSizeRangeLowerValue; !lower.Valid || lower.V != 26 {
+		t.Errorf("SeatSizeRangeLowerValue (capitalised, string) = %+v", lower)
+	}
+	want := []fleetscore.ControlScore{
+		{Name: "AdminMFAV2", Category: "Identity", Score: 10},
+		{Name: "mdo_safelinksforOfficeApps", Category: "Apps", Score: 0},
+		{Name: "dlp_datalossprevention", Category: "Data", Score: 5.5},
+		{Name: "OneAdmin", Category: "Identity", Score: 0},
+	}
+	if len(s.Controls) != len(want) {
+		t.Fatalf("controls = %+v", s.Controls)
+	}
+	for i := range want {
+		if s.Controls[i] != want[i] {
+			t.Errorf("control %d = %+v, want %+v", i, s.Controls[i], want[i])
+		}
+	}
+	older, err := p.Value[1].toScore("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if older.Day != fleetscore.MustDay("2025-06-12") || older.CurrentScore != 200 || older.MaxScore != 380 {
+		t.Errorf("older = %v %v/%v", older.Day, older.CurrentScore, older.MaxScore)
+	}
+}
+
+func TestDecodeControlProfile(t *testing.T) {
+	const body = `{"value":[{"id":"AdminMFAV2","azureTenantId":"t","actionType":"Config",
+	 "actionUrl":"https://entra.microsoft.com/#view/x","controlCategory":"Identity","title":"MFA for admins",
+	 "deprecated":false,"implementationCost":"Low","lastModifiedDateTime":null,"maxScore":"10","rank":1,
+	 "remediation":"<p>x</p>","remediationImpact":"y","service":"AzureAD","threats":["Account breach"],
+	 "tier":"Core","userImpact":"Low","complianceInformation":null,
+	 "controlStateUpdates":[{"assignedTo":null,"comment":null,"state":"Default","updatedBy":null,"updatedDateTime":null},
+	   {"assignedTo":"","comment":"gateway","state":"ThirdParty","updatedBy":"a@b.c","updatedDateTime":"2025-06-01T10:00:00Z"}],
+	 "vendorInformation":{"provider":"SecureScore","vendor":"Microsoft"}}],
+	 "@odata.nextLink":"https://graph.microsoft.com/v1.0/security/secureScoreControlProfiles?$skiptoken=abc"}`
+	var p page[controlProfileWire]
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.NextLink == "" {
+		t.Error("nextLink not decoded")
+	}
+	cp := p.Value[0].toProfile()
+	if cp.MaxScore != 10 || cp.Rank != 1 || cp.Tier != "Core" || cp.Threats[0] != "Account breach" {
+		t.Errorf("profile = %+v", cp)
+	}
+	if cp.State() != fleetscore.StateThirdParty {
+		t.Errorf("state = %q, want the latest update's ThirdParty", cp.State())
+	}
+	if !cp.StateUpdates[1].UpdatedAt.Equal(time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("updatedAt = %v", cp.StateUpdates[1].UpdatedAt)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		h    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"2", 2 * time.Second},
+		{"2.128", 2128 * time.Millisecond},
+		{" 0.5 ", 500 * time.Millisecond},
+		{"-3", 0},
+		{"soon", 0},
+		{now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second},
+		{now.Add(7 * time.Second).Format(time.RFC1123Z), 7 * time.Second},
+		{now.Add(-time.Minute).Format(time.RFC1123), 0},
+	} {
+		if got := retryAfter(tc.h, now); got != tc.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
+
+func TestTokenHasRole(t *testing.T) {
+	jwt := func(claims string) string {
+		return "eyJhbGciOiJub25lIn0." + b64(claims) + ".sig"
+	}
+	if !tokenHasRole(jwt(`{"roles":["SecurityEvents.Read.All"]}`), "SecurityEvents.Read.All") {
+		t.Error("role present but not found")
+	}
+	if tokenHasRole(jwt(`{"tid":"x"}`), "SecurityEvents.Read.All") {
+		t.Error("a token without roles must not count as having the role")
+	}
+	if !tokenHasRole("opaque-token", "SecurityEvents.Read.All") {
+		t.Error("an opaque token must not be judged")
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
