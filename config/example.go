@@ -1,0 +1,13 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+)
+
+//go:embed example.yaml
+var example []byte
+
+// Example returns a commented config file showing every key with its
+// default. Its client_id is a placeholder that Load rejects until replaced.
+func Example() []byte { return bytes.Clone(example) }
