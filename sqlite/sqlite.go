@@ -1,0 +1,194 @@
+// Package sqlite is the embedded store of fleetscore: a fleetscore.Store kept
+// in one SQLite file (modernc.org/sqlite, pure Go), the default for a single
+// collector.
+//
+// It owns the schema (migrations/*.sql, embedded and applied in order at Open)
+// and the compact encoding of the history: one row per tenant per day for the
+// totals, and control scores stored as changes only, so that a tenant-day
+// costs a few hundred bytes where Graph's JSON is 25-100 KB.
+//
+// Writes go through one connection (SQLite has one writer anyway; BEGIN
+// IMMEDIATE makes a transaction take the write lock up front instead of failing
+// half-way); reads use a separate pool and, in WAL mode, never wait for a write.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/fleetscore/fleetscore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// busyTimeoutMillis is how long a connection waits for another one's lock
+// (another process on the same file, or a checkpoint) before giving up.
+const busyTimeoutMillis = 10000
+
+// Store is a fleetscore.Store in a SQLite database.
+type Store struct {
+	w    *sql.DB // the single writer connection
+	r    *sql.DB // the read pool; the same as w for an in-memory database
+	path string  // the database file; "" in memory
+}
+
+var _ fleetscore.Store = (*Store)(nil)
+
+// Open opens (creating it and its folder if needed) the database named by dsn
+// and brings its schema up to date. dsn is "sqlite:PATH", a bare PATH, or
+// "sqlite::memory:" for a private in-memory database (tests only: it lives as
+// long as the Store and has a single connection, so reads wait for writes).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	path, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path}
+	if path == "" {
+		s.w, err = sql.Open("sqlite", ":memory:?"+params(false, true))
+		if err != nil {
+			return nil, fmt.Errorf("open in-memory database: %w", err)
+		}
+		// Every connection to ":memory:" is a new empty database: keep exactly one, forever.
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+		s.w.SetConnMaxLifetime(0)
+		s.w.SetConnMaxIdleTime(0)
+		s.r = s.w
+	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create the folder of database %s: %w", path, err)
+		}
+		s.w, err = sql.Open("sqlite", fileURI(path)+"?"+params(false, false))
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open database %s: %w", s.name(), err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("database %s: %w", s.name(), err)
+	}
+	if path != "" {
+		s.r, err = sql.Open("sqlite", fileURI(path)+"?"+params(true, false))
+		if err != nil {
+			s.w.Close()
+			return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+		}
+		n := max(4, runtime.NumCPU())
+		s.r.SetMaxOpenConns(n)
+		s.r.SetMaxIdleConns(n)
+	}
+	return s, nil
+}
+
+// parseDSN returns the file path of dsn, or "" for an in-memory database.
+func parseDSN(dsn string) (string, error) {
+	p := strings.TrimSpace(dsn)
+	if rest, ok := strings.CutPrefix(p, "sqlite:"); ok {
+		p = rest
+		if rest, ok := strings.CutPrefix(p, "//"); ok { // sqlite:///var/lib/x.db
+			p = rest
+		}
+	} else if i := strings.Index(p, "://"); i > 0 {
+		return "", fmt.Errorf("database %q is not a SQLite database: write sqlite:PATH", dsn)
+	}
+	switch {
+	case p == "":
+		return "", errors.New("no database path: write sqlite:PATH, for example sqlite:/var/lib/fleetscore/fleetscore.db")
+	case p == ":memory:":
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("database path %q: %w", p, err)
+	}
+	return abs, nil
+}
+
+// fileURI turns a path into a SQLite URI, escaping what URIs give a meaning to.
+func fileURI(path string) string {
+	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
+}
+
+// params are the driver's DSN parameters. _pragma values run on every new
+// connection of the pool, which a PRAGMA executed once after Open would not.
+func params(readOnly, memory bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	if !memory {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// In WAL mode NORMAL only risks the last transactions on power loss,
+		// never corruption, and spares an fsync per commit.
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return q.Encode()
+}
+
+func (s *Store) name() string {
+	if s.path == "" {
+		return ":memory:"
+	}
+	return s.path
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var err error
+	if s.r != s.w {
+		err = s.r.Close()
+	}
+	return errors.Join(err, s.w.Close())
+}
+
+// Size is the bytes the database takes on disk (the file and its WAL) after a
+// checkpoint; for an in-memory database, its pages.
+func (s *Store) Size() (int64, error) {
+	ctx := context.Background()
+	if s.path == "" {
+		var n int64
+		err := s.w.QueryRowContext(ctx, `
+			SELECT page_count * page_size
+			FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("size of the in-memory database: %w", err)
+		}
+		return n, nil
+	}
+	// TRUNCATE copies the WAL into the file and empties it when no reader is
+	// using it; when one is, what is left is still counted below.
+	var busy, walPages, moved int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &walPages, &moved); err != nil {
+		return 0, fmt.Errorf("checkpoint database %s: %w", s.path, err)
+	}
+	var total int64
+	for _, p := range []string{s.path, s.path + "-wal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("size of database: %w", err)
+		}
+		total += fi.Size()
+	}
+	return total, nil
+}
