@@ -218,6 +218,9 @@ func (p *parser) certificate(a *App, cert, pwEnv entry) {
 	p.certs[id] = l
 	data, ok := p.readFile(line, "certificate", written)
 	if !ok {
+		if !pwEnv.missing() {
+			p.env(pwEnv, "the PFX password") // report it too, if it is also wrong
+		}
 		return
 	}
 	var certs []*x509.Certificate
@@ -243,11 +246,9 @@ func (p *parser) certificate(a *App, cert, pwEnv entry) {
 	} else {
 		password := ""
 		if !pwEnv.missing() {
-			_, v, ok := p.env(pwEnv, "the PFX password")
-			if !ok {
+			if _, password, ok = p.env(pwEnv, "the PFX password"); !ok {
 				return
 			}
-			password = v
 		}
 		if certs, key, ok = p.pfx(line, written, pwName, data, password); !ok {
 			return

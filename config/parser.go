@@ -130,8 +130,17 @@ func (p *parser) yamlError(data []byte, err error) {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	fix := "check the indentation, and quote values that contain ': ', ' #' or start with a special character such as * & ! { [ or %"
 	lines := strings.Split(string(data), "\n")
+	if strings.Contains(msg, "tab") {
+		// yaml may name the line that opened the block; point at the tab.
+		for i := max(line, 1); i <= len(lines); i++ {
+			if indent := lines[i-1][:len(lines[i-1])-len(strings.TrimLeft(lines[i-1], " \t"))]; strings.Contains(indent, "\t") {
+				line = i
+				break
+			}
+		}
+	}
+	fix := "check the indentation, and quote values that contain ': ', ' #' or start with a special character such as * & ! { [ or %"
 	if strings.Contains(msg, "tab") || (line > 0 && line <= len(lines) && strings.Contains(lines[line-1], "\t")) {
 		fix = "YAML indents with spaces, not tabs: replace the tabs on this line with spaces"
 	}
