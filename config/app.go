@@ -128,7 +128,7 @@ func (p *parser) secretFile(a *App, e entry) {
 	if !ok {
 		return
 	}
-	data, ok := p.readFile(e.key.Line, "client secret", written)
+	data, ok := p.read(e.key.Line, "client secret", written)
 	if !ok {
 		return
 	}
@@ -153,9 +153,9 @@ func (p *parser) abs(written string) string {
 	return filepath.Join(p.dir, written)
 }
 
-// readFile reads a file the config names, reporting why it cannot. It warns
+// read reads a file the config names, reporting why it cannot. It warns
 // when others may read it, as it holds a key or secret.
-func (p *parser) readFile(line int, what, written string) ([]byte, bool) {
+func (p *parser) read(line int, what, written string) ([]byte, bool) {
 	abs := p.abs(written)
 	shown := written
 	if abs != written {
@@ -172,7 +172,7 @@ func (p *parser) readFile(line int, what, written string) ([]byte, bool) {
 	}
 	var data []byte
 	if err == nil {
-		data, err = os.ReadFile(abs)
+		data, err = p.readFile(abs)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -208,7 +208,10 @@ func (p *parser) certificate(a *App, cert, pwEnv entry) {
 	}
 	line := cert.key.Line
 	a.Source = "certificate " + written
-	pwName, _ := p.scalar(pwEnv, "the name of an environment variable", "certificate_password_env: FLEETSCORE_CERT_PASSWORD")
+	pwName := "" // checked, and any problem reported, by env below
+	if !pwEnv.missing() && pwEnv.val.Kind == yaml.ScalarNode {
+		pwName = strings.TrimSpace(pwEnv.val.Value)
+	}
 	id := p.abs(written) + "\x00" + pwName
 	if l, seen := p.certs[id]; seen {
 		a.Certificates, a.Key = l.certs, l.key
@@ -216,7 +219,7 @@ func (p *parser) certificate(a *App, cert, pwEnv entry) {
 	}
 	l := &loaded{}
 	p.certs[id] = l
-	data, ok := p.readFile(line, "certificate", written)
+	data, ok := p.read(line, "certificate", written)
 	if !ok {
 		if !pwEnv.missing() {
 			p.env(pwEnv, "the PFX password") // report it too, if it is also wrong

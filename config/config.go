@@ -149,10 +149,12 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // paths in it (the sqlite database, certificates, secret files) are relative
 // to path's folder, and the files they name are read.
 func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
-	return parse(path, data, getenv, time.Now())
+	return parse(path, data, getenv, time.Now(), os.ReadFile)
 }
 
-func parse(path string, data []byte, getenv func(string) string, now time.Time) (*Config, error) {
+// parse is Parse with the clock and the file reader as dependencies.
+func parse(path string, data []byte, getenv func(string) string, now time.Time,
+	readFile func(string) ([]byte, error)) (*Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -164,7 +166,7 @@ func parse(path string, data []byte, getenv func(string) string, now time.Time) 
 	if err != nil {
 		dir = filepath.Dir(path)
 	}
-	p := &parser{path: shown, dir: dir, getenv: getenv, now: now, certs: map[string]*loaded{}}
+	p := &parser{path: shown, dir: dir, getenv: getenv, now: now, readFile: readFile, certs: map[string]*loaded{}}
 	c := p.config(data)
 	if len(p.problems) > 0 {
 		sortProblems(p.problems)

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"os"
@@ -194,7 +195,6 @@ func TestProblems(t *testing.T) {
 		env   func(string) string
 		words []string
 		pfx   bool // needs openssl's PFX files
-		root  bool // skip when running as root, who reads every file
 	}{
 		// keys
 		{name: "unknown key", yaml: okApp + okTenants + "targt_percent: 80 #@here\n",
@@ -278,7 +278,7 @@ func TestProblems(t *testing.T) {
 			words: []string{"certificate file secrets/nope.pem (" + filepath.Join(fx.dir, "secrets/nope.pem") + ") does not exist", "relative to the config file's folder, " + fx.dir}},
 		{name: "certificate is a folder", yaml: "app:\n  client_id: " + clientID + "\n  certificate: folder.pem #@here\n" + okTenants,
 			words: []string{"is a folder"}},
-		{name: "certificate unreadable", root: true, yaml: "app:\n  client_id: " + clientID + "\n  certificate: locked.pem #@here\n" + okTenants,
+		{name: "certificate unreadable", yaml: "app:\n  client_id: " + clientID + "\n  certificate: locked.pem #@here\n" + okTenants,
 			words: []string{"cannot read certificate file locked.pem", "permission denied", "chmod 600"}},
 		{name: "certificate garbage", yaml: "app:\n  client_id: " + clientID + "\n  certificate: garbage.pem #@here\n" + okTenants,
 			words: []string{"garbage.pem is neither a PEM file nor a PFX", "BEGIN PRIVATE KEY"}},
@@ -377,25 +377,27 @@ func TestProblems(t *testing.T) {
 			words: []string{"YAML syntax error: mapping values are not allowed", "quote values"}},
 		{name: "empty file", yaml: "# nothing yet\n", words: []string{"the file is empty"}},
 	}
-	if os.Geteuid() != 0 {
-		locked := filepath.Join(fx.dir, "locked.pem")
-		if err := os.WriteFile(locked, nil, 0o000); err != nil && !os.IsExist(err) {
-			t.Fatal(err)
+	// locked.pem exists but cannot be read; the reader refuses it as the
+	// kernel would for anyone but root.
+	if err := os.WriteFile(filepath.Join(fx.dir, "locked.pem"), nil, 0o000); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	read := func(name string) ([]byte, error) {
+		if filepath.Base(name) == "locked.pem" {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 		}
+		return os.ReadFile(name)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.pfx && !fx.hasPFX {
 				t.Skip("openssl is not on PATH: cannot make a PFX file")
 			}
-			if tc.root && os.Geteuid() == 0 {
-				t.Skip("running as root, who can read any file")
-			}
 			getenv := tc.env
 			if getenv == nil {
 				getenv = goodEnv
 			}
-			cfg, err := Parse(fx.path(), []byte(tc.yaml), getenv)
+			cfg, err := parse(fx.path(), []byte(tc.yaml), getenv, time.Now(), read)
 			if err == nil {
 				t.Fatalf("no error; config %+v", cfg)
 			}
@@ -648,7 +650,7 @@ func TestWarnings(t *testing.T) {
 			[]string{":2: the default app is not used"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parse(fx.path(), []byte(tc.yaml), goodEnv, tc.now)
+			cfg, err := parse(fx.path(), []byte(tc.yaml), goodEnv, tc.now, os.ReadFile)
 			if err != nil {
 				t.Fatal(err)
 			}

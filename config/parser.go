@@ -31,6 +31,7 @@ type parser struct {
 	dir      string // absolute folder of the config file
 	getenv   func(string) string
 	now      time.Time
+	readFile func(string) ([]byte, error)
 	problems []Problem
 	warnings []Problem
 	certs    map[string]*loaded // by absolute path and password variable, so a file is read once
