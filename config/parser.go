@@ -403,7 +403,7 @@ func (p *parser) schedule(e entry) (string, bool) {
 		case "every":
 			d, bad := duration(f[1])
 			if bad != "" || d <= 0 {
-				p.fail(e.key.Line, fmt.Sprintf("schedule %q has no valid interval", v), "write a Go duration, like every 6h or every 30m")
+				p.fail(e.key.Line, fmt.Sprintf("schedule %q has no valid interval", v), "write a Go duration, like every 6h or every 30m (a day is every 24h)")
 				return "", false
 			}
 			if d < time.Hour {
