@@ -16,20 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
-// Clouds: the Entra authority and Graph host of each cloud that offers Secure
-// Score. China (21Vianet) does not.
-var clouds = map[string]struct{ Authority, Graph string }{
-	"global":   {"https://login.microsoftonline.com/", "https://graph.microsoft.com"},
-	"usgov":    {"https://login.microsoftonline.us/", "https://graph.microsoft.us"},
-	"usgovdod": {"https://login.microsoftonline.us/", "https://dod-graph.microsoft.us"},
-}
-
-// CloudEndpoints returns the authority host and Graph URL of a cloud.
-func CloudEndpoints(name string) (authority, graphURL string, ok bool) {
-	c, ok := clouds[name]
-	return c.Authority, c.Graph, ok
-}
-
 // App is an app registration's credential, as the config gives it.
 type App struct {
 	ClientID     string

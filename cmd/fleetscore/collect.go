@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+// loadConfig reads and validates the config; its errors already name the
+// file, the line and the fix.
+func loadConfig(e env, path string) (*config.Config, error) {
+	cfg, err := config.Load(path, e.getenv)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, exitError{2}
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+func cmdCollect(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "collect", "[--config PATH] [--verbose]")
+	cfgPath := configFlag(fs, e)
+	verbose := fs.Bool("verbose", false, "log every request and retry")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	level := cfg.LogLevel
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	return collectOnce(ctx, e, cfg, graph.NewHTTPClient(nil), newLogger(e.stderr, level))
+}
+
+// collectOnce runs one collection of every configured tenant, prints each
+// tenant's outcome as it finishes and a summary, and fails when any tenant
+// failed (after all of them have run).
+func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client, log *slog.Logger) error {
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w, err := wire(cfg, hc, log)
+	if err != nil {
+		return err
+	}
+	if err := store.SyncTenants(ctx, tenantsOf(w.jobs)); err != nil {
+		return fmt.Errorf("record tenants: %w", err)
+	}
+	var mu sync.Mutex
+	c := &collect.Collector{
+		Store:       store,
+		Graph:       w.graph,
+		Concurrency: cfg.Concurrency,
+		Timeout:     cfg.Timeout,
+		Logger:      log,
+		Progress: func(r collect.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			printResult(e.stdout, r)
+		},
+	}
+	fmt.Fprintf(e.stdout, "collecting %d tenants (%d at a time) into %s\n", len(w.jobs), max(cfg.Concurrency, 1), redactDSN(cfg.Database))
+	sum := c.Run(ctx, w.jobs)
+	fmt.Fprintf(e.stdout, "\n%d of %d tenants collected, %d failed", sum.OK, len(w.jobs), sum.Failed)
+	if sum.Skipped > 0 {
+		fmt.Fprintf(e.stdout, ", %d not started", sum.Skipped)
+	}
+	fmt.Fprintf(e.stdout, "; %d days written in %s\n", sum.Days, sum.Duration.Round(time.Millisecond))
+	if err := sum.Err(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("collection interrupted: %w (run collect again: it carries on where it stopped)", err)
+		}
+		return fmt.Errorf("collection finished with errors: %w (see `fleetscore tenants` for each fix)", err)
+	}
+	return nil
+}
+
+func printResult(w io.Writer, r collect.Result) {
+	c := r.Collection
+	if r.Err == nil {
+		fmt.Fprintf(w, "  ok     %-28s %3d days  %3d controls  %2d requests  %s\n", r.Tenant.Name, c.Days, c.Controls, c.Requests, c.Duration().Round(time.Millisecond))
+		return
+	}
+	msg, advice := c.Error, c.Advice
+	if msg == "" {
+		msg, advice = collect.Explain(r.Err, "")
+	}
+	fmt.Fprintf(w, "  error  %-28s %s\n", r.Tenant.Name, msg)
+	if advice != "" {
+		fmt.Fprintf(w, "         fix: %s\n", advice)
+	}
+}
+
+func cmdTenants(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "tenants", "[--config PATH] [--json]")
+	cfgPath := configFlag(fs, e)
+	asJSON := fs.Bool("json", false, "print the tenants as JSON (the objects of GET /api/v1/tenants)")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rows, err := query.Tenants(ctx, store)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	printTenants(e.stdout, rows)
+	return nil
+}
+
+// printTenants writes the tenants table, failed tenants' reasons and fixes
+// below it.
+func printTenants(w io.Writer, rows []query.Tenant) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTENANT ID\tSCORE\tPOINTS\tTARGET\tAS OF\tLAST COLLECTION\tSTATUS")
+	meet, scored := 0, 0
+	var failed []query.Tenant
+	for _, r := range rows {
+		score, points, asOf := "-", "-", "-"
+		if r.Percent != nil {
+			scored++
+			mark := "below"
+			if r.MeetsTarget {
+				meet++
+				mark = "meets"
+			}
+			score = fmt.Sprintf("%.1f%% %s", *r.Percent, mark)
+			points = fmt.Sprintf("%.2f / %.0f", *r.CurrentScore, *r.MaxScore)
+			asOf = *r.AsOf
+		}
+		last, status := "never", "-"
+		if lc := r.LastCollection; lc != nil {
+			last = lc.At.Local().Format("2006-01-02 15:04")
+			status = lc.Status
+			if lc.Status != "ok" {
+				failed = append(failed, r)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\n", r.Name, r.TenantID, score, points, r.TargetPercent, asOf, last, status)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%d of %d tenants meet their target", meet, len(rows))
+	if scored < len(rows) {
+		fmt.Fprintf(w, " (%d have no score yet)", len(rows)-scored)
+	}
+	fmt.Fprintln(w)
+	for _, r := range failed {
+		fmt.Fprintf(w, "\n%s (%s): %s\n", r.Name, r.TenantID, r.LastCollection.Error)
+		if r.LastCollection.Advice != "" {
+			fmt.Fprintf(w, "  fix: %s\n", r.LastCollection.Advice)
+		}
+	}
+}
+
+func cmdCheck(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "check", "[--config PATH]")
+	cfgPath := configFlag(fs, e)
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, cloud %s)\n", cfg.Path, len(cfg.Tenants), cfg.Cloud.Name)
+	return checkTokens(ctx, e, cfg, graph.NewHTTPClient(nil))
+}
+
+// checkTokens gets a token for every tenant and says whether it carries the
+// permission Secure Score needs. It calls no Graph endpoint and writes
+// nothing.
+func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client) error {
+	w, err := wire(cfg, hc, newLogger(io.Discard, slog.LevelError))
+	if err != nil {
+		return err
+	}
+	type outcome struct {
+		ok          bool
+		msg, advice string
+	}
+	out := make([]outcome, len(w.jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(cfg.Concurrency, 1))
+	for i, j := range w.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			tctx, cancel := context.WithTimeout(ctx, min(cfg.Timeout, time.Minute))
+			defer cancel()
+			hasRole, err := w.graph.CheckToken(tctx, j.Target)
+			switch {
+			case err != nil:
+				msg, advice := collect.Explain(err, j.ConsentURL)
+				out[i] = outcome{msg: msg, advice: advice}
+			case !hasRole:
+				out[i] = outcome{
+					msg:    "token issued, but it carries no SecurityEvents.Read.All role",
+					advice: "grant the app the SecurityEvents.Read.All application permission and have an admin of this tenant consent: " + j.ConsentURL,
+				}
+			default:
+				out[i] = outcome{ok: true, msg: "token ok, SecurityEvents.Read.All granted"}
+			}
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i, j := range w.jobs {
+		status := "ok   "
+		if !out[i].ok {
+			status = "error"
+			failed++
+		}
+		fmt.Fprintf(e.stdout, "  %s  %-28s %s  %s\n", status, j.Tenant.Name, j.Tenant.ID, out[i].msg)
+		if out[i].advice != "" {
+			fmt.Fprintf(e.stdout, "         fix: %s\n", out[i].advice)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d tenants cannot be collected", failed, len(w.jobs))
+	}
+	fmt.Fprintf(e.stdout, "all %d tenants can be collected\n", len(w.jobs))
+	return nil
+}
+

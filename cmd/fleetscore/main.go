@@ -1,0 +1,139 @@
+// Command fleetscore collects Microsoft Secure Score for every client tenant
+// of an MSSP, keeps the history, and shows it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// exitError carries an exit code without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "fleetscore:", err)
+		os.Exit(1)
+	}
+}
+
+// env is what a command gets from its surroundings; tests pass their own.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	hidden  bool
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{name: "collect", summary: "collect every tenant's Secure Score once, then exit", run: cmdCollect},
+		{name: "tenants", summary: "list tenants with their latest score and last collection", run: cmdTenants},
+		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
+		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},
+		{name: "bench", summary: "benchmark a backfill and daily collections against emulated tenants", run: cmdBench},
+		{name: "emulator", summary: "serve the Graph and Entra emulator on its own (for tests and trials)", run: cmdEmulator},
+		{name: "version", summary: "print the version", run: cmdVersion},
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitError{2}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "fleetscore: Microsoft Secure Score for every client tenant.")
+	fmt.Fprintln(w, "\nUsage: fleetscore COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		}
+	}
+	fmt.Fprintln(w, "\nRun 'fleetscore COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "The config file is --config PATH, or $FLEETSCORE_CONFIG, or fleetscore.yaml.")
+}
+
+// newFlags returns a flag set that prints its usage to stdout on --help.
+func newFlags(e env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: fleetscore %s %s\n\n", name, synopsis)
+		fs.SetOutput(e.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(e.stderr)
+	}
+	return fs
+}
+
+// parse parses flags; --help is a success with no further work (done=true).
+func parse(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return true, exitError{2}
+	}
+	if fs.NArg() > 0 {
+		return true, fmt.Errorf("%s: unexpected argument %q", fs.Name(), strings.Join(fs.Args(), " "))
+	}
+	return false, nil
+}
+
+// configFlag adds --config with its default from $FLEETSCORE_CONFIG.
+func configFlag(fs *flag.FlagSet, e env) *string {
+	def := e.getenv("FLEETSCORE_CONFIG")
+	if def == "" {
+		def = "fleetscore.yaml"
+	}
+	return fs.String("config", def, "config file (env FLEETSCORE_CONFIG)")
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func cmdVersion(_ context.Context, e env, args []string) error {
+	fs := newFlags(e, "version", "")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "fleetscore", version)
+	return nil
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/sqlite"
+)
+
+// openStore opens the database the config names.
+func openStore(ctx context.Context, dsn string) (fleetscore.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, fmt.Errorf("database %q: PostgreSQL is not supported by this version yet; use sqlite:PATH", redactDSN(dsn))
+	default:
+		s, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		return s, nil
+	}
+}
+
+// redactDSN hides a password in a connection string.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon] + ":REDACTED" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// wiring is what collect and check share: the Graph client and one job per
+// tenant, with one credential per app registration.
+type wiring struct {
+	graph *graph.Client
+	jobs  []collect.Job
+}
+
+func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error) {
+	gc, err := graph.New(graph.Options{
+		BaseURL:    cfg.Cloud.GraphURL,
+		Scope:      cfg.Cloud.GraphScope,
+		HTTPClient: hc,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	creds := make(map[*config.App]graph.Target)
+	w := &wiring{graph: gc}
+	for _, t := range cfg.Tenants {
+		target, ok := creds[t.App]
+		if !ok {
+			app := graph.App{ClientID: t.App.ClientID, Certificates: t.App.Certificates, Key: t.App.Key}
+			if t.App.Secret != "" {
+				secret := t.App.Secret
+				app.Secret = secret.Reveal
+			}
+			cred, err := graph.NewCredential(app, t.ID, graph.AuthOptions{
+				AuthorityHost: cfg.Cloud.AuthorityHost,
+				Custom:        cfg.Cloud.Custom,
+				HTTPClient:    hc,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: app %s: %w", cfg.Path, t.App.Line, t.App.ClientID, err)
+			}
+			target = graph.Target{ClientID: t.App.ClientID, Credential: cred}
+			creds[t.App] = target
+		}
+		target.TenantID = t.ID
+		w.jobs = append(w.jobs, collect.Job{
+			Tenant:     t.Domain(),
+			Target:     target,
+			ConsentURL: cfg.AdminConsentURL(t),
+		})
+	}
+	return w, nil
+}
+
+func tenantsOf(jobs []collect.Job) []fleetscore.Tenant {
+	ts := make([]fleetscore.Tenant, len(jobs))
+	for i, j := range jobs {
+		ts[i] = j.Tenant
+	}
+	return ts
+}

@@ -1,0 +1,66 @@
+// Package query turns what the store keeps into the figures people and
+// programs read: the `tenants` command, the JSON API and (later) the pages
+// all take their numbers from here, so they can never disagree.
+package query
+
+import (
+	"context"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// Tenant is one row of GET /api/v1/tenants and `fleetscore tenants --json`.
+type Tenant struct {
+	TenantID       string          `json:"tenant_id"`
+	Name           string          `json:"name"`
+	Percent        *float64        `json:"percent"` // null before the first snapshot
+	CurrentScore   *float64        `json:"current_score"`
+	MaxScore       *float64        `json:"max_score"`
+	AsOf           *string         `json:"as_of"` // the snapshot's date, YYYY-MM-DD
+	TargetPercent  float64         `json:"target_percent"`
+	MeetsTarget    bool            `json:"meets_target"`
+	LastCollection *LastCollection `json:"last_collection"` // null before the first collection
+}
+
+// LastCollection is a tenant's most recent collection.
+type LastCollection struct {
+	At     time.Time `json:"at"`     // when it finished (or started, while running)
+	Status string    `json:"status"` // ok, error (or running)
+	Error  string    `json:"error"`  // empty when ok
+	Advice string    `json:"advice,omitempty"`
+}
+
+// Tenants lists every tenant with its latest snapshot, ordered by name.
+func Tenants(ctx context.Context, s fleetscore.Store) ([]Tenant, error) {
+	ts, err := s.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tenant, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, TenantRow(t))
+	}
+	return out, nil
+}
+
+// TenantRow builds one row. Percent is current/max of the latest snapshot
+// itself, never an average.
+func TenantRow(t fleetscore.TenantStatus) Tenant {
+	r := Tenant{TenantID: t.ID, Name: t.Name, TargetPercent: t.TargetPercent}
+	if t.Latest != nil {
+		p := t.Latest.Percent()
+		cur, mx := t.Latest.CurrentScore, t.Latest.MaxScore
+		day := t.Latest.Day.String()
+		r.Percent, r.CurrentScore, r.MaxScore, r.AsOf = &p, &cur, &mx, &day
+		r.MeetsTarget = p >= t.TargetPercent
+	}
+	if c := t.LastCollection; c != nil {
+		at := c.FinishedAt
+		if at.IsZero() {
+			at = c.StartedAt
+		}
+		r.LastCollection = &LastCollection{At: at.UTC(), Status: c.Status, Error: c.Error, Advice: c.Advice}
+	}
+	return r
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs and starts what fleetscore's tests need, then runs them.
+#   scripts/test.sh              # go vet + go test ./...
+#   scripts/test.sh -run Collect # extra arguments go to `go test`
+# Safe to run again: every step checks first and does nothing when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Go: the version go.mod names. The machine's toolchain is used when it is
+# new enough; otherwise GOTOOLCHAIN=auto fetches the right one from the
+# module proxy.
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then export PATH=/usr/local/go/bin:$PATH
+  else echo "Go 1.26 or newer is needed: https://go.dev/dl/ (or apt-get install golang-go, then GOTOOLCHAIN=auto does the rest)" >&2; exit 1; fi
+fi
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+say "$(go version)"
+
+# openssl makes the PFX files the config tests read.
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+
+say "go vet ./..."
+go vet ./...
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+
+say "go test ./..."
+go test -count=1 "$@" ./...
