@@ -22,6 +22,9 @@ import (
 // Within a batch, a day given twice and a control given twice in a day take
 // the last one. EnabledServices is kept for the newest day only.
 func (s *Store) SaveBatch(ctx context.Context, b fleetscore.Batch) error {
+	if b.Tenant.ID == "" {
+		return errors.New("save batch: the batch has no tenant ID")
+	}
 	if err := s.saveBatch(ctx, b); err != nil {
 		return fmt.Errorf("save batch of tenant %s: %w", b.Tenant.ID, err)
 	}

@@ -2,10 +2,26 @@
 // in one SQLite file (modernc.org/sqlite, pure Go), the default for a single
 // collector.
 //
-// It owns the schema (migrations/*.sql, embedded and applied in order at Open)
-// and the compact encoding of the history: one row per tenant per day for the
-// totals, and control scores stored as changes only, so that a tenant-day
-// costs a few hundred bytes where Graph's JSON is 25-100 KB.
+// It owns the schema (migrations/*.sql, embedded and applied in order at Open,
+// each once, recorded in schema_migrations) and the compact encoding of the
+// history, which costs about 200 bytes per tenant-day where Graph's JSON is
+// 25-100 KB:
+//
+//   - tenants and control names are integers everywhere but in their own
+//     tables; a day is an INTEGER (fleetscore.Day.Unix);
+//   - the totals are one row per tenant per day;
+//   - control scores are stored as changes only: a row (tenant, control, day,
+//     score) says the control scores that from that day on, NULL that it is
+//     absent from that day on. Saving re-encodes the changes from the oldest
+//     day of the batch on, so a batch may carry any days (backfill, re-fetch,
+//     a hole in the middle) and saving it twice writes nothing the second time;
+//   - a control's category is kept once per tenant and control (that of the
+//     newest day saved), and EnabledServices for the newest day only: Scores
+//     returns them on that day and leaves them nil on older ones.
+//
+// Control profiles are updated in place when they change; those missing from
+// a batch's list are marked removed and kept. Every distinct state update is
+// kept, in the order first seen.
 //
 // Writes go through one connection (SQLite has one writer anyway; BEGIN
 // IMMEDIATE makes a transaction take the write lock up front instead of failing

@@ -325,7 +325,7 @@ func TestBytesPerTenantDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	for d := range daily {
+	for range daily {
 		for i := range tenants {
 			next := gens[i].Next()
 			id, err := s.StartCollection(ctx, fleetscore.Collection{TenantID: tenant(i).ID, StartedAt: next.Day.Time().Add(time.Hour)})
@@ -343,7 +343,6 @@ func TestBytesPerTenantDay(t *testing.T) {
 			}
 			lastDay[i] = next
 		}
-		_ = d
 	}
 	dailyTime := time.Since(start)
 	end, err := s.Size()

@@ -123,70 +123,115 @@ func (s *Store) LatestDay(ctx context.Context, tenantID string) (fleetscore.Day,
 // name, each with its newest snapshot (without controls) and its newest
 // collection.
 func (s *Store) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) {
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT t.guid, t.name, t.target_percent, t.enabled_services, t.services_day,
-		       s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
-		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types,
-		       c.id, c.started_at, c.finished_at, c.status, c.error, c.advice,
-		       c.days, c.controls, c.requests
-		FROM tenants t
-		LEFT JOIN scores s
-		       ON s.tenant = t.id
-		      AND s.day = (SELECT max(day) FROM scores WHERE tenant = t.id)
-		LEFT JOIN collections c
-		       ON c.id = (SELECT max(id) FROM collections WHERE tenant = t.id)
-		ORDER BY t.name, t.guid`)
+	out, err := s.tenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
+	return out, nil
+}
+
+func (s *Store) tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) {
+	// One read transaction: the three queries see the same snapshot.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+
+	var (
+		out         []fleetscore.TenantStatus
+		index       = map[int64]int{} // tenant key -> position in out
+		services    = map[int64]sql.NullString{}
+		servicesDay = map[int64]sql.NullInt64{}
+	)
+	rows, err := tx.QueryContext(ctx, `
+		SELECT id, guid, name, target_percent, enabled_services, services_day
+		FROM tenants
+		ORDER BY name, guid`)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var out []fleetscore.TenantStatus
 	for rows.Next() {
 		var (
-			ts          fleetscore.TenantStatus
-			services    sql.NullString
-			servicesDay sql.NullInt64
-			sc          scoreRow
-			day         sql.NullInt64
-			cur, mx     sql.NullFloat64
-			active, lic sql.NullInt64
-			col         collectionRow
-			colID       sql.NullInt64
-			status      sql.NullString
-			errText     sql.NullString
-			advice      sql.NullString
-			cdays, cctl sql.NullInt64
-			creq        sql.NullInt64
+			id  int64
+			t   fleetscore.Tenant
+			es  sql.NullString
+			esd sql.NullInt64
 		)
-		err := rows.Scan(&ts.ID, &ts.Name, &ts.TargetPercent, &services, &servicesDay,
-			&day, &cur, &mx, &active, &lic,
-			&sc.avgAll, &sc.avgSeats, &sc.avgIndustry,
-			&colID, &col.started, &col.finished, &status, &errText, &advice,
-			&cdays, &cctl, &creq)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
+		if err := rows.Scan(&id, &t.ID, &t.Name, &t.TargetPercent, &es, &esd); err != nil {
+			return nil, err
 		}
-		if day.Valid {
-			sc.day, sc.current, sc.max = day.Int64, cur.Float64, mx.Float64
-			sc.active, sc.licensed = int(active.Int64), int(lic.Int64)
-			score := sc.score(ts.ID)
-			if servicesDay.Valid && servicesDay.Int64 == day.Int64 {
-				if score.EnabledServices, err = decodeServices(services); err != nil {
-					return nil, fmt.Errorf("tenant %s: %w", ts.ID, err)
-				}
-			}
-			ts.Latest = &score
-		}
-		if colID.Valid {
-			col.c.ID, col.c.Status, col.c.Error, col.c.Advice = colID.Int64, status.String, errText.String, advice.String
-			col.c.Days, col.c.Controls, col.c.Requests = int(cdays.Int64), int(cctl.Int64), int(creq.Int64)
-			c := col.collection(ts.ID)
-			ts.LastCollection = &c
-		}
-		out = append(out, ts)
+		index[id] = len(out)
+		services[id], servicesDay[id] = es, esd
+		out = append(out, fleetscore.TenantStatus{Tenant: t})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
+		return nil, err
+	}
+
+	// The newest day of each tenant, found through the (tenant, day) key.
+	rows, err = tx.QueryContext(ctx, `
+		SELECT s.tenant, s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
+		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types
+		FROM tenants t
+		JOIN scores s
+		  ON s.tenant = t.id
+		 AND s.day = (SELECT max(day) FROM scores WHERE tenant = t.id)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int64
+			r  scoreRow
+		)
+		err := rows.Scan(&id, &r.day, &r.current, &r.max, &r.active, &r.licensed,
+			&r.avgAll, &r.avgSeats, &r.avgIndustry)
+		if err != nil {
+			return nil, err
+		}
+		ts := &out[index[id]]
+		score := r.score(ts.ID)
+		if d := servicesDay[id]; d.Valid && d.Int64 == r.day {
+			if score.EnabledServices, err = decodeServices(services[id]); err != nil {
+				return nil, fmt.Errorf("tenant %s: %w", ts.ID, err)
+			}
+		}
+		ts.Latest = &score
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// The newest collection of each tenant.
+	rows, err = tx.QueryContext(ctx, `
+		SELECT c.tenant, c.id, c.started_at, c.finished_at, c.status, c.error, c.advice,
+		       c.days, c.controls, c.requests
+		FROM tenants t
+		JOIN collections c
+		  ON c.id = (SELECT max(id) FROM collections WHERE tenant = t.id)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int64
+			r  collectionRow
+		)
+		err := rows.Scan(&id, &r.c.ID, &r.started, &r.finished, &r.c.Status, &r.c.Error, &r.c.Advice,
+			&r.c.Days, &r.c.Controls, &r.c.Requests)
+		if err != nil {
+			return nil, err
+		}
+		ts := &out[index[id]]
+		c := r.collection(ts.ID)
+		ts.LastCollection = &c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

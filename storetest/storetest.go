@@ -28,8 +28,10 @@ var day0 = fleetscore.MustDay("2026-01-01")
 // Run runs the suite. open must return a new, empty store each time it is
 // called and close it when the test ends (t.Cleanup).
 //
-// Times are compared to the microsecond (what PostgreSQL keeps); scores and
-// percents exactly.
+// Scores and percents are compared exactly, times with time.Time.Equal (the
+// suite's times are whole milliseconds). The suite assumes what the stores
+// may rely on: a control keeps its category from day to day, and only the
+// newest day's EnabledServices must be kept.
 func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 	for _, tc := range []struct {
 		name string

@@ -254,4 +254,3 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	fmt.Fprintf(e.stdout, "all %d tenants can be collected\n", len(w.jobs))
 	return nil
 }
-
