@@ -171,13 +171,15 @@ func (s *Store) tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) 
 	}
 
 	// The newest day of each tenant, found through the (tenant, day) key.
+	// CROSS JOIN keeps tenants the outer loop: without statistics the planner
+	// would otherwise scan every score row.
 	rows, err = tx.QueryContext(ctx, `
 		SELECT s.tenant, s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
 		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types
 		FROM tenants t
-		JOIN scores s
-		  ON s.tenant = t.id
-		 AND s.day = (SELECT max(day) FROM scores WHERE tenant = t.id)`)
+		CROSS JOIN scores s
+		WHERE s.tenant = t.id
+		  AND s.day = (SELECT max(day) FROM scores WHERE tenant = t.id)`)
 	if err != nil {
 		return nil, err
 	}
