@@ -22,8 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/fleetscore/fleetscore"
 )
 
@@ -65,8 +63,38 @@ type Client struct {
 }
 
 type tenantLimit struct {
-	sem     chan struct{}
-	limiter *rate.Limiter
+	sem    chan struct{}
+	window *windowLimiter
+}
+
+// windowLimiter allows at most n requests in any sliding window of length
+// per: exactly Graph's "150 requests per minute", with no delay below it
+// (a token bucket would either delay a burst Graph accepts or allow one it
+// refuses).
+type windowLimiter struct {
+	mu   sync.Mutex
+	per  time.Duration
+	sent []time.Time // ring of the last n send times
+	next int
+}
+
+func newWindowLimiter(n int, per time.Duration) *windowLimiter {
+	return &windowLimiter{per: per, sent: make([]time.Time, n)}
+}
+
+// reserve records a send now, or returns how long to wait first.
+func (w *windowLimiter) reserve(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	oldest := w.sent[w.next] // the send n requests ago
+	if !oldest.IsZero() {
+		if wait := oldest.Add(w.per).Sub(now); wait > 0 {
+			return wait
+		}
+	}
+	w.sent[w.next] = now
+	w.next = (w.next + 1) % len(w.sent)
+	return 0
 }
 
 // New returns a Client.
@@ -124,10 +152,8 @@ func (c *Client) limit(tenant string) *tenantLimit {
 	l := c.tenants[tenant]
 	if l == nil {
 		l = &tenantLimit{
-			sem: make(chan struct{}, MaxConcurrentPerTenant),
-			// 150 a minute, with a burst small enough that a retry storm
-			// cannot push a tenant over the minute's budget.
-			limiter: rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 10),
+			sem:    make(chan struct{}, MaxConcurrentPerTenant),
+			window: newWindowLimiter(RequestsPerMinute, time.Minute),
 		}
 		c.tenants[tenant] = l
 	}
@@ -308,8 +334,14 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 	if err != nil {
 		return -1, err
 	}
-	if err := lim.limiter.Wait(ctx); err != nil {
-		return -1, timeoutError(t.TenantID, err)
+	for {
+		wait := lim.window.reserve(time.Now())
+		if wait == 0 {
+			break
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return -1, timeoutError(t.TenantID, err)
+		}
 	}
 	select {
 	case lim.sem <- struct{}{}:

@@ -138,3 +138,23 @@ func TestTokenHasRole(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestWindowLimiterAllowsExactlyNPerWindow(t *testing.T) {
+	w := newWindowLimiter(150, time.Minute)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 150 {
+		if d := w.reserve(t0.Add(time.Duration(i) * time.Millisecond)); d != 0 {
+			t.Fatalf("request %d of the first 150 delayed by %v", i+1, d)
+		}
+	}
+	// The 151st within the minute waits until the first leaves the window.
+	if d := w.reserve(t0.Add(time.Second)); d != 59*time.Second {
+		t.Fatalf("151st request: wait %v, want 59s", d)
+	}
+	if d := w.reserve(t0.Add(time.Minute)); d != 0 {
+		t.Fatalf("after a minute: wait %v, want none", d)
+	}
+	if d := w.reserve(t0.Add(time.Minute)); d == 0 {
+		t.Fatal("the second request at t0+1m would make 151 in the window (t0+1ms .. t0+1m]")
+	}
+}
