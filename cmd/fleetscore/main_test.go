@@ -211,9 +211,9 @@ func TestCheck(t *testing.T) {
 	}
 	for _, fix := range []string{
 		ids[3] + "/adminconsent?client_id=" + testCertApp, // consent link for the tenant that never consented
-		"Value (not its Secret ID)",                        // wrong secret
-		"upload the certificate",                           // certificate not on the app
-		"does not exist in this cloud",                     // unknown tenant
+		"Value (not its Secret ID)",                       // wrong secret
+		"upload the certificate",                          // certificate not on the app
+		"does not exist in this cloud",                    // unknown tenant
 	} {
 		if !strings.Contains(r.stdout, fix) {
 			t.Errorf("check output lacks the fix %q:\n%s", fix, r.stdout)
