@@ -32,8 +32,9 @@ say "$(go version)"
 # openssl makes the PFX files the config tests read.
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 
-say "go vet ./..."
+say "go vet ./... and staticcheck (pinned in go.mod's tool block)"
 go vet ./...
+go tool staticcheck ./...
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

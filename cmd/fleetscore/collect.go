@@ -121,12 +121,7 @@ func cmdTenants(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rows, err := query.Tenants(ctx, store)
+	rows, err := tenantRows(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -137,6 +132,16 @@ func cmdTenants(ctx context.Context, e env, args []string) error {
 	}
 	printTenants(e.stdout, rows)
 	return nil
+}
+
+// tenantRows reads the tenants' rows from the database.
+func tenantRows(ctx context.Context, dsn string) ([]query.Tenant, error) {
+	store, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return query.Tenants(ctx, store)
 }
 
 // printTenants writes the tenants table, failed tenants' reasons and fixes

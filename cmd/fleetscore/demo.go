@@ -12,7 +12,6 @@ import (
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/emulator"
 	"github.com/fleetscore/fleetscore/graph"
-	"github.com/fleetscore/fleetscore/query"
 )
 
 const demoSecretEnv = "FLEETSCORE_DEMO_SECRET"
@@ -84,12 +83,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
-	store, err := openStore(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rows, err := query.Tenants(ctx, store)
+	rows, err := tenantRows(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
