@@ -265,13 +265,12 @@ func getAll[T any](ctx context.Context, c *Client, t Target, path string, q url.
 		if pages > 1000 {
 			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: "Graph kept sending @odata.nextLink after 1,000 pages"}
 		}
-		nu, err := url.Parse(next)
-		if err != nil || !strings.EqualFold(nu.Host, c.base.Host) || nu.Scheme != "https" {
-			// Never send the tenant's token to a host other than Graph's.
-			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: fmt.Sprintf("Graph's @odata.nextLink points outside %s", c.base.Host)}
+		link, err := c.followable(next)
+		if err != nil {
+			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: err.Error()}
 		}
 		var p page[T]
-		if err := c.get(ctx, t, next, &p); err != nil {
+		if err := c.get(ctx, t, link, &p); err != nil {
 			return err
 		}
 		for i := range p.Value {
@@ -282,6 +281,38 @@ func getAll[T any](ctx context.Context, c *Client, t Target, path string, q url.
 		next = p.NextLink
 	}
 	return nil
+}
+
+// microsoftGraphHosts are the hosts Graph itself names in @odata.nextLink.
+var microsoftGraphHosts = map[string]bool{
+	"graph.microsoft.com": true, "graph.microsoft.us": true, "dod-graph.microsoft.us": true,
+}
+
+// followable checks an @odata.nextLink before the tenant's token is sent to
+// it. A link on the configured Graph host is followed verbatim. A link on
+// Microsoft's own Graph host while graph_url points elsewhere (a proxy, a
+// look-alike) is rebased onto graph_url, path and query unchanged: the
+// token only ever goes to the host the config names. Anything else is
+// refused.
+func (c *Client) followable(next string) (string, error) {
+	nu, err := url.Parse(next)
+	if err != nil {
+		return "", fmt.Errorf("Graph's @odata.nextLink is not a URL: %v", err)
+	}
+	if !nu.IsAbs() {
+		nu = c.base.ResolveReference(nu)
+	}
+	switch {
+	case strings.EqualFold(nu.Host, c.base.Host) && nu.Scheme == "https":
+		return nu.String(), nil
+	case microsoftGraphHosts[strings.ToLower(nu.Hostname())] && nu.Scheme == "https":
+		rebased := *c.base
+		rebased.Path = strings.TrimRight(c.base.Path, "/") + nu.Path
+		rebased.RawPath = ""
+		rebased.RawQuery = nu.RawQuery
+		return rebased.String(), nil
+	}
+	return "", fmt.Errorf("Graph's @odata.nextLink points outside %s (%s): not followed, so the token is not sent there", c.base.Host, nu.Host)
 }
 
 // get performs one GET with retries and decodes the body into v.

@@ -158,3 +158,28 @@ func TestWindowLimiterAllowsExactlyNPerWindow(t *testing.T) {
 		t.Fatal("the second request at t0+1m would make 151 in the window (t0+1ms .. t0+1m]")
 	}
 }
+
+func TestFollowableNextLink(t *testing.T) {
+	c, err := New(Options{BaseURL: "https://127.0.0.1:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ link, want string }{
+		{"https://127.0.0.1:8443/v1.0/security/secureScoreControlProfiles?$skiptoken=abc", "https://127.0.0.1:8443/v1.0/security/secureScoreControlProfiles?$skiptoken=abc"},
+		{"/v1.0/security/secureScores?$skiptoken=x", "https://127.0.0.1:8443/v1.0/security/secureScores?$skiptoken=x"},
+		{"https://graph.microsoft.com/v1.0/security/secureScoreControlProfiles?$skiptoken=b2Zmc2V0PTI1MA", "https://127.0.0.1:8443/v1.0/security/secureScoreControlProfiles?$skiptoken=b2Zmc2V0PTI1MA"},
+		{"https://evil.example/v1.0/x", ""},
+		{"http://127.0.0.1:8443/v1.0/x", ""},
+	} {
+		got, err := c.followable(tc.link)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%s: followed to %s; the token must not go there", tc.link, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %q, %v; want %q", tc.link, got, err, tc.want)
+		}
+	}
+}
