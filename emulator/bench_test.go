@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,4 +56,40 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-var _ = io.Discard
+// BenchmarkServeScores90DaysHTTPS is the same request through TLS and HTTP/2
+// with the emulator's own client, as the collector sees it.
+func BenchmarkServeScores90DaysHTTPS(b *testing.B) {
+	now := time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)
+	e := startEmulator(b, Options{Seed: 7, Tenants: 50, Now: func() time.Time { return now }, Unthrottled: true})
+	tenants := e.Tenants()
+	tokens := make([]string, len(tenants))
+	for i, t := range tenants {
+		tokens[i] = token(b, e, t.ID)
+	}
+	var mu sync.Mutex
+	var total int64
+	var n int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			req, _ := http.NewRequest(http.MethodGet, e.URL()+"/v1.0/security/secureScores", nil)
+			req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+			resp, err := e.Client().Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			total += c
+			n++
+			mu.Unlock()
+		}
+	})
+	if n > 0 {
+		b.SetBytes(total / n)
+	}
+}

@@ -45,6 +45,7 @@ type control struct {
 	remediation        string
 	remediationImpact  string
 	silentStatus       bool   // implementationStatus is always ""
+	svcIndex           int    // small number per service, for per-workload sync times
 	scoreHead          []byte // {"controlCategory":…,"controlName":…,"description":…,
 	streamIntro        int64  // stream controls: first day (Unix days) present
 	streamRetire       int64  // stream controls: first day no longer present
@@ -352,6 +353,16 @@ func actionURLFor(service string) string {
 	}
 }
 
+// serviceIndex numbers the services (workloads) for lastSynced.
+func serviceIndex(service string) int {
+	for i, s := range []string{"AzureAD", "MDI", "MIP", "SharePoint", "MDO", "EXO", "MCAS", "Teams", "Intune", "MDC", "MDATP", "Forms", "Bookings"} {
+		if s == service {
+			return i
+		}
+	}
+	return 15
+}
+
 // catalogue is the fleet-wide list, built once per Emulator.
 type catalogue struct {
 	controls []*control
@@ -417,6 +428,7 @@ func finishControl(c *control, x uint64) {
 	c.cost = impacts[[]int{0, 0, 1, 1, 1, 2}[pick(h1(x, 14), 6)]]
 	c.actionType = actionTypes[[]int{0, 0, 0, 0, 1, 2}[pick(h1(x, 15), 6)]]
 	c.actionURL = actionURLFor(c.service)
+	c.svcIndex = serviceIndex(c.service)
 	n := pick(h1(x, 16), 4) // 0..3 threats
 	for i := 0; i < n; i++ {
 		t := threatNames[pick(h1(x, 17+uint64(i)), len(threatNames))]

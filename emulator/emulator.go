@@ -36,7 +36,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -128,7 +127,7 @@ type Faults struct {
 
 // Stats count what a tenant's traffic looked like.
 type Stats struct {
-	Requests      int   // Graph requests received, whatever the answer
+	Requests      int   // Graph requests with a valid token of this tenant, whatever the answer
 	TokenRequests int   // token requests, successful or not
 	Tokens        int   // tokens issued
 	MaxConcurrent int   // most Graph requests in flight at once
@@ -136,7 +135,7 @@ type Stats struct {
 	Unavailable   int   // injected 503/504 answers
 	Malformed     int   // injected malformed bodies
 	Dropped       int   // dropped connections
-	Unauthorized  int   // 401 answers
+	Unauthorized  int   // 401 answers (to the emulator's own tokens, e.g. expired; Stats("") counts all)
 	Forbidden     int   // 403 answers
 	Bytes         int64 // Graph response bytes
 }
@@ -617,14 +616,4 @@ func newGUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return formatGUID(b)
-}
-
-// sortedKeys is for stable log output.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -461,7 +461,9 @@ func (e *Emulator) issueAccessToken(c accessClaims) string {
 }
 
 // verifyAccessToken checks a Graph request's bearer token; the message says
-// what Graph would say when it is not acceptable.
+// what Graph would say when it is not acceptable. Claims are returned whenever
+// the token is the emulator's own, even when it is not acceptable, so that the
+// 401 can be counted against its tenant.
 func (e *Emulator) verifyAccessToken(r *http.Request) (*accessClaims, string) {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
@@ -492,10 +494,10 @@ func (e *Emulator) verifyAccessToken(r *http.Request) (*accessClaims, string) {
 	}
 	now := e.wall().Unix()
 	if now >= c.Exp || now+300 < c.Nbf {
-		return nil, "Lifetime validation failed, the token is expired."
+		return &c, "Lifetime validation failed, the token is expired."
 	}
 	if _, ok := graphResource(c.Aud + "/.default"); !ok {
-		return nil, "Access token validation failure. Invalid audience."
+		return &c, "Access token validation failure. Invalid audience."
 	}
 	return &c, ""
 }

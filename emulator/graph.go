@@ -1,10 +1,8 @@
 package emulator
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -63,11 +61,11 @@ func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
 		claims, problem := e.verifyAccessToken(r)
 		if claims != nil {
 			g.te, g.def = e.lookup(claims.Tid)
-			if g.te == nil {
-				claims, problem = nil, "Access token validation failure. Invalid audience."
+			if g.te == nil && problem == "" {
+				problem = "Access token validation failure. Invalid audience."
 			}
 		}
-		if claims == nil {
+		if problem != "" {
 			hd.Set("WWW-Authenticate", wwwAuthenticate)
 			e.graphError(g, http.StatusUnauthorized, "InvalidAuthenticationToken", problem)
 			e.log.Debug("graph 401", "path", r.URL.Path, "reason", problem)
@@ -77,6 +75,7 @@ func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
 		e.begin(g.te)
 		defer e.end(g.te)
 		e.serveGraph(g, res)
+		e.log.Debug("graph", "path", r.URL.Path, "query", r.URL.RawQuery, "tenant", claims.Tid, "app", claims.AppID)
 	}
 }
 
@@ -272,8 +271,14 @@ func (e *Emulator) graphError(g *gctx, status int, code, message string) {
 // graphErrorInner writes Graph's OData error; inner is extra innerError members
 // (ending with a comma).
 func (e *Emulator) graphErrorInner(g *gctx, status int, code, message, inner string) {
-	if status == http.StatusUnauthorized && g.te != nil {
-		e.count(g.te, func(s *Stats) { s.Unauthorized++ })
+	if status == http.StatusUnauthorized {
+		if g.te != nil {
+			e.count(g.te, func(s *Stats) { s.Unauthorized++ })
+		} else {
+			e.mu.Lock()
+			e.total.stats.Unauthorized++
+			e.mu.Unlock()
+		}
 	}
 	b := make([]byte, 0, 512)
 	b = append(b, `{"error":{"code":`...)
@@ -732,6 +737,3 @@ func sortStrings(s []string) {
 		}
 	}
 }
-
-var _ = errors.New
-var _ = context.Background

@@ -45,6 +45,12 @@ func TestGraphRejectsBadTokens(t *testing.T) {
 			}
 		})
 	}
+	if got := e.Stats(tenant).Unauthorized; got != 1 {
+		t.Errorf("tenant Stats.Unauthorized = %d, want 1 (the expired token is the tenant's)", got)
+	}
+	if got := e.Stats("").Unauthorized; got != len(tests) {
+		t.Errorf("Stats(\"\").Unauthorized = %d, want %d", got, len(tests))
+	}
 }
 
 func TestRevokedConsentGivesTokenWithoutRolesAnd403(t *testing.T) {

@@ -106,24 +106,19 @@ func appendTimestamp(b []byte, d int64, secs int) []byte {
 // scoreRenderer writes secureScore entities of one tenant.
 type scoreRenderer struct {
 	t      *tenantModel
-	synced [32][]byte // lastSynced per service index, for the current day
-	svcIdx map[string]int
+	synced [16][]byte // lastSynced per service index, for the current day
 	avgBuf []average
 }
 
 func newScoreRenderer(t *tenantModel) *scoreRenderer {
-	return &scoreRenderer{t: t, svcIdx: map[string]int{}}
+	return &scoreRenderer{t: t}
 }
 
-func (sr *scoreRenderer) syncedFor(day int64, service string) []byte {
-	i, ok := sr.svcIdx[service]
-	if !ok {
-		i = len(sr.svcIdx) % len(sr.synced)
-		sr.svcIdx[service] = i
-	}
+func (sr *scoreRenderer) syncedFor(day int64, c *control) []byte {
+	i := c.svcIndex
 	if sr.synced[i] == nil {
 		// Each workload syncs once a day at its own time, the day before the snapshot.
-		secs := pick(h(sr.t.key, saltSync, uint64(day), strHash(service)), 86400)
+		secs := pick(h(sr.t.key, saltSync, uint64(day), uint64(i)), 86400)
 		sr.synced[i] = appendTimestamp(make([]byte, 0, 20), day-1, secs)
 	}
 	return sr.synced[i]
@@ -253,7 +248,7 @@ func (sr *scoreRenderer) appendControlScore(b []byte, day int64, r *row) []byte 
 	b = append(b, `"score":`...)
 	b = appendNumber(b, r.cents, q.stringNumbers)
 	b = append(b, `,"lastSynced":"`...)
-	b = append(b, sr.syncedFor(day, c.service)...)
+	b = append(b, sr.syncedFor(day, c)...)
 	b = append(b, `","implementationStatus":"`...)
 	if !c.silentStatus {
 		b = appendStatus(b, c, r, r.tc.total)
