@@ -318,14 +318,6 @@ func streamFamilies() (prefixes, cats, svcs, objects, qualifiers []string) {
 	return
 }
 
-var (
-	tiers       = []string{"Core", "Defense in Depth", "Advanced"}
-	impacts     = []string{"Low", "Moderate", "High"}
-	actionTypes = []string{"Config", "Review", "Behavior"}
-	threatNames = []string{"Account breach", "Data exfiltration", "Data deletion", "Data spillage", "Elevation of privilege",
-		"Malicious insider", "Password cracking", "Phishing", "Spoofing", "Malware", "Ransomware", "Lateral movement", "Credential theft"}
-)
-
 func actionURLFor(service string) string {
 	switch service {
 	case "AzureAD":
@@ -421,6 +413,11 @@ func titleFrom(object, verb string) string {
 // finishControl derives the descriptive attributes of a control from its hash
 // and renders its static JSON.
 func finishControl(c *control, x uint64) {
+	tiers := [...]string{"Core", "Defense in Depth", "Advanced"}
+	impacts := [...]string{"Low", "Moderate", "High"}
+	actionTypes := [...]string{"Config", "Review", "Behavior"}
+	threatNames := [...]string{"Account breach", "Data exfiltration", "Data deletion", "Data spillage", "Elevation of privilege",
+		"Malicious insider", "Password cracking", "Phishing", "Spoofing", "Malware", "Ransomware", "Lateral movement", "Credential theft"}
 	c.difficulty = unit(h1(x, saltDifficulty))
 	c.rankKey = unit(h1(x, 11))*100 + float64(10-c.maxScore)*4 // Microsoft ranks high-impact controls first
 	c.tier = tiers[[]int{0, 0, 0, 1, 1, 2}[pick(h1(x, 12), 6)]]

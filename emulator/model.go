@@ -446,13 +446,12 @@ type average struct {
 	industry string
 }
 
-var categoryShares = [5]float64{0.52, 0.04, 0.14, 0.30, 0}
-var categoryMaxes = [5]float64{62, 4, 16, 85, 0}
-
 // averagesAt computes the comparative averages of day d. AllTenants is the
 // same for every tenant that day; TotalSeats depends on the seat bucket and
 // IndustryTypes on the industry.
 func (t *tenantModel) averagesAt(d int64, out []average) []average {
+	categoryShares := [5]float64{0.52, 0.04, 0.14, 0.30, 0} // identity, data, device, apps, infrastructure
+	categoryMaxes := [5]float64{62, 4, 16, 85, 0}
 	out = out[:0]
 	sentinel := t.q.sentinels && unit(h(t.key, saltSentinel, uint64(d))) < 0.35
 	mk := func(basis string, group uint64, base float64) average {

@@ -180,9 +180,8 @@ func (sr *scoreRenderer) appendScore(b []byte, s *snapshot) []byte {
 	return append(b, `]}`...)
 }
 
-var categoryKeys = [5]string{"identityScore", "dataScore", "deviceScore", "appsScore", "infrastructureScore"}
-
 func (sr *scoreRenderer) appendAverage(b []byte, a *average) []byte {
+	categoryKeys := [5]string{"identityScore", "dataScore", "deviceScore", "appsScore", "infrastructureScore"}
 	q := sr.t.q
 	b = append(b, `{"basis":"`...)
 	b = append(b, a.basis...)
