@@ -247,3 +247,19 @@ type Store interface {
 	Collections(ctx context.Context, tenantID string, limit int) ([]Collection, error)
 	Close() error
 }
+
+// FleetReader reads across every tenant at once, for the fleet views (the
+// overview, the actions ranking, the fleet trend). Stores implement it next
+// to Store.
+type FleetReader interface {
+	// Daily returns every tenant's snapshots from..to inclusive (zero days
+	// mean unbounded) without control scores, ordered by tenant ID, then day.
+	Daily(ctx context.Context, from, to Day) ([]Score, error)
+	// LatestControls returns, by tenant ID, the control scores of each
+	// tenant's latest day.
+	LatestControls(ctx context.Context) (map[string][]ControlScore, error)
+	// ProfileSummaries returns, by tenant ID, each tenant's current control
+	// profiles without Remediation and Threats, and with only the latest
+	// state update: what a ranking across tenants needs.
+	ProfileSummaries(ctx context.Context) (map[string][]ControlProfile, error)
+}

@@ -4,7 +4,6 @@
 package query
 
 import (
-	"context"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -20,6 +19,8 @@ type Tenant struct {
 	AsOf           *string         `json:"as_of"` // the snapshot's date, YYYY-MM-DD
 	TargetPercent  float64         `json:"target_percent"`
 	MeetsTarget    bool            `json:"meets_target"`
+	Change7d       *float64        `json:"change_7d"`  // percent now minus 7 days before; null without history
+	Change30d      *float64        `json:"change_30d"` // the same over 30 days
 	LastCollection *LastCollection `json:"last_collection"` // null before the first collection
 }
 
@@ -29,19 +30,6 @@ type LastCollection struct {
 	Status string    `json:"status"` // ok, error (or running)
 	Error  string    `json:"error"`  // empty when ok
 	Advice string    `json:"advice,omitempty"`
-}
-
-// Tenants lists every tenant with its latest snapshot, ordered by name.
-func Tenants(ctx context.Context, s fleetscore.Store) ([]Tenant, error) {
-	ts, err := s.Tenants(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Tenant, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, TenantRow(t))
-	}
-	return out, nil
 }
 
 // TenantRow builds one row. Percent is current/max of the latest snapshot

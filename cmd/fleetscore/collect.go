@@ -141,7 +141,11 @@ func tenantRows(ctx context.Context, dsn string) ([]query.Tenant, error) {
 		return nil, err
 	}
 	defer store.Close()
-	return query.Tenants(ctx, store)
+	src, ok := store.(query.Source)
+	if !ok {
+		return nil, fmt.Errorf("database %s cannot list the fleet", redactDSN(dsn))
+	}
+	return query.Tenants(ctx, src)
 }
 
 // printTenants writes the tenants table, failed tenants' reasons and fixes

@@ -1,0 +1,501 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// Source is what the views read: the store and its fleet-wide reads.
+type Source interface {
+	fleetscore.Store
+	fleetscore.FleetReader
+}
+
+// SparkDays is how many days the overview's sparklines and fleet trend show.
+const SparkDays = 90
+
+// OverviewRow is one tenant on the overview: the API's tenant object plus
+// its sparkline.
+type OverviewRow struct {
+	Tenant
+	// Spark is the percent of each of the last SparkDays days, oldest
+	// first; NaN where the tenant has no snapshot.
+	Spark   []float64 `json:"-"`
+	Falling bool      `json:"-"` // lost ground over 7 days
+}
+
+// FleetDay is the fleet on one day: GET /api/v1/fleet.
+type FleetDay struct {
+	Date                 string  `json:"date"`
+	AveragePercent       float64 `json:"average_percent"` // mean of the tenants' percents that day
+	Tenants              int     `json:"tenants"`         // tenants with a snapshot that day
+	TenantsMeetingTarget int     `json:"tenants_meeting_target"`
+	ShareMeetingTarget   float64 `json:"-"` // percent of Tenants meeting their target
+}
+
+// Overview is the home page: every tenant and the fleet.
+type Overview struct {
+	Today          fleetscore.Day
+	Rows           []OverviewRow
+	Tenants        int     // all tenants
+	Scored         int     // tenants with a snapshot
+	Meeting        int     // tenants meeting their target
+	AveragePercent float64 // mean of the scored tenants' latest percents
+	Trend          []FleetDay
+}
+
+// daily groups a Daily result by tenant.
+func daily(scores []fleetscore.Score) map[string][]fleetscore.Score {
+	out := make(map[string][]fleetscore.Score)
+	for i := 0; i < len(scores); {
+		j := i
+		for j < len(scores) && scores[j].TenantID == scores[i].TenantID {
+			j++
+		}
+		out[scores[i].TenantID] = scores[i:j:j]
+		i = j
+	}
+	return out
+}
+
+// percentOn is the percent of the tenant's snapshot on day d or, when that
+// day is missing, the nearest earlier one within a week; ok is false when
+// there is none.
+func percentOn(days []fleetscore.Score, d fleetscore.Day) (float64, bool) {
+	i, found := slices.BinarySearchFunc(days, d, func(s fleetscore.Score, d fleetscore.Day) int {
+		return cmp.Compare(s.Day.Unix(), d.Unix())
+	})
+	if found {
+		return days[i].Percent(), true
+	}
+	if i > 0 && d.Sub(days[i-1].Day) <= 7 {
+		return days[i-1].Percent(), true
+	}
+	return 0, false
+}
+
+// change is the percent now minus the percent n days before the snapshot.
+func change(days []fleetscore.Score, latest fleetscore.Score, n int) *float64 {
+	before, ok := percentOn(days, latest.Day.AddDays(-n))
+	if !ok {
+		return nil
+	}
+	c := latest.Percent() - before
+	return &c
+}
+
+// Tenants lists every tenant with its latest snapshot and its 7- and 30-day
+// change, ordered by name: GET /api/v1/tenants.
+func Tenants(ctx context.Context, src Source) ([]Tenant, error) {
+	o, err := TenantOverview(ctx, src, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tenant, len(o.Rows))
+	for i, r := range o.Rows {
+		out[i] = r.Tenant
+	}
+	return out, nil
+}
+
+// TenantOverview builds the overview as of now.
+func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, error) {
+	statuses, err := src.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	today := fleetscore.DayOf(now)
+	// 30 days of change before a latest day that may be a little old.
+	from := today.AddDays(-max(SparkDays, 45) - 7)
+	all, err := src.Daily(ctx, from, fleetscore.Day{})
+	if err != nil {
+		return nil, err
+	}
+	byTenant := daily(all)
+	o := &Overview{Today: today, Tenants: len(statuses)}
+	sum := 0.0
+	for _, st := range statuses {
+		row := OverviewRow{Tenant: TenantRow(st)}
+		days := byTenant[st.ID]
+		if st.Latest != nil {
+			row.Change7d = change(days, *st.Latest, 7)
+			row.Change30d = change(days, *st.Latest, 30)
+			row.Falling = row.Change7d != nil && *row.Change7d < -0.05
+			o.Scored++
+			sum += *row.Percent
+			if row.MeetsTarget {
+				o.Meeting++
+			}
+		}
+		row.Spark = make([]float64, SparkDays)
+		first := today.AddDays(-SparkDays + 1)
+		for i := range row.Spark {
+			row.Spark[i] = math.NaN()
+		}
+		for _, s := range days {
+			if i := s.Day.Sub(first); i >= 0 && i < SparkDays {
+				row.Spark[i] = s.Percent()
+			}
+		}
+		o.Rows = append(o.Rows, row)
+	}
+	if o.Scored > 0 {
+		o.AveragePercent = sum / float64(o.Scored)
+	}
+	o.Trend = fleetTrend(statuses, byTenant, today.AddDays(-SparkDays+1), today)
+	return o, nil
+}
+
+// fleetTrend is the fleet per day: the mean of the percents of the tenants
+// with a snapshot that day, and how many meet their target.
+func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleetscore.Score, from, to fleetscore.Day) []FleetDay {
+	target := make(map[string]float64, len(statuses))
+	for _, st := range statuses {
+		target[st.ID] = st.TargetPercent
+	}
+	n := to.Sub(from) + 1
+	if n <= 0 {
+		return nil
+	}
+	sums := make([]float64, n)
+	out := make([]FleetDay, n)
+	for id, days := range byTenant {
+		for _, s := range days {
+			i := s.Day.Sub(from)
+			if i < 0 || i >= n {
+				continue
+			}
+			p := s.Percent()
+			sums[i] += p
+			out[i].Tenants++
+			if p >= target[id] {
+				out[i].TenantsMeetingTarget++
+			}
+		}
+	}
+	kept := out[:0]
+	for i := range out {
+		if out[i].Tenants == 0 {
+			continue
+		}
+		d := out[i]
+		d.Date = from.AddDays(i).String()
+		d.AveragePercent = sums[i] / float64(d.Tenants)
+		d.ShareMeetingTarget = float64(d.TenantsMeetingTarget) / float64(d.Tenants) * 100
+		kept = append(kept, d)
+	}
+	return kept
+}
+
+// Fleet is GET /api/v1/fleet: the fleet per day from..to.
+func Fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay, error) {
+	statuses, err := src.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := src.Daily(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return []FleetDay{}, nil
+	}
+	lo, hi := all[0].Day, all[0].Day
+	for _, s := range all {
+		if s.Day.Before(lo) {
+			lo = s.Day
+		}
+		if s.Day.After(hi) {
+			hi = s.Day
+		}
+	}
+	return fleetTrend(statuses, daily(all), lo, hi), nil
+}
+
+// DayScore is one day of a tenant: GET /api/v1/tenants/{id}/scores.
+type DayScore struct {
+	Date         string             `json:"date"`
+	CurrentScore float64            `json:"current_score"`
+	MaxScore     float64            `json:"max_score"`
+	Percent      float64            `json:"percent"`
+	Averages     map[string]float64 `json:"averages"` // by basis: AllTenants, TotalSeats, IndustryTypes
+}
+
+// TenantScores is a tenant's days from..to, oldest first.
+func TenantScores(ctx context.Context, src Source, tenantID string, from, to fleetscore.Day) ([]DayScore, error) {
+	if _, err := tenantStatus(ctx, src, tenantID); err != nil {
+		return nil, err
+	}
+	all, err := src.Daily(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := []DayScore{}
+	for _, s := range daily(all)[tenantID] {
+		out = append(out, dayScore(s))
+	}
+	return out, nil
+}
+
+func dayScore(s fleetscore.Score) DayScore {
+	avg := make(map[string]float64, len(s.Averages))
+	for k, v := range s.Averages {
+		avg[k] = v
+	}
+	return DayScore{Date: s.Day.String(), CurrentScore: s.CurrentScore, MaxScore: s.MaxScore, Percent: s.Percent(), Averages: avg}
+}
+
+// tenantStatus finds one tenant; an unknown one wraps fleetscore.ErrNotFound.
+func tenantStatus(ctx context.Context, src Source, tenantID string) (fleetscore.TenantStatus, error) {
+	statuses, err := src.Tenants(ctx)
+	if err != nil {
+		return fleetscore.TenantStatus{}, err
+	}
+	for _, st := range statuses {
+		if strings.EqualFold(st.ID, tenantID) {
+			return st, nil
+		}
+	}
+	return fleetscore.TenantStatus{}, fmt.Errorf("tenant %q: %w", tenantID, fleetscore.ErrNotFound)
+}
+
+// Control is a tenant's recommended action with its latest score:
+// GET /api/v1/tenants/{id}/controls.
+type Control struct {
+	Control            string  `json:"control"`
+	Title              string  `json:"title"`
+	Category           string  `json:"category"`
+	Score              float64 `json:"score"`
+	MaxScore           float64 `json:"max_score"`
+	State              string  `json:"state"`
+	UserImpact         string  `json:"user_impact"`
+	ImplementationCost string  `json:"implementation_cost"`
+	Tier               string  `json:"tier"`
+	ActionURL          string  `json:"action_url"`
+	Deprecated         bool    `json:"deprecated"`
+	Open               bool    `json:"open"`
+	PointsAvailable    float64 `json:"points_available"`
+}
+
+// IsOpen says whether an action is open at a tenant, as the dashboard
+// defines it: on the tenant's latest day its score is below the profile's
+// maxScore, the control is not deprecated, and its current state is neither
+// Ignored (risk accepted) nor ThirdParty.
+func IsOpen(score float64, p fleetscore.ControlProfile) bool {
+	if p.Deprecated || score >= p.MaxScore {
+		return false
+	}
+	st := p.State()
+	return st != fleetscore.StateIgnored && st != fleetscore.StateThirdParty
+}
+
+// TenantControls joins a tenant's latest control scores with its profiles,
+// sorted by points still available, then title.
+func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control, error) {
+	st, err := tenantStatus(ctx, src, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Control{}
+	if st.Latest == nil {
+		return out, nil
+	}
+	scores, err := src.Scores(ctx, st.ID, st.Latest.Day, st.Latest.Day)
+	if err != nil {
+		return nil, err
+	}
+	profiles, err := src.Profiles(ctx, st.ID)
+	if err != nil && !errors.Is(err, fleetscore.ErrNotFound) {
+		return nil, err
+	}
+	byID := make(map[string]fleetscore.ControlProfile, len(profiles))
+	for _, p := range profiles {
+		byID[p.ID] = p
+	}
+	if len(scores) == 0 {
+		return out, nil
+	}
+	for _, c := range scores[0].Controls {
+		p, ok := byID[c.Name]
+		row := Control{Control: c.Name, Title: c.Name, Category: c.Category, Score: c.Score, State: fleetscore.StateDefault}
+		if ok {
+			row.Title, row.MaxScore, row.State = p.Title, p.MaxScore, p.State()
+			row.UserImpact, row.ImplementationCost, row.Tier = p.UserImpact, p.ImplementationCost, p.Tier
+			row.ActionURL, row.Deprecated = p.ActionURL, p.Deprecated
+			if row.Category == "" {
+				row.Category = p.Category
+			}
+			row.Open = IsOpen(c.Score, p)
+			if row.Open {
+				row.PointsAvailable = p.MaxScore - c.Score
+			}
+		}
+		out = append(out, row)
+	}
+	slices.SortStableFunc(out, func(a, b Control) int {
+		if c := cmp.Compare(b.PointsAvailable, a.PointsAvailable); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Title, b.Title)
+	})
+	return out, nil
+}
+
+// Action is one recommended action across the fleet: GET /api/v1/actions.
+type Action struct {
+	Control            string   `json:"control"`
+	Title              string   `json:"title"`
+	Category           string   `json:"category"`
+	Tier               string   `json:"tier"`
+	UserImpact         string   `json:"user_impact"`
+	ImplementationCost string   `json:"implementation_cost"`
+	OpenTenants        int      `json:"open_tenants"`
+	Tenants            []string `json:"tenants"` // IDs of the tenants where it is open
+	PointsAvailable    float64  `json:"points_available"`
+	// FleetPercentGain is the mean, over all scored tenants, of the percent
+	// each would gain if the action were done (0 where it is not open).
+	FleetPercentGain  float64 `json:"fleet_percent_gain"`
+	IgnoredTenants    int     `json:"ignored_tenants"`
+	ThirdPartyTenants int     `json:"third_party_tenants"`
+	DeprecatedTenants int     `json:"deprecated_tenants"`
+}
+
+// ActionFilter narrows the ranking; empty fields match everything.
+type ActionFilter struct {
+	Category, Tier, UserImpact, ImplementationCost string
+	Tenant                                         string // only actions present at this tenant
+}
+
+func (f ActionFilter) match(p fleetscore.ControlProfile) bool {
+	eq := func(want, have string) bool { return want == "" || strings.EqualFold(want, have) }
+	return eq(f.Category, p.Category) && eq(f.Tier, p.Tier) && eq(f.UserImpact, p.UserImpact) && eq(f.ImplementationCost, p.ImplementationCost)
+}
+
+// Actions ranks the recommended actions across the fleet: most open tenants
+// first, then most points available. Only controls scored on a tenant's
+// latest day count at that tenant (a profile without a score that day is not
+// part of its Secure Score).
+func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) {
+	statuses, err := src.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	controls, err := src.LatestControls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	profiles, err := src.ProfileSummaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Action{}
+	var gains = map[string]float64{}
+	scored := 0
+	for _, st := range statuses {
+		if st.Latest == nil || st.Latest.MaxScore <= 0 {
+			continue
+		}
+		scored++
+		if f.Tenant != "" && !strings.EqualFold(f.Tenant, st.ID) {
+			continue
+		}
+		prof := make(map[string]fleetscore.ControlProfile, len(profiles[st.ID]))
+		for _, p := range profiles[st.ID] {
+			prof[p.ID] = p
+		}
+		for _, c := range controls[st.ID] {
+			p, ok := prof[c.Name]
+			if !ok || !f.match(p) {
+				continue
+			}
+			a := byID[p.ID]
+			if a == nil {
+				a = &Action{Control: p.ID, Title: p.Title, Category: p.Category, Tier: p.Tier,
+					UserImpact: p.UserImpact, ImplementationCost: p.ImplementationCost, Tenants: []string{}}
+				byID[p.ID] = a
+			}
+			switch {
+			case p.Deprecated:
+				a.DeprecatedTenants++
+			case p.State() == fleetscore.StateIgnored:
+				a.IgnoredTenants++
+			case p.State() == fleetscore.StateThirdParty:
+				a.ThirdPartyTenants++
+			case IsOpen(c.Score, p):
+				a.OpenTenants++
+				a.Tenants = append(a.Tenants, st.ID)
+				a.PointsAvailable += p.MaxScore - c.Score
+				gains[p.ID] += (p.MaxScore - c.Score) / st.Latest.MaxScore * 100
+			}
+		}
+	}
+	out := make([]Action, 0, len(byID))
+	for id, a := range byID {
+		if scored > 0 {
+			a.FleetPercentGain = gains[id] / float64(scored)
+		}
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b Action) int {
+		if c := cmp.Compare(b.OpenTenants, a.OpenTenants); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.PointsAvailable, a.PointsAvailable); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Control, b.Control)
+	})
+	return out, nil
+}
+
+// CollectionRow is one line of the collection log.
+type CollectionRow struct {
+	ID         int64     `json:"id"`
+	TenantID   string    `json:"tenant_id"`
+	Tenant     string    `json:"tenant"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Seconds    float64   `json:"seconds"`
+	Status     string    `json:"status"`
+	Error      string    `json:"error"`
+	Advice     string    `json:"advice"`
+	Days       int       `json:"days"`
+	Requests   int       `json:"requests"`
+}
+
+// Collections is the collection log, newest first, at most limit rows;
+// tenantID "" means every tenant.
+func Collections(ctx context.Context, src Source, tenantID string, limit int) ([]CollectionRow, error) {
+	statuses, err := src.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(statuses))
+	for _, st := range statuses {
+		names[st.ID] = st.Name
+	}
+	if tenantID != "" {
+		if _, ok := names[tenantID]; !ok {
+			return nil, fmt.Errorf("tenant %q: %w", tenantID, fleetscore.ErrNotFound)
+		}
+	}
+	cs, err := src.Collections(ctx, tenantID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CollectionRow, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, CollectionRow{ID: c.ID, TenantID: c.TenantID, Tenant: names[c.TenantID],
+			StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, Seconds: c.Duration().Seconds(),
+			Status: c.Status, Error: c.Error, Advice: c.Advice, Days: c.Days, Requests: c.Requests})
+	}
+	return out, nil
+}
