@@ -19,8 +19,8 @@ type Tenant struct {
 	AsOf           *string         `json:"as_of"` // the snapshot's date, YYYY-MM-DD
 	TargetPercent  float64         `json:"target_percent"`
 	MeetsTarget    bool            `json:"meets_target"`
-	Change7d       *float64        `json:"change_7d"`  // percent now minus 7 days before; null without history
-	Change30d      *float64        `json:"change_30d"` // the same over 30 days
+	Change7d       *float64        `json:"change_7d"`       // percent now minus 7 days before; null without history
+	Change30d      *float64        `json:"change_30d"`      // the same over 30 days
 	LastCollection *LastCollection `json:"last_collection"` // null before the first collection
 }
 
