@@ -425,3 +425,32 @@ func TestInterruptedCollectionResumes(t *testing.T) {
 		t.Errorf("crashing tenant's log = %+v, want ok then error (newest first)", log)
 	}
 }
+
+func TestSchedule(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct{ spec, now, next string }{
+		{"daily 02:00", "2026-11-27T01:59:00Z", "2026-11-27T02:00:00Z"},
+		{"daily 02:00", "2026-11-27T02:00:00Z", "2026-11-28T02:00:00Z"},
+		{"daily  23:30", "2026-12-31T23:31:00Z", "2027-01-01T23:30:00Z"},
+		{"every 6h", "2026-11-27T01:00:00Z", "2026-11-27T07:00:00Z"},
+	} {
+		s, err := collect.ParseSchedule(tc.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		if got := s.Next(at(tc.now)); !got.Equal(at(tc.next)) {
+			t.Errorf("%s after %s = %s, want %s", tc.spec, tc.now, got, tc.next)
+		}
+	}
+	for _, bad := range []string{"daily 25:00", "hourly", "every 10s", "daily 2"} {
+		if _, err := collect.ParseSchedule(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
