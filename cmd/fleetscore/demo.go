@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/fleetscore/fleetscore/collect"
 
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/emulator"
@@ -23,6 +26,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	seed := fs.Int64("seed", 1, "seed of the emulated tenants")
 	fresh := fs.Bool("fresh", false, "start from an empty database (otherwise a second run collects only what is new)")
 	verbose := fs.Bool("verbose", false, "log every request and retry")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the dashboard")
+	noServe := fs.Bool("no-serve", false, "collect, print the fleet and exit instead of serving the dashboard")
+	dayEvery := fs.Duration("day-every", 2*time.Minute, "while serving, the emulator adds a day this often and fleetscore collects it")
 	if done, err := parse(fs, args); done {
 		return err
 	}
@@ -91,7 +97,30 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	printTenants(e.stdout, rows)
 	fmt.Fprintf(e.stdout, "\nThe failed tenants fail on purpose (revoked consent, an app never consented) to show the advice fleetscore gives.\n")
 	fmt.Fprintf(e.stdout, "The history is in %s; see it again with:\n  go run ./cmd/fleetscore tenants --config %s [--json]\n", cfg.Database, em.configPath)
-	return nil
+	if *noServe {
+		return nil
+	}
+	if *dayEvery < time.Second {
+		return fmt.Errorf("demo: --day-every must be at least 1s")
+	}
+	// The emulated tenants move on: a new day every dayEvery, collected as
+	// it comes, so the pages can be seen to change.
+	go func() {
+		t := time.NewTicker(*dayEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				em.offset.Add(1)
+			}
+		}
+	}()
+	cfg.Listen = *listen
+	fmt.Fprintln(e.stdout)
+	sched := collect.Schedule{Interval: *dayEvery}
+	return serveFleet(ctx, e, cfg, hc, newLogger(e.stderr, level), serveOptions{schedule: &sched})
 }
 
 func randomSecret() (string, error) {

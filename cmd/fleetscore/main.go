@@ -52,6 +52,7 @@ func commands() []command {
 	return []command{
 		{name: "collect", summary: "collect every tenant's Secure Score once, then exit", run: cmdCollect},
 		{name: "tenants", summary: "list tenants with their latest score and last collection", run: cmdTenants},
+		{name: "serve", summary: "collect on the schedule and serve the dashboard, the API and metrics", run: cmdServe},
 		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
 		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},
 		{name: "bench", summary: "benchmark a backfill and daily collections against emulated tenants", run: cmdBench},

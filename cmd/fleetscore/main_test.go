@@ -417,7 +417,7 @@ func TestKill9MidRun(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	r := runCmd(t, os.Getenv, "demo", "--dir", dir, "--tenants", "6")
+	r := runCmd(t, os.Getenv, "demo", "--dir", dir, "--tenants", "6", "--no-serve")
 	if r.err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
@@ -427,7 +427,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// A second run only adds what is new and reuses the same database.
-	r = runCmd(t, os.Getenv, "demo", "--dir", dir, "--tenants", "6")
+	r = runCmd(t, os.Getenv, "demo", "--dir", dir, "--tenants", "6", "--no-serve")
 	if r.err != nil || !strings.Contains(r.stdout, "5 of 6 tenants collected") {
 		t.Fatalf("second demo: %v\n%s", r.err, r.stdout)
 	}

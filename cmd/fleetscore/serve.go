@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/server"
+)
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "serve", "[--config PATH] [--listen ADDR]")
+	cfgPath := configFlag(fs, e)
+	listen := fs.String("listen", "", "address of the dashboard and API (default: the config's listen, 127.0.0.1:8080)")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	return serveFleet(ctx, e, cfg, graph.NewHTTPClient(nil), log, serveOptions{})
+}
+
+type serveOptions struct {
+	// schedule overrides the config's (the demo collects every minute).
+	schedule *collect.Schedule
+	// ready is called with the dashboard's URL once it listens.
+	ready func(url string)
+}
+
+// serveFleet runs the scheduler and the web server until ctx ends. The first
+// collection starts at once when a tenant has never been collected.
+func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client, log *slog.Logger, o serveOptions) error {
+	if err := loopbackOnly(cfg.Listen); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	src, ok := store.(query.Source)
+	if !ok {
+		return fmt.Errorf("database %s cannot serve the dashboard", redactDSN(cfg.Database))
+	}
+	w, err := wire(cfg, hc, log)
+	if err != nil {
+		return err
+	}
+	if err := store.SyncTenants(ctx, tenantsOf(w.jobs)); err != nil {
+		return fmt.Errorf("record tenants: %w", err)
+	}
+	sched, err := collect.ParseSchedule(cfg.Schedule)
+	if err != nil {
+		return err
+	}
+	if o.schedule != nil {
+		sched = *o.schedule
+	}
+	runner := &collect.Runner{
+		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log},
+		Jobs:      func() []collect.Job { return w.jobs },
+		Schedule:  sched,
+		After: func(_ context.Context, s collect.Summary) {
+			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
+		},
+	}
+	srv, err := server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set listen in the config or --listen)", cfg.Listen, err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	runFirst, err := neverCollected(ctx, src)
+	if err != nil {
+		return err
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runner.Loop(loopCtx, runFirst)
+	}()
+	fmt.Fprintf(e.stdout, "fleetscore dashboard: %s (API %sapi/v1/tenants, metrics %smetrics); next collection %s\n",
+		url, url, url, scheduleText(cfg.Schedule, o.schedule))
+	if o.ready != nil {
+		o.ready(url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopLoop()
+		<-done
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
+	stopLoop()
+	<-done
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func scheduleText(cfgSchedule string, override *collect.Schedule) string {
+	if override != nil {
+		return fmt.Sprintf("every %s", override.Interval)
+	}
+	return cfgSchedule + " (UTC)"
+}
+
+// neverCollected reports whether some tenant has no collection yet.
+func neverCollected(ctx context.Context, src query.Source) (bool, error) {
+	ts, err := src.Tenants(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range ts {
+		if t.LastCollection == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// loopbackOnly refuses any listen address but loopback: there is no sign-in
+// yet, so the dashboard must not be reachable from another machine.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen %q: %v (write host:port, e.g. 127.0.0.1:8080)", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen %q: this version has no sign-in, so it serves on loopback only (127.0.0.1 or ::1); put a reverse proxy with authentication in front to share the dashboard", addr)
+}

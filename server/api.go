@@ -1,0 +1,462 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// apiError is the API's error: { "error": { "code", "message" } }.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, a...)}
+}
+
+// writeError maps an error to its status in one place: bad input is a 400,
+// an unknown tenant a 404, anything else a 500 whose detail stays in the log.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, fleetscore.ErrNotFound):
+		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, context.Canceled):
+		return // the client went away
+	default:
+		s.log.Error("api", "path", r.URL.Path, "err", err)
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(ae.Status)
+	_ = json.NewEncoder(w).Encode(map[string]*apiError{"error": ae})
+}
+
+// format is the representation a list is asked for: ?format= wins over
+// Accept; JSON is the default.
+func format(r *http.Request) (string, error) {
+	switch f := strings.ToLower(r.URL.Query().Get("format")); f {
+	case "json", "csv":
+		return f, nil
+	case "":
+	default:
+		return "", badRequest("format %q is not one of json, csv", f)
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "text/csv":
+			return "csv", nil
+		case "application/json", "*/*":
+			return "json", nil
+		}
+	}
+	return "json", nil
+}
+
+// table is a list flattened for CSV: a header row and one row per item.
+type table struct {
+	name   string // the download's file name, without .csv
+	header []string
+	rows   [][]string
+}
+
+// writeList answers with v as JSON or t as CSV (RFC 4180, header row).
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, t func() table) {
+	f, err := format(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if f == "csv" {
+		tb := t()
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, tb.name))
+		cw := csv.NewWriter(w)
+		cw.UseCRLF = true // RFC 4180
+		_ = cw.Write(tb.header)
+		_ = cw.WriteAll(tb.rows)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// Number formatting for CSV: the shortest text that reads back to the same
+// float, so CSV and JSON carry the same values.
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func numPtr(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return num(*f)
+}
+
+func strPtr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// dayRange reads ?from= and ?to= (YYYY-MM-DD, inclusive).
+func dayRange(r *http.Request) (from, to fleetscore.Day, err error) {
+	q := r.URL.Query()
+	for _, p := range []struct {
+		key string
+		day *fleetscore.Day
+	}{{"from", &from}, {"to", &to}} {
+		v := q.Get(p.key)
+		if v == "" {
+			continue
+		}
+		d, err := fleetscore.ParseDay(v)
+		if err != nil {
+			return from, to, badRequest("%s: %v", p.key, err)
+		}
+		*p.day = d
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return from, to, badRequest("from %s is after to %s", from, to)
+	}
+	return from, to, nil
+}
+
+// tenantID reads and checks the {id} path value: a GUID.
+func tenantID(r *http.Request) (string, error) {
+	id := strings.ToLower(r.PathValue("id"))
+	if !isGUID(id) {
+		return "", badRequest("tenant id %q is not a GUID", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkParams refuses parameters the route does not know, so a typo is a
+// 400 rather than a silently ignored filter.
+func checkParams(r *http.Request, known ...string) error {
+	for k := range r.URL.Query() {
+		ok := k == "format"
+		for _, kk := range known {
+			ok = ok || k == kk
+		}
+		if !ok {
+			return badRequest("unknown parameter %q; this endpoint takes %s", k, strings.Join(append(known, "format"), ", "))
+		}
+	}
+	return nil
+}
+
+func tenantsTable(rows []query.Tenant) table {
+	t := table{name: "tenants", header: []string{"tenant_id", "name", "percent", "current_score", "max_score", "as_of",
+		"target_percent", "meets_target", "change_7d", "change_30d", "last_collection_at", "last_collection_status", "last_collection_error"}}
+	for _, r := range rows {
+		at, status, errText := "", "", ""
+		if lc := r.LastCollection; lc != nil {
+			at, status, errText = stamp(lc.At), lc.Status, lc.Error
+		}
+		t.rows = append(t.rows, []string{r.TenantID, r.Name, numPtr(r.Percent), numPtr(r.CurrentScore), numPtr(r.MaxScore),
+			strPtr(r.AsOf), num(r.TargetPercent), strconv.FormatBool(r.MeetsTarget), numPtr(r.Change7d), numPtr(r.Change30d),
+			at, status, errText})
+	}
+	return t
+}
+
+func (s *Server) apiTenants(w http.ResponseWriter, r *http.Request) {
+	if err := checkParams(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rows, err := query.Tenants(r.Context(), s.src)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, rows, func() table { return tenantsTable(rows) })
+}
+
+func (s *Server) apiTenant(w http.ResponseWriter, r *http.Request) {
+	id, err := tenantID(r)
+	if err == nil {
+		err = checkParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rows, err := query.Tenants(r.Context(), s.src)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, row := range rows {
+		if row.TenantID == id {
+			s.writeList(w, r, row, func() table { return tenantsTable([]query.Tenant{row}) })
+			return
+		}
+	}
+	s.writeError(w, r, fmt.Errorf("tenant %q: %w", id, fleetscore.ErrNotFound))
+}
+
+func (s *Server) apiScores(w http.ResponseWriter, r *http.Request) {
+	id, err := tenantID(r)
+	if err == nil {
+		err = checkParams(r, "from", "to")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	from, to, err := dayRange(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	days, err := query.TenantScores(r.Context(), s.src, id, from, to)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, days, func() table {
+		t := table{name: "scores-" + id, header: []string{"date", "current_score", "max_score", "percent",
+			"average_AllTenants", "average_TotalSeats", "average_IndustryTypes"}}
+		for _, d := range days {
+			avg := func(b string) string {
+				if v, ok := d.Averages[b]; ok {
+					return num(v)
+				}
+				return ""
+			}
+			t.rows = append(t.rows, []string{d.Date, num(d.CurrentScore), num(d.MaxScore), num(d.Percent),
+				avg(fleetscore.BasisAllTenants), avg(fleetscore.BasisTotalSeats), avg(fleetscore.BasisIndustryTypes)})
+		}
+		return t
+	})
+}
+
+func (s *Server) apiControls(w http.ResponseWriter, r *http.Request) {
+	id, err := tenantID(r)
+	if err == nil {
+		err = checkParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cs, err := query.TenantControls(r.Context(), s.src, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, cs, func() table {
+		t := table{name: "controls-" + id, header: []string{"control", "title", "category", "score", "max_score", "state",
+			"user_impact", "implementation_cost", "tier", "action_url", "deprecated", "open", "points_available"}}
+		for _, c := range cs {
+			t.rows = append(t.rows, []string{c.Control, c.Title, c.Category, num(c.Score), num(c.MaxScore), c.State,
+				c.UserImpact, c.ImplementationCost, c.Tier, c.ActionURL, strconv.FormatBool(c.Deprecated),
+				strconv.FormatBool(c.Open), num(c.PointsAvailable)})
+		}
+		return t
+	})
+}
+
+// actionFilter reads the actions filters.
+func actionFilter(r *http.Request) (query.ActionFilter, error) {
+	if err := checkParams(r, "category", "tier", "user_impact", "implementation_cost", "tenant"); err != nil {
+		return query.ActionFilter{}, err
+	}
+	q := r.URL.Query()
+	f := query.ActionFilter{Category: q.Get("category"), Tier: q.Get("tier"), UserImpact: q.Get("user_impact"),
+		ImplementationCost: q.Get("implementation_cost"), Tenant: strings.ToLower(q.Get("tenant"))}
+	if f.Category != "" {
+		ok := false
+		for _, c := range fleetscore.Categories {
+			ok = ok || strings.EqualFold(c, f.Category)
+		}
+		if !ok {
+			return f, badRequest("category %q is not one of %s", f.Category, strings.Join(fleetscore.Categories, ", "))
+		}
+	}
+	if f.Tenant != "" && !isGUID(f.Tenant) {
+		return f, badRequest("tenant %q is not a GUID", q.Get("tenant"))
+	}
+	return f, nil
+}
+
+func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
+	f, err := actionFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	actions, err := query.Actions(r.Context(), s.src, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, actions, func() table {
+		t := table{name: "actions", header: []string{"control", "title", "category", "tier", "user_impact", "implementation_cost",
+			"open_tenants", "tenants", "points_available", "fleet_percent_gain", "ignored_tenants", "third_party_tenants", "deprecated_tenants"}}
+		for _, a := range actions {
+			t.rows = append(t.rows, []string{a.Control, a.Title, a.Category, a.Tier, a.UserImpact, a.ImplementationCost,
+				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), num(a.PointsAvailable), num(a.FleetPercentGain),
+				strconv.Itoa(a.IgnoredTenants), strconv.Itoa(a.ThirdPartyTenants), strconv.Itoa(a.DeprecatedTenants)})
+		}
+		return t
+	})
+}
+
+func (s *Server) apiFleet(w http.ResponseWriter, r *http.Request) {
+	if err := checkParams(r, "from", "to"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	from, to, err := dayRange(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	days, err := query.Fleet(r.Context(), s.src, from, to)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, days, func() table {
+		t := table{name: "fleet", header: []string{"date", "average_percent", "tenants", "tenants_meeting_target"}}
+		for _, d := range days {
+			t.rows = append(t.rows, []string{d.Date, num(d.AveragePercent), strconv.Itoa(d.Tenants), strconv.Itoa(d.TenantsMeetingTarget)})
+		}
+		return t
+	})
+}
+
+func (s *Server) apiCollections(w http.ResponseWriter, r *http.Request) {
+	if err := checkParams(r, "tenant", "limit"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	limit := 200
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			s.writeError(w, r, badRequest("limit %q must be a whole number from 1 to 10000", v))
+			return
+		}
+		limit = n
+	}
+	tenant := strings.ToLower(q.Get("tenant"))
+	if tenant != "" && !isGUID(tenant) {
+		s.writeError(w, r, badRequest("tenant %q is not a GUID", q.Get("tenant")))
+		return
+	}
+	rows, err := query.Collections(r.Context(), s.src, tenant, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, rows, func() table {
+		t := table{name: "collections", header: []string{"id", "tenant_id", "tenant", "started_at", "finished_at", "seconds",
+			"status", "error", "advice", "days", "requests"}}
+		for _, c := range rows {
+			t.rows = append(t.rows, []string{strconv.FormatInt(c.ID, 10), c.TenantID, c.Tenant, stamp(c.StartedAt), stamp(c.FinishedAt),
+				num(c.Seconds), c.Status, c.Error, c.Advice, strconv.Itoa(c.Days), strconv.Itoa(c.Requests)})
+		}
+		return t
+	})
+}
+
+func (s *Server) apiCollectStatus(w http.ResponseWriter, r *http.Request) {
+	if s.runner == nil {
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "this server runs no collections"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(s.runner.Status())
+}
+
+func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(openAPI)
+}
+
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found",
+		Message: fmt.Sprintf("no API route %s %s; see /api/v1/openapi.json", r.Method, r.URL.Path)})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	check := s.ready
+	if check == nil {
+		check = func(ctx context.Context) error { _, err := s.src.Tenants(ctx); return err }
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := check(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+// fleetCollector builds the metrics from the store at scrape time (as
+// node_exporter does), from the same query layer as the pages and the API.
+type fleetCollector struct {
+	s *Server
+
+	percent, points, maxPoints, target, meets *prometheus.Desc
+	category, categoryMax                     *prometheus.Desc
+	success, lastSuccess, duration, lastRun   *prometheus.Desc
+	tenants, fleetAverage, fleetMeeting, up   *prometheus.Desc
+}
+
+func newFleetCollector(s *Server) *fleetCollector {
+	t := []string{"tenant_id", "tenant"}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("fleetscore_"+name, help, labels, nil)
+	}
+	return &fleetCollector{
+		s:            s,
+		percent:      d("secure_score_percent", "Secure Score of the tenant's latest snapshot, currentScore / maxScore * 100.", t...),
+		points:       d("secure_score_points", "Secure Score points achieved in the latest snapshot (currentScore).", t...),
+		maxPoints:    d("secure_score_max_points", "Secure Score points attainable in the latest snapshot (maxScore).", t...),
+		target:       d("target_percent", "The tenant's KPI target percent.", t...),
+		meets:        d("meets_target", "1 when the tenant's latest percent meets its target.", t...),
+		category:     d("secure_score_category_points", "Points achieved per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
+		categoryMax:  d("secure_score_category_max_points", "Points attainable per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
+		success:      d("collection_success", "1 when the tenant's last collection succeeded.", t...),
+		lastSuccess:  d("collection_last_success_timestamp_seconds", "When the tenant was last collected successfully (Unix time).", t...),
+		duration:     d("collection_duration_seconds", "How long the tenant's last collection took.", t...),
+		lastRun:      d("collection_last_timestamp_seconds", "When the tenant's last collection finished (Unix time).", t...),
+		tenants:      d("tenants", "Tenants known to fleetscore."),
+		fleetAverage: d("fleet_average_percent", "Mean of the tenants' latest Secure Score percents."),
+		fleetMeeting: d("fleet_tenants_meeting_target", "Tenants whose latest percent meets their target."),
+		up:           d("store_up", "1 when the store answered this scrape."),
+	}
+}
+
+func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.percent, c.points, c.maxPoints, c.target, c.meets, c.category, c.categoryMax,
+		c.success, c.lastSuccess, c.duration, c.lastRun, c.tenants, c.fleetAverage, c.fleetMeeting, c.up} {
+		ch <- d
+	}
+}
+
+func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	o, err := query.TenantOverview(ctx, c.s.src, c.s.now())
+	if err != nil {
+		c.s.log.Error("metrics", "err", err)
+		g(c.up, 0)
+		return
+	}
+	g(c.up, 1)
+	g(c.tenants, float64(o.Tenants))
+	g(c.fleetAverage, o.AveragePercent)
+	g(c.fleetMeeting, float64(o.Meeting))
+	failing := map[string]bool{}
+	for _, r := range o.Rows {
+		l := []string{r.TenantID, r.Name}
+		g(c.target, r.TargetPercent, l...)
+		if r.Percent != nil {
+			g(c.percent, *r.Percent, l...)
+			g(c.points, *r.CurrentScore, l...)
+			g(c.maxPoints, *r.MaxScore, l...)
+			g(c.meets, b2f(r.MeetsTarget), l...)
+		}
+		if lc := r.LastCollection; lc != nil && lc.Status != fleetscore.StatusRunning {
+			g(c.success, b2f(lc.Status == fleetscore.StatusOK), l...)
+			g(c.lastRun, float64(lc.At.Unix()), l...)
+			failing[r.TenantID] = lc.Status != fleetscore.StatusOK
+		}
+	}
+	c.collections(ctx, o, failing, g)
+	c.categories(ctx, o, g)
+}
+
+// collections adds durations and last-success times from the log.
+func (c *fleetCollector) collections(ctx context.Context, o *query.Overview, failing map[string]bool, g func(*prometheus.Desc, float64, ...string)) {
+	for _, r := range o.Rows {
+		if r.LastCollection == nil {
+			continue
+		}
+		// A failed tenant's last success is further back in its log.
+		n := 1
+		if failing[r.TenantID] {
+			n = 100
+		}
+		log, err := c.s.src.Collections(ctx, r.TenantID, n)
+		if err != nil || len(log) == 0 {
+			continue
+		}
+		g(c.duration, log[0].Duration().Seconds(), r.TenantID, r.Name)
+		for _, col := range log {
+			if col.Status == fleetscore.StatusOK {
+				g(c.lastSuccess, float64(col.FinishedAt.Unix()), r.TenantID, r.Name)
+				break
+			}
+		}
+	}
+}
+
+// categories adds points per control category of each tenant's latest day.
+func (c *fleetCollector) categories(ctx context.Context, o *query.Overview, g func(*prometheus.Desc, float64, ...string)) {
+	controls, err := c.s.src.LatestControls(ctx)
+	if err != nil {
+		c.s.log.Error("metrics", "err", err)
+		return
+	}
+	profiles, err := c.s.src.ProfileSummaries(ctx)
+	if err != nil {
+		c.s.log.Error("metrics", "err", err)
+		return
+	}
+	for _, r := range o.Rows {
+		if r.Percent == nil {
+			continue
+		}
+		maxOf := map[string]float64{}
+		for _, p := range profiles[r.TenantID] {
+			maxOf[p.ID] = p.MaxScore
+		}
+		got, max := map[string]float64{}, map[string]float64{}
+		for _, ctl := range controls[r.TenantID] {
+			got[ctl.Category] += ctl.Score
+			max[ctl.Category] += maxOf[ctl.Name]
+		}
+		for _, cat := range fleetscore.Categories {
+			g(c.category, got[cat], r.TenantID, r.Name, cat)
+			g(c.categoryMax, max[cat], r.TenantID, r.Name, cat)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// metricsHandler serves /metrics: the fleet, the Go runtime and the process.
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newFleetCollector(s), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
+}
