@@ -167,8 +167,11 @@ func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleets
 	}
 	sums := make([]float64, n)
 	out := make([]FleetDay, n)
-	for id, days := range byTenant {
-		for _, s := range days {
+	// Tenants in a fixed order, so that the float sums, and the figures a
+	// page and the API show, are the same on every call.
+	for _, st := range statuses {
+		id := st.ID
+		for _, s := range byTenant[id] {
 			i := s.Day.Sub(from)
 			if i < 0 || i >= n {
 				continue

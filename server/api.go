@@ -131,7 +131,7 @@ func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // dayRange reads ?from= and ?to= (YYYY-MM-DD, inclusive).
