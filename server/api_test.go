@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"regexp"
 	"reflect"
 	"sort"
 	"strconv"
@@ -441,6 +443,20 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 	for id, p := range points {
 		if math.Abs(sums[id]-p) > 1e-6 {
 			t.Errorf("%s: categories sum to %v, points %v", id, sums[id], p)
+		}
+	}
+	// The Grafana dashboard in the repo uses only metrics that exist.
+	dash, err := os.ReadFile("../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile(`fleetscore_[a-z_]+`).FindAllString(string(dash), -1)
+	if len(used) < 8 {
+		t.Errorf("the dashboard uses only %d fleetscore metrics", len(used))
+	}
+	for _, name := range used {
+		if families[name] == nil {
+			t.Errorf("deploy/grafana-dashboard.json uses %s, which /metrics does not export", name)
 		}
 	}
 	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", "fleetscore_collection_last_success_timestamp_seconds", "fleetscore_collection_duration_seconds"} {
