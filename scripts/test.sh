@@ -32,6 +32,29 @@ say "$(go version)"
 # openssl makes the PFX files the config tests read.
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 
+# Azurite, the Azure Storage emulator, for the archive/ tests: installed from
+# package.json's pin (azurite 3.35.0, the last that runs on Node 20) by npm ci,
+# started on loopback unless something already answers on 127.0.0.1:10000,
+# and left running for the next run (CI ends it with the machine).
+azurite_port=10000
+azurite_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$azurite_port") 2>/dev/null; }
+if [ ! -x node_modules/.bin/azurite-blob ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  say "npm ci (Azurite, pinned in package-lock.json)"
+  npm ci --no-audit --no-fund >/dev/null
+fi
+if ! azurite_answers; then
+  azurite_dir="${TMPDIR:-/tmp}/fleetscore-azurite"
+  mkdir -p "$azurite_dir"
+  say "starting Azurite on 127.0.0.1:$azurite_port (data and log in $azurite_dir)"
+  nohup node_modules/.bin/azurite-blob --blobHost 127.0.0.1 --blobPort "$azurite_port" --location "$azurite_dir" \
+    --skipApiVersionCheck --disableTelemetry --silent </dev/null >"$azurite_dir/azurite.log" 2>&1 &
+  for _ in $(seq 100); do azurite_answers && break; sleep 0.2; done
+  azurite_answers || { echo "Azurite did not answer on 127.0.0.1:$azurite_port within 20 s; see $azurite_dir/azurite.log" >&2; exit 1; }
+fi
+# Azurite's documented development account; the key is public.
+export FLEETSCORE_TEST_AZURITE="${FLEETSCORE_TEST_AZURITE:-DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$azurite_port/devstoreaccount1;}"
+
 say "go vet ./... and staticcheck (pinned in go.mod's tool block)"
 go vet ./...
 go tool staticcheck ./...
