@@ -56,12 +56,12 @@ func (s Schedule) Next(t time.Time) time.Time {
 // Status is what a Runner is doing, for the pages' progress bar.
 type Status struct {
 	Running  bool      `json:"running"`
-	Started  time.Time `json:"started,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
 	Done     int       `json:"done"`  // tenants finished in the current (or last) run
 	Total    int       `json:"total"` // tenants in it
 	Failed   int       `json:"failed"`
-	LastEnd  time.Time `json:"last_end,omitempty"`
-	NextRun  time.Time `json:"next_run,omitempty"`
+	LastEnd  time.Time `json:"last_end,omitzero"`
+	NextRun  time.Time `json:"next_run,omitzero"`
 	LastNote string    `json:"last_note,omitempty"` // "23 of 25 tenants collected, 2 failed"
 }
 
