@@ -454,3 +454,46 @@ func TestSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerCollectNow runs a collection on demand between scheduled runs
+// and reports its progress.
+func TestRunnerCollectNow(t *testing.T) {
+	f := newFixture(t, emulator.Options{Seed: 3})
+	var jobs []collect.Job
+	for range 3 {
+		jobs = append(jobs, f.job(f.emu.AddTenant(emulator.Tenant{ConsentedApps: []string{certAppID}}), false))
+	}
+	runs := make(chan collect.Summary, 4)
+	r := &collect.Runner{
+		Collector: f.collector(),
+		Jobs:      func() []collect.Job { return jobs },
+		Schedule:  collect.Schedule{Interval: 24 * time.Hour},
+		After:     func(_ context.Context, s collect.Summary) { runs <- s },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Loop(ctx, false)
+	deadline := time.After(30 * time.Second)
+	for !r.CollectNow() { // the loop may not have started yet
+		select {
+		case <-deadline:
+			t.Fatal("CollectNow never accepted")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	select {
+	case s := <-runs:
+		if s.OK != 3 {
+			t.Fatalf("on-demand run: %d ok", s.OK)
+		}
+	case <-deadline:
+		t.Fatal("the on-demand run did not finish")
+	}
+	st := r.Status()
+	if st.Running || st.Done != 3 || st.Total != 3 || st.Failed != 0 || st.LastEnd.IsZero() || st.LastNote != "3 of 3 tenants collected, 0 failed" {
+		t.Errorf("status after the run: %+v", st)
+	}
+	if st.NextRun.Before(time.Now().Add(23 * time.Hour)) {
+		t.Errorf("next scheduled run %v, want a day from now", st.NextRun)
+	}
+}
