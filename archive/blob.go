@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -49,7 +48,9 @@ type Container struct {
 	client  *container.Client
 	secrets []string // literal secrets to take out of any error text
 
-	mu    sync.Mutex
+	// lock guards ready; a channel so that a caller waiting for another's
+	// slow check still gives up at its own deadline.
+	lock  chan struct{}
 	ready bool // the container is known to exist
 }
 
@@ -59,7 +60,7 @@ func Blob(o BlobOptions) (*Container, error) {
 	if err := checkContainerName(o.Container); err != nil {
 		return nil, err
 	}
-	c := &Container{name: o.Container}
+	c := &Container{name: o.Container, lock: make(chan struct{}, 1)}
 	opts := &container.ClientOptions{}
 	if o.HTTPClient != nil {
 		opts.Transport = o.HTTPClient
@@ -132,16 +133,13 @@ func azblobSharedKey(account, key string) (*container.SharedKeyCredential, error
 // Put uploads the snapshot as one block blob, replacing any blob of the same
 // name, with its MD5 so the service rejects a body damaged on the way.
 func (c *Container) Put(ctx context.Context, s Snapshot) error {
-	if err := c.ensure(ctx); err != nil {
+	if err := c.ensure(ctx, false); err != nil {
 		return c.fail("put", s, err)
 	}
 	err := c.upload(ctx, s)
 	if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 		// Deleted since it was checked: create it again, once.
-		c.mu.Lock()
-		c.ready = false
-		c.mu.Unlock()
-		if err = c.ensure(ctx); err == nil {
+		if err = c.ensure(ctx, true); err == nil {
 			err = c.upload(ctx, s)
 		}
 	}
@@ -166,7 +164,7 @@ func (c *Container) upload(ctx context.Context, s Snapshot) error {
 // Has reports whether the tenant's day has a blob.
 func (c *Container) Has(ctx context.Context, tenantName string, day fleetscore.Day) (bool, error) {
 	s := Snapshot{TenantName: tenantName, Day: day}
-	if err := c.ensure(ctx); err != nil {
+	if err := c.ensure(ctx, false); err != nil {
 		return false, c.fail("has", s, err)
 	}
 	_, err := c.client.NewBlobClient(BlobName(tenantName, day)).GetProperties(ctx, nil)
@@ -183,10 +181,18 @@ func (c *Container) Has(ctx context.Context, tenantName string, day fleetscore.D
 // Close does nothing: every Put is complete when it returns.
 func (c *Container) Close() error { return nil }
 
-// ensure checks once that the container exists and creates it when it does not.
-func (c *Container) ensure(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// ensure checks once that the container exists and creates it when it does
+// not; again, when recheck says it has gone.
+func (c *Container) ensure(ctx context.Context, recheck bool) error {
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.lock }()
+	if recheck {
+		c.ready = false
+	}
 	if c.ready {
 		return nil
 	}
