@@ -284,7 +284,7 @@ func (c *Container) permissionAdvice() string {
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 600 {
-		s = s[:600] + "…"
+		s = strings.ToValidUTF8(s[:600], "") + "…"
 	}
 	return s
 }
