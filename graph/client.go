@@ -200,13 +200,17 @@ func (c *Client) SecureScores(ctx context.Context, t Target, top int) ([]fleetsc
 	}
 	var out []fleetscore.Score
 	seen := make(map[fleetscore.Day]int)
-	err := getAll(ctx, c, t, "security/secureScores", q, func(w *secureScoreWire) error {
+	rawHook, _ := ctx.Value(rawScoresKey{}).(func(fleetscore.Day, []byte))
+	add := func(w *secureScoreWire, raw []byte) error {
 		if w.AzureTenantID != "" && !strings.EqualFold(w.AzureTenantID, t.TenantID) {
 			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: fmt.Sprintf("Graph returned a secure score of another tenant (%s)", w.AzureTenantID), Advice: "check that graph_url points at Microsoft Graph"}
 		}
 		s, err := w.toScore(strings.ToLower(t.TenantID))
 		if err != nil {
 			return &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: err.Error()}
+		}
+		if rawHook != nil {
+			rawHook(s.Day, raw)
 		}
 		// One snapshot a day; if Graph ever sends two, the later one wins.
 		if i, ok := seen[s.Day]; ok {
@@ -216,12 +220,38 @@ func (c *Client) SecureScores(ctx context.Context, t Target, top int) ([]fleetsc
 		seen[s.Day] = len(out)
 		out = append(out, s)
 		return nil
-	})
+	}
+	var err error
+	if rawHook != nil {
+		err = getAll(ctx, c, t, "security/secureScores", q, func(r *rawScore) error { return add(&r.secureScoreWire, r.raw) })
+	} else {
+		err = getAll(ctx, c, t, "security/secureScores", q, func(w *secureScoreWire) error { return add(w, nil) })
+	}
 	if err != nil {
 		return nil, err
 	}
 	sortScores(out)
 	return out, nil
+}
+
+// rawScoresKey carries a hook for each snapshot's raw JSON.
+type rawScoresKey struct{}
+
+// WithRawScores makes SecureScores call f with each day's snapshot exactly
+// as Graph sent it (the archive keeps them, as the old runbooks did).
+func WithRawScores(ctx context.Context, f func(day fleetscore.Day, raw []byte)) context.Context {
+	return context.WithValue(ctx, rawScoresKey{}, f)
+}
+
+// rawScore is a snapshot decoded with a copy of its raw bytes.
+type rawScore struct {
+	secureScoreWire
+	raw []byte
+}
+
+func (r *rawScore) UnmarshalJSON(b []byte) error {
+	r.raw = append([]byte(nil), b...)
+	return json.Unmarshal(b, &r.secureScoreWire)
 }
 
 // ControlProfiles returns the tenant's control profiles (its recommended
