@@ -26,7 +26,9 @@ var (
 var day0 = fleetscore.MustDay("2026-01-01")
 
 // Run runs the suite. open must return a new, empty store each time it is
-// called and close it when the test ends (t.Cleanup).
+// called and close it when the test ends (t.Cleanup). Every store must also
+// be a claimer (Claim and Done, as collect.Claimer), so that several
+// collectors can share it.
 //
 // Scores and percents are compared exactly, times with time.Time.Equal (the
 // suite's times are whole milliseconds). The suite assumes what the stores
@@ -54,6 +56,11 @@ func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 		{"UnfinishedCollectionIsMarkedInterrupted", testInterrupted},
 		{"TenantsWithLatestScoreAndLastCollection", testTenants},
 		{"UnknownTenant", testUnknownTenant},
+		{"ClaimGoesToOneOwner", testClaimGoesToOneOwner},
+		{"DoneClaimIsNotTakenAgain", testDoneClaimIsNotTakenAgain},
+		{"FailedClaimIsReleased", testFailedClaimIsReleased},
+		{"ExpiredClaimIsTakenOver", testExpiredClaimIsTakenOver},
+		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}

@@ -1,0 +1,150 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// claimer is what collectors sharing a store need of it: collect.Claimer,
+// which every store implements.
+type claimer interface {
+	Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error)
+	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
+}
+
+// claims is the store as a claimer; a store that is not one fails the test.
+func claims(t *testing.T, s fleetscore.Store) claimer {
+	t.Helper()
+	c, ok := s.(claimer)
+	if !ok {
+		t.Fatalf("%T has no Claim and Done: every store must let collectors share it (collect.Claimer)", s)
+	}
+	return c
+}
+
+func claim(t *testing.T, c claimer, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) bool {
+	t.Helper()
+	got, err := c.Claim(context.Background(), tenantID, day, owner, ttl)
+	if err != nil {
+		t.Fatalf("Claim(%s, %s, %s): %v", tenantID, day, owner, err)
+	}
+	return got
+}
+
+func wantClaim(t *testing.T, c claimer, tenantID string, day fleetscore.Day, owner string, ttl time.Duration, want bool, why string) {
+	t.Helper()
+	if got := claim(t, c, tenantID, day, owner, ttl); got != want {
+		t.Errorf("Claim(%s, %s, %s) = %v, want %v: %s", tenantID, day, owner, got, want, why)
+	}
+}
+
+func done(t *testing.T, c claimer, tenantID string, day fleetscore.Day, owner string, ok bool) {
+	t.Helper()
+	if err := c.Done(context.Background(), tenantID, day, owner, ok); err != nil {
+		t.Fatalf("Done(%s, %s, %s, %v): %v", tenantID, day, owner, ok, err)
+	}
+}
+
+func testClaimGoesToOneOwner(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const ttl = time.Minute
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "nobody claimed the day")
+	wantClaim(t, c, tenantA.ID, day0, "b", ttl, false, "a holds a live claim")
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "the owner renews its own claim")
+	wantClaim(t, c, tenantA.ID, day0.AddDays(1), "b", ttl, true, "another day is another claim")
+	wantClaim(t, c, tenantB.ID, day0, "b", ttl, true, "another tenant is another claim")
+	// A tenant never configured can be claimed: claims come before the log.
+	wantClaim(t, c, tenantC.ID, day0, "a", ttl, true, "claims do not need the tenant stored")
+	if _, err := c.Claim(context.Background(), tenantA.ID, day0, "", ttl); err == nil {
+		t.Error("Claim without an owner succeeded")
+	}
+}
+
+func testDoneClaimIsNotTakenAgain(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const ttl = time.Minute
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "nobody claimed the day")
+	done(t, c, tenantA.ID, day0, "a", true)
+	wantClaim(t, c, tenantA.ID, day0, "b", ttl, false, "the day is done")
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, false, "the day is done, even for its owner")
+	err := c.Done(context.Background(), tenantA.ID, day0, "a", true)
+	wantNotFound(t, "Done of a claim already done", err)
+	wantClaim(t, c, tenantA.ID, day0.AddDays(1), "b", ttl, true, "the next day is open")
+}
+
+func testFailedClaimIsReleased(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const ttl = time.Hour
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "nobody claimed the day")
+	done(t, c, tenantA.ID, day0, "a", false)
+	wantClaim(t, c, tenantA.ID, day0, "b", ttl, true, "a failed and released the day: anyone may try it at once")
+	err := c.Done(context.Background(), tenantA.ID, day0, "a", true)
+	wantNotFound(t, "Done by an owner whose claim another took", err)
+	done(t, c, tenantA.ID, day0, "b", true)
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, false, "b collected the day")
+}
+
+func testExpiredClaimIsTakenOver(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const ttl = 400 * time.Millisecond
+	// a renews its claim while it works: b never gets it.
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "nobody claimed the day")
+	for i := range 5 {
+		time.Sleep(ttl / 4)
+		wantClaim(t, c, tenantA.ID, day0, "b", ttl, false, fmt.Sprintf("a renewed its claim %s ago", ttl/4))
+		wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, fmt.Sprintf("a renews its claim (%d)", i))
+	}
+	// a dies: its claim expires and b takes the day over.
+	time.Sleep(ttl + ttl/2)
+	wantClaim(t, c, tenantA.ID, day0, "b", ttl, true, "a's claim expired")
+	wantClaim(t, c, tenantA.ID, day0, "a", ttl, false, "b took the day over: a lost it")
+	err := c.Done(context.Background(), tenantA.ID, day0, "a", true)
+	wantNotFound(t, "Done by an owner whose claim expired and was taken", err)
+	done(t, c, tenantA.ID, day0, "b", true)
+}
+
+func testConcurrentClaims(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const (
+		owners = 12
+		days   = 8
+	)
+	var (
+		mu   sync.Mutex
+		won  = map[fleetscore.Day][]string{}
+		wg   sync.WaitGroup
+		errs []error
+	)
+	for o := range owners {
+		owner := fmt.Sprintf("instance-%02d", o)
+		wg.Go(func() {
+			for d := range days {
+				day := day0.AddDays(d)
+				ok, err := c.Claim(context.Background(), tenantA.ID, day, owner, time.Minute)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if ok {
+					won[day] = append(won[day], owner)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent claims: %v", err)
+	}
+	for d := range days {
+		day := day0.AddDays(d)
+		if len(won[day]) != 1 {
+			t.Errorf("%d owners claiming %s at once: %v got it, want exactly one", owners, day, won[day])
+		}
+	}
+}
