@@ -3,13 +3,21 @@
 // writes them to the store in one transaction per tenant. Tenants run
 // concurrently up to a bound; one tenant's failure is recorded with advice
 // and never stops the others.
+//
+// Several instances sharing one database share the collection through a
+// Claimer: each tenant's day goes to the instance that claims it, under a
+// lease the instance renews while it works and that expires if it dies, so
+// that another instance takes the tenant over.
 package collect
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +39,27 @@ type Reader interface {
 
 var _ Reader = (*graph.Client)(nil)
 
+// Claimer hands each tenant's collection of a day to exactly one instance.
+// The stores implement it (sqlite.Store, postgres.Store).
+type Claimer interface {
+	// Claim gives owner the tenant's day for ttl and reports whether it did:
+	// yes when the day is free, already owner's (the lease is renewed), or
+	// its previous owner's lease expired or was released; no when another
+	// owner holds a live lease or the day is done.
+	Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error)
+	// Done ends owner's claim: the day is done when ok, released for anyone
+	// to take at once otherwise. It fails when owner no longer holds it.
+	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
+}
+
+// DefaultLeaseTTL is how long a claim lasts unless renewed: how long the
+// tenants of an instance that died wait before another takes them over.
+const DefaultLeaseTTL = time.Minute
+
+// errLeaseLost is the cause of a tenant's collection stopped because its
+// claim expired and another instance took the tenant over.
+var errLeaseLost = errors.New("another instance took the tenant over: this instance's claim of it expired")
+
 // Job is one tenant to collect.
 type Job struct {
 	Tenant     fleetscore.Tenant
@@ -48,6 +77,19 @@ type Collector struct {
 	Now         func() time.Time
 	// Progress, when set, is called as each tenant finishes.
 	Progress func(Result)
+
+	// Claims, when set, shares the collection with the other instances
+	// using the same claims (the same database): a tenant is collected by
+	// the instance that claims its day (the UTC day of Now when the run
+	// starts), and skipped by the others. Nil: this instance collects every
+	// tenant, as a single collector does.
+	Claims Claimer
+	// Owner names this instance in its claims; default: the host name, the
+	// process ID and a random suffix.
+	Owner string
+	// LeaseTTL is how long a claim lasts without renewal; it is renewed
+	// every third of it while the tenant runs. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Result is the outcome of one tenant's collection.
@@ -55,6 +97,10 @@ type Result struct {
 	Tenant     fleetscore.Tenant
 	Collection fleetscore.Collection
 	Err        error // nil when the tenant was collected
+	// ClaimedElsewhere is set when, with Claims, another instance holds the
+	// tenant's day, or it is done already, or another took it over while
+	// this one ran: this instance did not collect it, and that is no error.
+	ClaimedElsewhere bool
 }
 
 // Summary is the outcome of a whole run.
@@ -65,6 +111,10 @@ type Summary struct {
 	Skipped  int // not started because the run was cancelled
 	Days     int
 	Duration time.Duration
+
+	// ClaimedElsewhere counts the tenants another instance collects or
+	// collected today (only with Claims): neither collected nor failed here.
+	ClaimedElsewhere int
 }
 
 // Err is nil when every tenant was collected, and otherwise says how many
@@ -83,6 +133,10 @@ func (s Summary) Err() error {
 // is cancelled, when the running ones have stopped).
 func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	start := c.now()
+	day, owner := fleetscore.DayOf(start), c.Owner
+	if owner == "" {
+		owner = defaultOwner()
+	}
 	conc := c.Concurrency
 	if conc <= 0 {
 		conc = 8
@@ -103,7 +157,7 @@ func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := c.one(ctx, j)
+			r := c.one(ctx, j, day, owner)
 			sum.Results[i] = r
 			if c.Progress != nil {
 				c.Progress(r)
@@ -113,6 +167,8 @@ func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	wg.Wait()
 	for _, r := range sum.Results {
 		switch {
+		case r.ClaimedElsewhere:
+			sum.ClaimedElsewhere++
 		case r.Collection.ID == 0 && r.Err != nil:
 			sum.Skipped++
 		case r.Err != nil:
@@ -140,9 +196,64 @@ func (c *Collector) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// defaultOwner names this process in claims: unique among instances, and
+// telling an operator which machine and process holds a tenant.
+var defaultOwner = sync.OnceValue(func() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+})
+
 // one collects one tenant and records the outcome in the collection log.
-func (c *Collector) one(ctx context.Context, j Job) Result {
+// With Claims, it first claims the tenant's day (skipping the tenant when
+// another instance has it), holds the claim while it works, and ends it
+// after the outcome is logged: done when collected, released when not, so
+// that another instance may try.
+func (c *Collector) one(ctx context.Context, j Job, day fleetscore.Day, owner string) Result {
 	log := c.logger().With("tenant", j.Tenant.Name, "tenant_id", j.Tenant.ID)
+	if c.Claims == nil {
+		return c.collect(ctx, j, nil, log)
+	}
+	l := &lease{claims: c.Claims, tenant: j.Tenant.ID, day: day, owner: owner, ttl: c.LeaseTTL, log: log}
+	if l.ttl <= 0 {
+		l.ttl = DefaultLeaseTTL
+	}
+	got, err := c.Claims.Claim(ctx, j.Tenant.ID, day, owner, l.ttl)
+	if err != nil {
+		log.Error("claim", "err", err)
+		return Result{Tenant: j.Tenant, Err: fmt.Errorf("claim %s of %s: %w", day, j.Tenant.Name, err)}
+	}
+	if !got {
+		log.Debug("claimed by another instance", "day", day)
+		return Result{Tenant: j.Tenant, ClaimedElsewhere: true}
+	}
+	hctx, stop := l.hold(ctx)
+	res := c.collect(hctx, j, l, log)
+	lost := leaseLost(hctx, res.Err)
+	stop()
+	if lost {
+		return Result{Tenant: j.Tenant, Collection: res.Collection, ClaimedElsewhere: true}
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.Claims.Done(dctx, j.Tenant.ID, day, owner, res.Err == nil); err != nil {
+		log.Error("end claim", "err", err)
+		if res.Err == nil {
+			res.Err = fmt.Errorf("end claim %s of %s: %w", day, j.Tenant.Name, err)
+		}
+	}
+	return res
+}
+
+// leaseLost reports whether a tenant's work stopped because another
+// instance took the tenant over.
+func leaseLost(ctx context.Context, err error) bool {
+	return context.Cause(ctx) == errLeaseLost || errors.Is(err, errLeaseLost)
+}
+
+// collect collects one tenant and records the outcome in the collection log.
+func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logger) Result {
 	col := fleetscore.Collection{TenantID: j.Tenant.ID, StartedAt: c.now().UTC(), Status: fleetscore.StatusRunning}
 	id, err := c.Store.StartCollection(ctx, col)
 	if err != nil {
@@ -158,7 +269,7 @@ func (c *Collector) one(ctx context.Context, j Job) Result {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	var requests atomic.Int64
 	tctx = graph.WithRequestCounter(tctx, &requests)
-	days, profiles, err := c.fetchAndSave(tctx, j)
+	days, profiles, err := c.fetchAndSave(tctx, j, l)
 	cancel()
 
 	col.FinishedAt = c.now().UTC()
@@ -168,6 +279,9 @@ func (c *Collector) one(ctx context.Context, j Job) Result {
 	if err != nil {
 		col.Status = fleetscore.StatusError
 		col.Error, col.Advice = Explain(err, j.ConsentURL)
+		if leaseLost(ctx, err) {
+			col.Error, col.Advice = errLeaseLost.Error(), "nothing to do: the other instance collects it"
+		}
 		log.Warn("tenant failed", "err", col.Error, "advice", col.Advice)
 	} else {
 		log.Info("tenant collected", "days", days, "controls", profiles, "requests", col.Requests, "took", col.Duration().Round(time.Millisecond))
@@ -186,7 +300,9 @@ func (c *Collector) one(ctx context.Context, j Job) Result {
 }
 
 // fetchAndSave reads what is new for the tenant and writes it in one batch.
-func (c *Collector) fetchAndSave(ctx context.Context, j Job) (days, profiles int, err error) {
+// With a lease, the claim is renewed just before the write: an instance
+// whose claim was taken over does not write.
+func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, err error) {
 	latest, have, err := c.Store.LatestDay(ctx, j.Tenant.ID)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read latest day: %w", err)
@@ -238,6 +354,11 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job) (days, profiles int
 	}
 	for i := range scores {
 		scores[i].TenantID = j.Tenant.ID
+	}
+	if l != nil {
+		if err := l.renew(ctx); err != nil {
+			return 0, 0, fmt.Errorf("renew the claim before saving: %w", err)
+		}
 	}
 	if err := c.Store.SaveBatch(ctx, fleetscore.Batch{Tenant: j.Tenant, Scores: scores, Profiles: profs}); err != nil {
 		if ctx.Err() != nil {
