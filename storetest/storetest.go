@@ -28,7 +28,7 @@ var day0 = fleetscore.MustDay("2026-01-01")
 // Run runs the suite. open must return a new, empty store each time it is
 // called and close it when the test ends (t.Cleanup). Every store must also
 // be a claimer (Claim and Done, as collect.Claimer), so that several
-// collectors can share it.
+// collectors can share it, and a fleetscore.FleetReader, for the dashboard.
 //
 // Scores and percents are compared exactly, times with time.Time.Equal (the
 // suite's times are whole milliseconds). The suite assumes what the stores
@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 		{"FailedClaimIsReleased", testFailedClaimIsReleased},
 		{"ExpiredClaimIsTakenOver", testExpiredClaimIsTakenOver},
 		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
+		{"FleetReadsAcrossTenants", testFleetReads},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}
