@@ -1,11 +1,33 @@
 package server
 
+// The dashboard's pages: server-rendered from embedded templates, readable
+// with JavaScript off (sorting and filters are query parameters), enhanced
+// by static/app.js (progress polling, instant filters). Every figure comes
+// from package query; this file only picks, orders and formats.
+
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -15,42 +37,973 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages holds the parsed templates, one set per page.
+// pages holds the parsed templates, one set per page, and the overview's
+// cache.
 type pages struct {
-	overview *template.Template
+	tmpl   map[string]*template.Template
+	assets map[string]string // file name -> URL with its content hash
+
+	overview overviewCache
+
+	mu          sync.Mutex
+	requestedAt time.Time // when "Collect now" last started a run
 }
+
+// pageNames are the templates, each rendered inside layout.html.
+var pageNames = []string{"overview", "tenant", "actions", "collections", "error"}
 
 func newPages() (*pages, error) {
-	t, err := template.ParseFS(templateFS, "templates/overview.html")
-	if err != nil {
-		return nil, err
+	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}
+	static, _ := fs.Sub(staticFS, "static")
+	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			return nil, fmt.Errorf("static %s: %w", name, err)
+		}
+		sum := sha256.Sum256(b)
+		p.assets[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
 	}
-	return &pages{overview: t}, nil
+	funcs := templateFuncs(p.assets)
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
+	return p, nil
 }
 
+// staticHandler serves the embedded assets; a URL carrying the content hash
+// (?v=) may be cached for good.
 func staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	return http.StripPrefix("/static/", http.FileServerFS(sub))
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
-func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
-	o, err := query.TenantOverview(r.Context(), s.src, s.now())
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+// render executes a page into a buffer first, so that a template error is a
+// clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v any) {
+	var buf bytes.Buffer
+	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error; the server log has the details", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = s.pages.overview.Execute(w, o)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request)      { http.NotFound(w, r) }
-func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request)     { http.NotFound(w, r) }
-func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+// pageError shows an error page: not found for an unknown tenant, a 500
+// (detail in the log) for anything else.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	v := errorView{page: s.page(r, "", "Not found")}
+	status := http.StatusNotFound
+	switch {
+	case errors.Is(err, fleetscore.ErrNotFound):
+		v.Message = "There is no such tenant. It may have been removed from the configuration."
+	case err == nil:
+		v.Message = "There is no page at this address."
+	default:
+		s.log.Error("page", "path", r.URL.Path, "err", err)
+		status = http.StatusInternalServerError
+		v.Title = "Something went wrong"
+		v.Message = "The page could not be built; the server log has the details."
+	}
+	v.Status = status
+	s.render(w, r, status, "error", v)
+}
 
+// page is what every page's layout needs.
+type page struct {
+	Title   string
+	Nav     string // the nav entry of the page: overview, actions, collections
+	Collect *collectView
+	Assets  map[string]string
+	Version string
+}
+
+// collectView is the scheduler's progress as the pages show it.
+type collectView struct {
+	State    string // idle, queued (asked for, not started yet) or running
+	Done     int
+	Total    int
+	Failed   int
+	LastNote string
+	LastEnd  time.Time
+	NextRun  time.Time
+}
+
+func (s *Server) page(r *http.Request, nav, title string) page {
+	p := page{Title: title, Nav: nav, Assets: s.pages.assets, Version: s.version}
+	if s.runner != nil {
+		st := s.runner.Status()
+		p.Collect = collectViewOf(st, s.pages.requested(), s.now())
+	}
+	return p
+}
+
+func collectViewOf(st collect.Status, requested, now time.Time) *collectView {
+	v := &collectView{State: "idle", Done: st.Done, Total: st.Total, Failed: st.Failed,
+		LastNote: st.LastNote, LastEnd: st.LastEnd, NextRun: st.NextRun}
+	switch {
+	case st.Running:
+		v.State = "running"
+	case !requested.IsZero() && requested.After(st.Started) && requested.After(st.LastEnd) && now.Sub(requested) < time.Minute:
+		// Asked for, and the runner has not picked it up yet.
+		v.State = "queued"
+	}
+	return v
+}
+
+func (p *pages) requested() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requestedAt
+}
+
+// collectNow starts a collection and sends the browser to the log, where
+// the progress shows. A cross-site form may not start one.
 func (s *Server) collectNow(w http.ResponseWriter, r *http.Request) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
+		http.Error(w, "a collection can only be started from fleetscore's own pages", http.StatusForbidden)
+		return
+	}
 	if s.runner == nil || !s.runner.CollectNow() {
 		http.Error(w, "a collection is already running", http.StatusConflict)
 		return
 	}
+	s.pages.mu.Lock()
+	s.pages.requestedAt = s.now()
+	s.pages.mu.Unlock()
 	http.Redirect(w, r, "/collections", http.StatusSeeOther)
+}
+
+// ---- Overview ----
+
+// overviewCache keeps the overview's model between collections: building
+// it reads every tenant's last 90 days, which for a large fleet takes far
+// longer than rendering. The key is a fingerprint of every tenant's latest
+// snapshot and last collection (a collection always ends by changing its
+// tenant's), the day, and the runner's last run; an entry also expires
+// after overviewTTL, in case the database changed some other way.
+type overviewCache struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	key   uint64
+	at    time.Time
+	model *overviewModel
+}
+
+const overviewTTL = 5 * time.Minute
+
+// overviewModel is the overview with everything that does not depend on
+// the request (sort, filter) rendered once.
+type overviewModel struct {
+	o      *query.Overview
+	rows   []overviewRow // in the query's order (by name)
+	counts query.OverviewCounts
+	trend  template.HTML
+	top    *query.Action
+	// The change of the fleet average and of the share meeting target
+	// over 7 days.
+	avg7, share7 *float64
+}
+
+// overviewRow is one tenant's row, with its charts rendered.
+type overviewRow struct {
+	query.OverviewRow
+	Spark     template.HTML
+	Meter     template.HTML
+	C7, C30   change
+	Collected string
+}
+
+func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
+	now := s.now()
+	c := &s.pages.overview
+	statuses, err := s.src.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seed == (maphash.Seed{}) {
+		c.seed = maphash.MakeSeed()
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(fleetscore.DayOf(now).String())
+	if s.runner != nil {
+		h.WriteString(s.runner.Status().LastEnd.String())
+	}
+	for _, st := range statuses {
+		fmt.Fprintf(&h, "|%s|%s|%v", st.ID, st.Name, st.TargetPercent)
+		if l := st.Latest; l != nil {
+			fmt.Fprintf(&h, "|%d|%v|%v", l.Day.Unix(), l.CurrentScore, l.MaxScore)
+		}
+		if lc := st.LastCollection; lc != nil {
+			fmt.Fprintf(&h, "|%d|%s|%d|%d", lc.ID, lc.Status, lc.StartedAt.UnixNano(), lc.FinishedAt.UnixNano())
+		}
+	}
+	key := h.Sum64()
+	if c.model != nil && c.key == key && now.Sub(c.at) < overviewTTL && !now.Before(c.at) {
+		return c.model, nil
+	}
+	m, err := s.buildOverview(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	c.key, c.at, c.model = key, now, m
+	return m, nil
+}
+
+func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewModel, error) {
+	o, err := query.TenantOverview(ctx, s.src, now)
+	if err != nil {
+		return nil, err
+	}
+	actions, err := query.Actions(ctx, s.src, query.ActionFilter{})
+	if err != nil {
+		return nil, err
+	}
+	m := &overviewModel{o: o, counts: o.Counts()}
+	if len(actions) > 0 && actions[0].OpenTenants > 0 {
+		m.top = &actions[0]
+	}
+	for _, r := range o.Rows {
+		row := overviewRow{OverviewRow: r, C7: changeOf(r.Change7d), C30: changeOf(r.Change30d)}
+		target := r.TargetPercent
+		row.Spark = sparkline(r.Spark, target, r.MeetsTarget, sparkLabel(r.Spark, query.SparkDays))
+		if r.Percent != nil {
+			cls := "below"
+			if r.MeetsTarget {
+				cls = "meets"
+			}
+			row.Meter = meter(*r.Percent, 100, target, cls)
+		}
+		m.rows = append(m.rows, row)
+	}
+	m.avg7, m.share7 = o.FleetChange(7)
+	m.trend = fleetChart(o.Trend, o.Today)
+	return m, nil
+}
+
+// fleetChart draws the fleet trend: the average percent and the share of
+// tenants meeting their target, per day, over the overview's 90 days.
+func fleetChart(trend []query.FleetDay, today fleetscore.Day) template.HTML {
+	first := today.AddDays(-query.SparkDays + 1)
+	days := make([]fleetscore.Day, query.SparkDays)
+	avg := make([]float64, query.SparkDays)
+	share := make([]float64, query.SparkDays)
+	for i := range days {
+		days[i] = first.AddDays(i)
+		avg[i], share[i] = math.NaN(), math.NaN()
+	}
+	for _, d := range trend {
+		day, err := fleetscore.ParseDay(d.Date)
+		if err != nil {
+			continue
+		}
+		if i := day.Sub(first); i >= 0 && i < len(days) {
+			avg[i], share[i] = d.AveragePercent, d.ShareMeetingTarget
+		}
+	}
+	desc := "No fleet history yet."
+	if n := len(trend); n > 0 {
+		desc = fmt.Sprintf("From %s to %s the fleet's average Secure Score went from %.1f%% to %.1f%%, and the share of tenants meeting their target from %.0f%% to %.0f%%.",
+			trend[0].Date, trend[n-1].Date, trend[0].AveragePercent, trend[n-1].AveragePercent, trend[0].ShareMeetingTarget, trend[n-1].ShareMeetingTarget)
+	}
+	return lineChart{ID: "fleet-chart", Title: "Fleet trend, last 90 days", Desc: desc, Days: days, Fixed: true,
+		Width: 640, Height: 200, Compact: true,
+		Series: []series{
+			{Name: "Average Secure Score", Class: "s1", Values: avg, Unit: "%"},
+			{Name: "Tenants meeting target", Class: "s2", Values: share, Unit: "%"},
+		}}.SVG()
+}
+
+// overviewView is the overview page.
+type overviewView struct {
+	page
+	O        *query.Overview
+	Rows     []overviewRow
+	Counts   query.OverviewCounts
+	Filter   string
+	Q        string
+	Sort     query.OverviewSort
+	Headers  map[string]sortHeader
+	Filters  []filterLink
+	Trend    template.HTML
+	Top      *query.Action
+	AvgDelta change // the fleet average's change over 7 days
+	Share7   change // the share meeting target's change over 7 days
+	Empty    string // what to say when the filter keeps no tenant
+}
+
+type sortHeader struct {
+	Href     string
+	AriaSort string // ascending, descending or "" (none)
+	Arrow    string
+}
+
+type filterLink struct {
+	Key, Label, Href string
+	Count            int
+	Current          bool
+}
+
+// sortDefaults is each key's first direction: the worst first.
+var sortDefaults = map[string]bool{"name": false, "percent": false, "target": true, "change7d": false,
+	"change30d": false, "points": false, "collected": false}
+
+func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
+	m, err := s.overviewModel(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	v := overviewView{page: s.page(r, "overview", "Overview"), O: m.o, Counts: m.counts, Trend: m.trend, Top: m.top}
+	v.Filter = q.Get("filter")
+	if !slices.Contains([]string{query.FilterBelow, query.FilterFalling, query.FilterFailing}, v.Filter) {
+		v.Filter = ""
+	}
+	v.Q = strings.TrimSpace(q.Get("q"))
+	v.Sort = query.OverviewSort{Key: q.Get("sort"), Desc: q.Get("dir") == "desc"}
+	if !slices.Contains(query.OverviewSortKeys, v.Sort.Key) {
+		v.Sort = query.OverviewSort{Key: "percent"}
+	}
+	v.AvgDelta, v.Share7 = changeOf(m.avg7), changeOf(m.share7)
+
+	// Filter, then sort, a copy: the model is shared.
+	rows := make([]query.OverviewRow, 0, len(m.rows))
+	byID := make(map[string]int, len(m.rows))
+	needle := strings.ToLower(v.Q)
+	for i, row := range m.rows {
+		if !row.Matches(v.Filter) {
+			continue
+		}
+		if needle != "" && !strings.Contains(strings.ToLower(row.Name), needle) && !strings.Contains(row.TenantID, needle) {
+			continue
+		}
+		rows = append(rows, row.OverviewRow)
+		byID[row.TenantID] = i
+	}
+	query.SortOverview(rows, v.Sort)
+	v.Rows = make([]overviewRow, len(rows))
+	for i, row := range rows {
+		v.Rows[i] = m.rows[byID[row.TenantID]]
+	}
+
+	link := func(filter, sortKey string, desc bool) string {
+		p := url.Values{}
+		if filter != "" {
+			p.Set("filter", filter)
+		}
+		if v.Q != "" {
+			p.Set("q", v.Q)
+		}
+		if sortKey != "" && (sortKey != "percent" || desc) {
+			p.Set("sort", sortKey)
+			if desc {
+				p.Set("dir", "desc")
+			}
+		}
+		if len(p) == 0 {
+			return "/"
+		}
+		return "/?" + p.Encode()
+	}
+	v.Headers = map[string]sortHeader{}
+	for _, key := range query.OverviewSortKeys {
+		h := sortHeader{}
+		desc := sortDefaults[key]
+		if key == v.Sort.Key {
+			desc = !v.Sort.Desc
+			h.AriaSort, h.Arrow = "ascending", "▲"
+			if v.Sort.Desc {
+				h.AriaSort, h.Arrow = "descending", "▼"
+			}
+		}
+		h.Href = link(v.Filter, key, desc)
+		v.Headers[key] = h
+	}
+	for _, f := range []struct {
+		key, label string
+		n          int
+	}{
+		{"", "All", m.counts.All},
+		{query.FilterBelow, "Below target", m.counts.Below},
+		{query.FilterFalling, "Falling", m.counts.Falling},
+		{query.FilterFailing, "Failing collection", m.counts.Failing},
+	} {
+		v.Filters = append(v.Filters, filterLink{Key: f.key, Label: f.label, Count: f.n, Current: f.key == v.Filter,
+			Href: link(f.key, v.Sort.Key, v.Sort.Desc)})
+	}
+	switch {
+	case len(m.rows) == 0:
+		v.Empty = "No tenants yet: add them to the configuration and collect."
+	case len(v.Rows) > 0:
+	case v.Q != "":
+		v.Empty = fmt.Sprintf("No tenant matches %q.", v.Q)
+	case v.Filter == query.FilterBelow:
+		v.Empty = "Every scored tenant meets its target."
+	case v.Filter == query.FilterFalling:
+		v.Empty = "No tenant lost ground over the last 7 days."
+	case v.Filter == query.FilterFailing:
+		v.Empty = "Every tenant's last collection succeeded."
+	}
+	s.render(w, r, http.StatusOK, "overview", v)
+}
+
+// ---- Tenant ----
+
+// tenantRanges are the tenant page's ranges, as ?range= names them.
+var tenantRanges = []struct {
+	Key, Label string
+	Days       int // 0: all
+}{{"30d", "30 days", 30}, {"90d", "90 days", 90}, {"1y", "1 year", 365}, {"all", "All", 0}}
+
+type tenantView struct {
+	page
+	D          *query.TenantDetail
+	Range      string
+	Ranges     []filterLink
+	Chart      template.HTML
+	Legend     []legendItem
+	Table      []tenantDayRow
+	Categories []categoryRow
+	Category   string // the control list's filter
+	Controls   []controlRow
+	Open       int
+	Meets      string
+	C7, C30    change
+	Fix        template.HTML
+	Collected  string
+}
+
+type legendItem struct{ Name, Class string }
+
+type tenantDayRow struct {
+	Date                  string
+	Percent, Current, Max float64
+	Valid                 [3]bool // which comparative averages Graph sent that day
+	Averages              [3]float64
+}
+
+type categoryRow struct {
+	query.CategoryPoints
+	Meter   template.HTML
+	Spark   template.HTML
+	Delta   change
+	Href    string
+	Current bool
+}
+
+type controlRow struct {
+	query.ControlHistory
+	History template.HTML
+	Status  string // open, done, ignored, third-party, deprecated
+	Label   string
+}
+
+func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
+	id, err := tenantID(r)
+	if err != nil {
+		s.pageError(w, r, fmt.Errorf("%w", fleetscore.ErrNotFound))
+		return
+	}
+	q := r.URL.Query()
+	rng := q.Get("range")
+	days := -1
+	for _, tr := range tenantRanges {
+		if tr.Key == rng {
+			days = tr.Days
+		}
+	}
+	if days < 0 {
+		rng, days = "90d", 90
+	}
+	var from fleetscore.Day
+	if days > 0 {
+		from = fleetscore.DayOf(s.now()).AddDays(-days + 1)
+	}
+	d, err := query.TenantDetailView(r.Context(), s.src, id, from, fleetscore.Day{})
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d)}
+	if d.Percent != nil {
+		v.Meets = "below"
+		if d.MeetsTarget {
+			v.Meets = "meets"
+		}
+	}
+	if lc := d.LastCollection; lc != nil && lc.Advice != "" {
+		v.Fix = linkify(lc.Advice)
+	}
+	base := "/tenants/" + d.TenantID
+	for _, tr := range tenantRanges {
+		p := url.Values{}
+		if tr.Key != "90d" {
+			p.Set("range", tr.Key)
+		}
+		if c := q.Get("category"); c != "" {
+			p.Set("category", c)
+		}
+		href := base
+		if len(p) > 0 {
+			href += "?" + p.Encode()
+		}
+		v.Ranges = append(v.Ranges, filterLink{Key: tr.Key, Label: tr.Label, Href: href, Current: tr.Key == rng})
+	}
+
+	// The chart: the percent, the target, Microsoft's averages, on every
+	// calendar day of the range (gaps where Graph sent no snapshot).
+	axis := calendar(d.From, d.To)
+	idx := func(date string) int {
+		day, err := fleetscore.ParseDay(date)
+		if err != nil {
+			return -1
+		}
+		return day.Sub(d.From)
+	}
+	bases := []struct{ basis, name, class string }{
+		{fleetscore.BasisAllTenants, "All tenants (Microsoft)", "s2"},
+		{fleetscore.BasisTotalSeats, "Similar seat size (Microsoft)", "s3"},
+		{fleetscore.BasisIndustryTypes, "Same industry (Microsoft)", "s4"},
+	}
+	score := nanSeries(len(axis))
+	avgs := [3][]float64{nanSeries(len(axis)), nanSeries(len(axis)), nanSeries(len(axis))}
+	has := [3]bool{}
+	for _, day := range d.Days {
+		i := idx(day.Date)
+		if i < 0 || i >= len(axis) {
+			continue
+		}
+		score[i] = day.Percent
+		row := tenantDayRow{Date: day.Date, Percent: day.Percent, Current: day.CurrentScore, Max: day.MaxScore}
+		for k, b := range bases {
+			if a, ok := day.Averages[b.basis]; ok {
+				avgs[k][i] = a
+				has[k] = true
+				row.Valid[k], row.Averages[k] = true, a
+			}
+		}
+		v.Table = append(v.Table, row)
+	}
+	slices.Reverse(v.Table)
+	ser := []series{{Name: "Secure Score", Class: "s1", Values: score, Unit: "%"}}
+	v.Legend = append(v.Legend, legendItem{"Secure Score", "s1"})
+	for k, b := range bases {
+		if has[k] {
+			ser = append(ser, series{Name: b.name, Class: b.class, Values: avgs[k], Unit: "%"})
+			v.Legend = append(v.Legend, legendItem{b.name, b.class})
+		}
+	}
+	v.Legend = append(v.Legend, legendItem{fmt.Sprintf("Target %s%%", strconv.FormatFloat(d.TargetPercent, 'f', -1, 64)), "target"})
+	desc := "No score yet."
+	if n := len(d.Days); n > 0 {
+		desc = fmt.Sprintf("Secure Score of %s from %s to %s: from %.1f%% to %.1f%%, against a target of %s%%.",
+			d.Name, d.Days[0].Date, d.Days[n-1].Date, d.Days[0].Percent, d.Days[n-1].Percent, strconv.FormatFloat(d.TargetPercent, 'f', -1, 64))
+	}
+	v.Chart = lineChart{ID: "score-chart", Title: "Secure Score over time", Desc: desc, Days: axis, Series: ser,
+		Target: d.TargetPercent, Width: 760, Height: 280}.SVG()
+
+	// Categories, and the control list's filter.
+	v.Category = q.Get("category")
+	known := false
+	for _, c := range d.Categories {
+		known = known || c.Category == v.Category
+	}
+	if !known {
+		v.Category = ""
+	}
+	for _, c := range d.Categories {
+		if c.MaxScore == 0 && c.Points == 0 && c.Open == 0 {
+			continue // not part of this tenant's score
+		}
+		cr := categoryRow{CategoryPoints: c, Meter: meter(c.Points, c.MaxScore, 0, "cat"), Current: c.Category == v.Category}
+		if delta, ok := c.Change(); ok {
+			cr.Delta = changeOf(&delta)
+		}
+		cr.Spark = categorySpark(c, len(d.Days))
+		p := url.Values{}
+		if rng != "90d" {
+			p.Set("range", rng)
+		}
+		if !cr.Current {
+			p.Set("category", c.Category)
+		}
+		cr.Href = base
+		if len(p) > 0 {
+			cr.Href += "?" + p.Encode()
+		}
+		cr.Href += "#controls"
+		v.Categories = append(v.Categories, cr)
+	}
+	for _, c := range d.Controls {
+		if c.Open {
+			v.Open++
+		}
+		if v.Category != "" && c.Category != v.Category {
+			continue
+		}
+		cr := controlRow{ControlHistory: c}
+		switch {
+		case c.Deprecated:
+			cr.Status, cr.Label = "deprecated", "Deprecated"
+		case c.State == fleetscore.StateIgnored:
+			cr.Status, cr.Label = "ignored", "Ignored (risk accepted)"
+		case c.State == fleetscore.StateThirdParty:
+			cr.Status, cr.Label = "third-party", "Third party"
+		case c.Open:
+			cr.Status, cr.Label = "open", "Open"
+		default:
+			cr.Status, cr.Label = "done", "Done"
+		}
+		cr.History = stepSpark(c.Daily, c.MaxScore, controlLabel(c))
+		v.Controls = append(v.Controls, cr)
+	}
+	s.render(w, r, http.StatusOK, "tenant", v)
+}
+
+// calendar is every day from..to.
+func calendar(from, to fleetscore.Day) []fleetscore.Day {
+	if from.IsZero() || to.Before(from) {
+		return nil
+	}
+	out := make([]fleetscore.Day, 0, to.Sub(from)+1)
+	for d := from; !d.After(to); d = d.AddDays(1) {
+		out = append(out, d)
+	}
+	return out
+}
+
+func nanSeries(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	return out
+}
+
+func categorySpark(c query.CategoryPoints, days int) template.HTML {
+	label := fmt.Sprintf("%s points over %d days", c.Category, days)
+	if delta, ok := c.Change(); ok {
+		label += fmt.Sprintf(": %s", signedPoints(delta))
+	}
+	top := c.MaxScore
+	return stepSpark(c.Daily, top, label)
+}
+
+func controlLabel(c query.ControlHistory) string {
+	if len(c.Changes) == 0 {
+		return fmt.Sprintf("No change in the period shown; %s of %s points", points(c.Score), points(c.MaxScore))
+	}
+	var parts []string
+	for _, ch := range c.Changes {
+		from, to := "absent", "absent"
+		if ch.HadFrom {
+			from = points(ch.From)
+		}
+		if ch.HasTo {
+			to = points(ch.To)
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s to %s", ch.Date, from, to))
+	}
+	return "Changes: " + strings.Join(parts, "; ")
+}
+
+// ---- Actions ----
+
+type actionsView struct {
+	page
+	V         *query.ActionsView
+	Open      []actionRow
+	SetAside  []actionRow
+	Filtered  bool
+	Selects   []selectView
+	TotalOpen int
+}
+
+type actionRow struct {
+	query.Action
+	Rank    int
+	Meter   template.HTML
+	Tenants []tenantLink
+	Aside   string // "2 ignored, 1 third party"
+}
+
+type tenantLink struct{ Name, Href string }
+
+type selectView struct {
+	Name, Label, Value string
+	Options            []string
+}
+
+func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := query.ActionFilter{Category: q.Get("category"), Tier: q.Get("tier"), UserImpact: q.Get("user_impact"),
+		ImplementationCost: q.Get("implementation_cost")}
+	v0, err := query.ActionsPage(r.Context(), s.src, f)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v := actionsView{page: s.page(r, "actions", "Actions"), V: v0, Filtered: f != (query.ActionFilter{})}
+	v.Selects = []selectView{
+		{"category", "Category", f.Category, v0.Categories},
+		{"tier", "Tier", f.Tier, v0.Tiers},
+		{"user_impact", "User impact", f.UserImpact, v0.UserImpacts},
+		{"implementation_cost", "Implementation cost", f.ImplementationCost, v0.ImplementationCosts},
+	}
+	row := func(i int, a query.Action) actionRow {
+		ar := actionRow{Action: a, Rank: i + 1, Meter: meter(float64(a.OpenTenants), float64(v0.Scored), 0, "open")}
+		for _, id := range a.Tenants {
+			name := v0.Names[id]
+			if name == "" {
+				name = id
+			}
+			ar.Tenants = append(ar.Tenants, tenantLink{name, "/tenants/" + id})
+		}
+		slices.SortFunc(ar.Tenants, func(a, b tenantLink) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+		var aside []string
+		if a.IgnoredTenants > 0 {
+			aside = append(aside, fmt.Sprintf("%d ignored", a.IgnoredTenants))
+		}
+		if a.ThirdPartyTenants > 0 {
+			aside = append(aside, fmt.Sprintf("%d third party", a.ThirdPartyTenants))
+		}
+		if a.DeprecatedTenants > 0 {
+			aside = append(aside, fmt.Sprintf("%d deprecated", a.DeprecatedTenants))
+		}
+		ar.Aside = strings.Join(aside, ", ")
+		return ar
+	}
+	for i, a := range v0.Open {
+		v.Open = append(v.Open, row(i, a))
+	}
+	for i, a := range v0.SetAside {
+		v.SetAside = append(v.SetAside, row(i, a))
+	}
+	s.render(w, r, http.StatusOK, "actions", v)
+}
+
+// ---- Collections ----
+
+type collectionsView struct {
+	page
+	Runs    []runView
+	Tenant  string
+	Tenants []tenantLink // for the filter: Href holds the ID
+	Limit   int
+	More    string
+	Count   int
+}
+
+type runView struct {
+	query.CollectionRun
+	Rows []collectionRow
+}
+
+type collectionRow struct {
+	query.CollectionRow
+	Fix template.HTML
+}
+
+func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 300
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 10000 {
+		limit = n
+	}
+	tenant := strings.ToLower(q.Get("tenant"))
+	if tenant != "" && !isGUID(tenant) {
+		tenant = ""
+	}
+	runs, err := query.CollectionRuns(r.Context(), s.src, tenant, limit)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	statuses, err := s.src.Tenants(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	v := collectionsView{page: s.page(r, "collections", "Collections"), Tenant: tenant, Limit: limit}
+	for _, st := range statuses {
+		v.Tenants = append(v.Tenants, tenantLink{Name: st.Name, Href: st.ID})
+	}
+	slices.SortFunc(v.Tenants, func(a, b tenantLink) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	for _, run := range runs {
+		rv := runView{CollectionRun: run}
+		for _, c := range run.Rows {
+			cr := collectionRow{CollectionRow: c}
+			if c.Advice != "" {
+				cr.Fix = linkify(c.Advice)
+			}
+			rv.Rows = append(rv.Rows, cr)
+		}
+		v.Count += len(run.Rows)
+		v.Runs = append(v.Runs, rv)
+	}
+	if v.Count >= limit {
+		p := url.Values{}
+		if tenant != "" {
+			p.Set("tenant", tenant)
+		}
+		p.Set("limit", strconv.Itoa(min(limit*4, 10000)))
+		v.More = "/collections?" + p.Encode()
+	}
+	s.render(w, r, http.StatusOK, "collections", v)
+}
+
+// ---- Error ----
+
+type errorView struct {
+	page
+	Status  int
+	Message string
+}
+
+// ---- Formatting ----
+
+// change is a signed figure as the pages show it: never by colour alone.
+type change struct {
+	Text  string // "+1.2", "−0.4", "0.0", or "—"
+	Dir   string // up, down, flat or none
+	Icon  string // ▲ ▼ or –
+	Label string // for screen readers: "up 1.2 points"
+}
+
+func changeOf(v *float64) change {
+	if v == nil {
+		return change{Text: "—", Dir: "none", Label: "no data"}
+	}
+	r := math.Round(*v*10) / 10
+	switch {
+	case r > 0:
+		return change{Text: fmt.Sprintf("+%.1f", r), Dir: "up", Icon: "▲", Label: fmt.Sprintf("up %.1f points", r)}
+	case r < 0:
+		return change{Text: fmt.Sprintf("−%.1f", -r), Dir: "down", Icon: "▼", Label: fmt.Sprintf("down %.1f points", -r)}
+	}
+	return change{Text: "0.0", Dir: "flat", Icon: "–", Label: "no change"}
+}
+
+// percent is how the pages write a percent: one decimal.
+func percent(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
+
+// points writes Secure Score points: up to two decimals, no trailing zeros.
+func points(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+func signedPoints(v float64) string {
+	r := math.Round(v*100) / 100
+	switch {
+	case r > 0:
+		return "+" + points(r)
+	case r < 0:
+		return "−" + points(-r)
+	}
+	return "0"
+}
+
+// stampText writes a time in UTC, to the minute.
+func stampText(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+func durationText(seconds float64) string {
+	switch {
+	case seconds <= 0:
+		return "—"
+	case seconds < 10:
+		return strconv.FormatFloat(seconds, 'f', 1, 64) + " s"
+	case seconds < 120:
+		return strconv.FormatFloat(math.Round(seconds), 'f', 0, 64) + " s"
+	}
+	d := time.Duration(seconds * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func dayText(date string) string {
+	d, err := fleetscore.ParseDay(date)
+	if err != nil {
+		return date
+	}
+	return d.Time().Format("2 Jan 2006")
+}
+
+var urlPattern = regexp.MustCompile(`https://[^\s<>"']+[^\s<>"'.,;:)]`)
+
+// linkify escapes text and turns the https links in it (an admin-consent
+// link in a fix) into links.
+func linkify(s string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlPattern.FindAllStringIndex(s, -1) {
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
+		u := s[m[0]:m[1]]
+		b.WriteString(`<a href="` + template.HTMLEscapeString(u) + `" rel="noreferrer" class="ext">` + template.HTMLEscapeString(u) + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(s[last:]))
+	return template.HTML(b.String())
+}
+
+func templateFuncs(assets map[string]string) template.FuncMap {
+	return template.FuncMap{
+		"asset":   func(name string) string { return assets[name] },
+		"pct":     percent,
+		"pts":     points,
+		"signed":  signedPoints,
+		"stamp":   stampText,
+		"dur":     durationText,
+		"day":     dayText,
+		"change":  changeOf,
+		"plural":  func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
+		"pctp":    pctOr,
+		"ptsp":    ptsOr,
+		"gain":    func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
+		"target":  func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"isZero":  func(t time.Time) bool { return t.IsZero() },
+		"lower":   strings.ToLower,
+		"linkify": linkify,
+	}
+}
+
+func pctOr(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return percent(*v)
+}
+
+func ptsOr(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return points(*v)
 }
