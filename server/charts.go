@@ -144,6 +144,29 @@ func sparkline(values []float64, target float64, meets bool, label string) templ
 	return b.html()
 }
 
+// trendSpark is a small auto-scaled line of a daily series (a category's
+// points), at least minSpan tall so that noise does not look like a trend.
+func trendSpark(values []float64, minSpan float64, label string) template.HTML {
+	const w, h, pad = 96.0, 20.0, 2.0
+	var b svgBuf
+	b.raw(`<svg class="spark" viewBox="0 0 96 20" width="96" height="20" role="img" aria-label="`).text(label).raw(`"><title>`).text(label).raw(`</title>`)
+	lo, hi, ok := extent(values)
+	if !ok {
+		b.raw(`</svg>`)
+		return b.html()
+	}
+	if hi-lo < minSpan {
+		mid := (hi + lo) / 2
+		lo, hi = mid-minSpan/2, mid+minSpan/2
+	}
+	y := scale{lo, hi, h - pad, pad}
+	step := (w - 2*pad) / float64(max(len(values)-1, 1))
+	b.raw(`<path class="spark-line" d="`)
+	pathOf(&b, values, func(i int) float64 { return pad + float64(i)*step }, y)
+	b.raw(`"/></svg>`)
+	return b.html()
+}
+
 // stepSpark is a control's score history: a step line from 0 to its max.
 func stepSpark(values []float64, maxScore float64, label string) template.HTML {
 	const w, h, pad = 96.0, 20.0, 2.0
@@ -204,6 +227,7 @@ type lineChart struct {
 	Width   int
 	Height  int
 	Compact bool // fewer gridlines, for a small chart
+	Points  bool // a marker on each of the main series' values
 }
 
 func (c lineChart) SVG() template.HTML {
@@ -296,12 +320,12 @@ func (c lineChart) SVG() template.HTML {
 		b.raw(`"/>`)
 	}
 	if len(c.Series) > 0 {
-		// The main series' points, visible when few enough to tell apart.
-		if s := c.Series[0]; n <= 120 {
+		// The main series' points, when few enough to tell apart.
+		if s := c.Series[0]; c.Points {
 			b.raw(`<g class="chart-points `).text(s.Class).raw(`">`)
 			for i, v := range s.Values {
 				if !math.IsNaN(v) {
-					b.raw(`<circle r="2" cx="`).num(x(i)).raw(`" cy="`).num(y.at(v)).raw(`"/>`)
+					b.raw(`<circle r="2.5" cx="`).num(x(i)).raw(`" cy="`).num(y.at(v)).raw(`"/>`)
 				}
 			}
 			b.raw(`</g>`)

@@ -328,8 +328,8 @@ func fleetChart(trend []query.FleetDay, today fleetscore.Day) template.HTML {
 		desc = fmt.Sprintf("From %s to %s the fleet's average Secure Score went from %.1f%% to %.1f%%, and the share of tenants meeting their target from %.0f%% to %.0f%%.",
 			trend[0].Date, trend[n-1].Date, trend[0].AveragePercent, trend[n-1].AveragePercent, trend[0].ShareMeetingTarget, trend[n-1].ShareMeetingTarget)
 	}
-	return lineChart{ID: "fleet-chart", Title: "Fleet trend, last 90 days", Desc: desc, Days: days, Fixed: true,
-		Width: 640, Height: 200, Compact: true,
+	return lineChart{ID: "fleet-chart", Title: "Fleet trend, last 90 days", Desc: desc, Days: days,
+		Width: 780, Height: 230, Compact: true,
 		Series: []series{
 			{Name: "Average Secure Score", Class: "s1", Values: avg, Unit: "%"},
 			{Name: "Tenants meeting target", Class: "s2", Values: share, Unit: "%"},
@@ -623,7 +623,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 			d.Name, d.Days[0].Date, d.Days[n-1].Date, d.Days[0].Percent, d.Days[n-1].Percent, strconv.FormatFloat(d.TargetPercent, 'f', -1, 64))
 	}
 	v.Chart = lineChart{ID: "score-chart", Title: "Secure Score over time", Desc: desc, Days: axis, Series: ser,
-		Target: d.TargetPercent, Width: 760, Height: 280}.SVG()
+		Target: d.TargetPercent, Width: 1180, Height: 300, Points: len(axis) <= 45}.SVG()
 
 	// Categories, and the control list's filter.
 	v.Category = q.Get("category")
@@ -708,8 +708,7 @@ func categorySpark(c query.CategoryPoints, days int) template.HTML {
 	if delta, ok := c.Change(); ok {
 		label += fmt.Sprintf(": %s", signedPoints(delta))
 	}
-	top := c.MaxScore
-	return stepSpark(c.Daily, top, label)
+	return trendSpark(c.Daily, max(c.MaxScore/20, 2), label)
 }
 
 func controlLabel(c query.ControlHistory) string {
@@ -904,7 +903,7 @@ func changeOf(v *float64) change {
 	case r < 0:
 		return change{Text: fmt.Sprintf("−%.1f", -r), Dir: "down", Icon: "▼", Label: fmt.Sprintf("down %.1f points", -r)}
 	}
-	return change{Text: "0.0", Dir: "flat", Icon: "–", Label: "no change"}
+	return change{Text: "0.0", Dir: "flat", Label: "no change"}
 }
 
 // percent is how the pages write a percent: one decimal.
@@ -988,6 +987,7 @@ func templateFuncs(assets map[string]string) template.FuncMap {
 		"gain":    func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
 		"target":  func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"isZero":  func(t time.Time) bool { return t.IsZero() },
 		"lower":   strings.ToLower,
 		"linkify": linkify,

@@ -133,6 +133,13 @@ func (p *pageFixture) shot(t *testing.T, name string) {
 	if err := os.WriteFile(filepath.Join(p.shots, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// And the whole page, to see below the fold.
+	if png, err = chromedp.Run(p.ctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(p.shots, name+"-full.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // expectedPercent is the latest day's percent the emulator implies,
@@ -298,9 +305,9 @@ func TestPagesInBrowser(t *testing.T) {
 		if points != n || n < 60 {
 			t.Errorf("the score line has %d points, want one per day the emulator has in 90 days (%d)", points, n)
 		}
-		circles := eval[int](t, p, `document.querySelectorAll('#score-chart .chart-points circle').length`)
-		if circles != n {
-			t.Errorf("%d point markers, want %d", circles, n)
+		hover := eval[int](t, p, `document.querySelectorAll('#score-chart .chart-hover rect title').length`)
+		if hover != 90 {
+			t.Errorf("%d hover columns with a tooltip, want one per day of the 90", hover)
 		}
 		for _, sel := range []string{"#score-chart title", "#score-chart desc", "#score-chart .chart-target line"} {
 			if eval[int](t, p, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)) == 0 {
