@@ -50,6 +50,8 @@ type Config struct {
 	LogLevel      slog.Level
 	App           *App // the default app; nil when every tenant has its own
 	Tenants       []Tenant
+	Channels      []Channel   // where alerts go (alerts.go)
+	Alerts        []AlertRule // the alert rules, in the file's order
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string

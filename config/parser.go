@@ -88,7 +88,7 @@ func (p *parser) config(data []byte) *Config {
 			"start from the example config; every top-level key begins at the first column")
 		return nil
 	}
-	top := p.mapping(root, "", topKeys)
+	top := p.mapping(root, "", append(slices.Clip(topKeys), alertingTopKeys...))
 
 	c := &Config{
 		TargetPercent: DefaultTargetPercent,
@@ -120,6 +120,7 @@ func (p *parser) config(data []byte) *Config {
 	}
 	c.App = p.app(top["app"])
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
+	c.Channels, c.Alerts = p.alerting(top["channels"], top["alerts"])
 	return c
 }
 
@@ -183,6 +184,10 @@ func where(section string) string {
 		return "at the top level"
 	case "app":
 		return "in an app block"
+	case "channel":
+		return "in a channel"
+	case "alert":
+		return "in an alert rule"
 	default:
 		return "in a tenant"
 	}

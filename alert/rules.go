@@ -1,0 +1,552 @@
+package alert
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+// Conditions: what a rule's when: names.
+const (
+	// BelowTarget holds while a tenant's latest Secure Score percentage is
+	// below its target (the dashboard's "below").
+	BelowTarget = "below_target"
+	// ScoreDrop holds while a tenant's latest score is Points Secure Score
+	// points (or Percent percentage points) or more below its best of the
+	// Days days before.
+	ScoreDrop = "score_drop"
+	// ControlRegressed holds for a tenant's control that was met (full
+	// points) on one of the Days days before the latest and is open on the
+	// latest, and then until it is no longer open: met again, marked Ignored
+	// or ThirdParty, deprecated, or gone.
+	ControlRegressed = "control_regressed"
+	// CollectionFailing holds while a tenant's last Runs collections failed.
+	CollectionFailing = "collection_failing"
+	// NewAction holds for a recommended action that is open at Tenants
+	// tenants or more where it is new: scored on the tenant's latest day but
+	// not on its last day at least Days days before.
+	NewAction = "new_action"
+)
+
+// Conditions lists every condition, in the order the docs describe them.
+func Conditions() []string {
+	return []string{BelowTarget, ScoreDrop, ControlRegressed, CollectionFailing, NewAction}
+}
+
+// Defaults of a rule's optional settings.
+const (
+	DefaultDays = 7 // score_drop, control_regressed and new_action
+	DefaultRuns = 3 // collection_failing
+)
+
+// Rule is one alert rule of the config.
+type Rule struct {
+	Name string
+	When string // one of Conditions
+	// Points and Percent are score_drop's threshold: Secure Score points
+	// (currentScore) or percentage points of the score's percentage. One
+	// is set; when both are, either fires.
+	Points, Percent float64
+	Days            int // score_drop, control_regressed, new_action: the window; 0 means DefaultDays
+	Runs            int // collection_failing: failed runs in a row; 0 means DefaultRuns
+	Tenants         int // new_action: how many tenants at least
+	Channels        []string
+}
+
+func (r Rule) days() int {
+	if r.Days > 0 {
+		return r.Days
+	}
+	return DefaultDays
+}
+
+func (r Rule) runs() int {
+	if r.Runs > 0 {
+		return r.Runs
+	}
+	return DefaultRuns
+}
+
+// check says what makes a rule unusable; config reports the same problems
+// with their line.
+func (r Rule) check() error {
+	switch r.When {
+	case BelowTarget, ControlRegressed, CollectionFailing:
+	case ScoreDrop:
+		if r.Points <= 0 && r.Percent <= 0 {
+			return errors.New("score_drop needs points or percent above 0")
+		}
+	case NewAction:
+		if r.Tenants < 1 {
+			return errors.New("new_action needs tenants of 1 or more")
+		}
+	default:
+		return fmt.Errorf("unknown condition %q", r.When)
+	}
+	return nil
+}
+
+// finding is what a rule found about one key: that its condition holds
+// (firing), or, for a key whose alert is open, that it no longer does and
+// why. The message of a change is made from it.
+type finding struct {
+	key     Key
+	firing  bool
+	tenant  string // the tenant's name
+	title   string
+	summary string
+	facts   []Fact
+	link    string
+	order   string // findings are reported in this order (tenant, then control)
+}
+
+// view is what the rules read, loaded once per evaluation.
+type view struct {
+	src     query.Source
+	tenants []fleetscore.TenantStatus // the tenants checked, by name
+	byID    map[string]fleetscore.TenantStatus
+
+	profiles map[string]map[string]fleetscore.ControlProfile // by tenant, then control; loaded on demand
+}
+
+func newView(ctx context.Context, src query.Source, only []string) (*view, error) {
+	all, err := src.Tenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read tenants: %w", err)
+	}
+	var keep map[string]bool
+	if only != nil {
+		keep = make(map[string]bool, len(only))
+		for _, id := range only {
+			keep[strings.ToLower(id)] = true
+		}
+	}
+	v := &view{src: src, byID: map[string]fleetscore.TenantStatus{}}
+	for _, st := range all {
+		if keep != nil && !keep[strings.ToLower(st.ID)] {
+			continue
+		}
+		v.tenants = append(v.tenants, st)
+		v.byID[st.ID] = st
+	}
+	slices.SortStableFunc(v.tenants, func(a, b fleetscore.TenantStatus) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return v, nil
+}
+
+func (v *view) profileMaps(ctx context.Context) (map[string]map[string]fleetscore.ControlProfile, error) {
+	if v.profiles != nil {
+		return v.profiles, nil
+	}
+	all, err := v.src.ProfileSummaries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read control profiles: %w", err)
+	}
+	v.profiles = make(map[string]map[string]fleetscore.ControlProfile, len(all))
+	for id, ps := range all {
+		m := make(map[string]fleetscore.ControlProfile, len(ps))
+		for _, p := range ps {
+			m[p.ID] = p
+		}
+		v.profiles[id] = m
+	}
+	return v.profiles, nil
+}
+
+// evaluate runs one rule. open holds the keys of the rule's open alerts:
+// conditions that hold "until" something need them.
+func (v *view) evaluate(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	var (
+		fs  []finding
+		err error
+	)
+	switch r.When {
+	case BelowTarget:
+		fs = v.belowTarget(r)
+	case ScoreDrop:
+		fs, err = v.scoreDrop(ctx, r)
+	case ControlRegressed:
+		fs, err = v.controlRegressed(ctx, r, open)
+	case CollectionFailing:
+		fs, err = v.collectionFailing(ctx, r, open)
+	case NewAction:
+		fs, err = v.newAction(ctx, r, open)
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(fs, func(a, b finding) int {
+		return cmp.Or(cmp.Compare(a.order, b.order), compareKeys(a.key, b.key))
+	})
+	return fs, nil
+}
+
+// tenantFinding starts a finding about a tenant (and a control).
+func tenantFinding(r Rule, st fleetscore.TenantStatus, control, controlTitle string) finding {
+	f := finding{key: Key{Rule: r.Name, Tenant: st.ID, Subject: control}, tenant: st.Name,
+		title: r.Name + ": " + st.Name, order: st.Name + "\x00" + controlTitle}
+	if control != "" {
+		f.title += " — " + controlTitle
+	}
+	return f
+}
+
+func tenantFacts(st fleetscore.TenantStatus) []Fact {
+	return []Fact{{"Tenant", st.Name}, {"Tenant ID", st.ID}}
+}
+
+// Figures are written as the CLI writes them: percent with one decimal,
+// points with two, out of a max without decimals.
+func pct(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
+
+func pts(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func outOf(s fleetscore.Score) string {
+	return fmt.Sprintf("%s / %s", pts(s.CurrentScore), strconv.FormatFloat(s.MaxScore, 'f', 0, 64))
+}
+
+func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func (v *view) belowTarget(r Rule) []finding {
+	var out []finding
+	for _, st := range v.tenants {
+		if st.Latest == nil {
+			continue
+		}
+		row := query.TenantRow(st)
+		p, s := *row.Percent, *st.Latest
+		f := tenantFinding(r, st, "", "")
+		f.firing = !row.MeetsTarget
+		target := num(st.TargetPercent) + "%"
+		if f.firing {
+			f.summary = fmt.Sprintf("%s's Secure Score is %s (%s points), below its %s target.", st.Name, pct(p), outOf(s), target)
+		} else {
+			f.summary = fmt.Sprintf("%s's Secure Score is %s (%s points), meeting its %s target again.", st.Name, pct(p), outOf(s), target)
+		}
+		f.facts = append(tenantFacts(st), Fact{"Score", pct(p)}, Fact{"Points", outOf(s)},
+			Fact{"Target", target}, Fact{"As of", s.Day.String()})
+		out = append(out, f)
+	}
+	return out
+}
+
+func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
+	days := r.days()
+	var from fleetscore.Day
+	for _, st := range v.tenants {
+		if st.Latest != nil && (from.IsZero() || st.Latest.Day.AddDays(-days).Before(from)) {
+			from = st.Latest.Day.AddDays(-days)
+		}
+	}
+	if from.IsZero() {
+		return nil, nil
+	}
+	all, err := v.src.Daily(ctx, from, fleetscore.Day{})
+	if err != nil {
+		return nil, fmt.Errorf("read daily scores: %w", err)
+	}
+	byTenant := map[string][]fleetscore.Score{}
+	for _, s := range all {
+		byTenant[s.TenantID] = append(byTenant[s.TenantID], s)
+	}
+	type measure struct {
+		of        func(fleetscore.Score) float64
+		threshold float64
+		unit      string
+		show      func(float64) string
+	}
+	var measures []measure
+	if r.Points > 0 {
+		measures = append(measures, measure{func(s fleetscore.Score) float64 { return s.CurrentScore }, r.Points, "points", pts})
+	}
+	if r.Percent > 0 {
+		measures = append(measures, measure{fleetscore.Score.Percent, r.Percent, "percentage points",
+			func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }})
+	}
+	describe := func(s fleetscore.Score) string {
+		return fmt.Sprintf("%s (%s) on %s", outOf(s), pct(s.Percent()), s.Day)
+	}
+	var out []finding
+	for _, st := range v.tenants {
+		if st.Latest == nil {
+			continue
+		}
+		cur := *st.Latest
+		f := tenantFinding(r, st, "", "")
+		var best fleetscore.Score
+		for _, m := range measures {
+			// The best of the window before the latest day; the earliest
+			// of equals, so the message names when the score was last there.
+			var top *fleetscore.Score
+			for i, s := range byTenant[st.ID] {
+				if s.Day.Before(cur.Day) && !s.Day.Before(cur.Day.AddDays(-days)) && (top == nil || m.of(s) > m.of(*top)) {
+					top = &byTenant[st.ID][i]
+				}
+			}
+			if top == nil {
+				continue
+			}
+			best = *top
+			if drop := m.of(best) - m.of(cur); drop >= m.threshold-1e-9 {
+				f.firing = true
+				f.summary = fmt.Sprintf("%s's Secure Score fell %s %s within %d days: from %s to %s.",
+					st.Name, m.show(drop), m.unit, days, describe(best), describe(cur))
+				f.facts = append(tenantFacts(st), Fact{"Drop", m.show(drop) + " " + m.unit},
+					Fact{"Rule", fmt.Sprintf("a fall of %s %s within %d days", num(m.threshold), m.unit, days)},
+					Fact{"Before", describe(best)}, Fact{"Now", describe(cur)})
+				break
+			}
+		}
+		if best.Day.IsZero() {
+			continue // no day to compare with
+		}
+		if !f.firing {
+			var limits []string
+			for _, m := range measures {
+				limits = append(limits, num(m.threshold)+" "+m.unit)
+			}
+			f.summary = fmt.Sprintf("%s's Secure Score is no longer %s below its best of the %d days before: now %s, best %s.",
+				st.Name, strings.Join(limits, " or "), days, describe(cur), describe(best))
+			f.facts = append(tenantFacts(st), Fact{"Now", describe(cur)}, Fact{"Best before", describe(best)})
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
+	profiles, err := v.profileMaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	days := r.days()
+	var out []finding
+	for _, st := range v.tenants {
+		if st.Latest == nil {
+			continue
+		}
+		scores, err := v.src.Scores(ctx, st.ID, st.Latest.Day.AddDays(-days), st.Latest.Day)
+		if err != nil {
+			return nil, fmt.Errorf("read scores of %s: %w", st.Name, err)
+		}
+		if len(scores) == 0 {
+			continue
+		}
+		cur := scores[len(scores)-1]
+		prof := profiles[st.ID]
+		metOn := map[string]fleetscore.Day{} // the latest earlier day each control was met
+		for _, s := range scores[:len(scores)-1] {
+			for _, c := range s.Controls {
+				if p, ok := prof[c.Name]; ok && p.MaxScore > 0 && c.Score >= p.MaxScore {
+					metOn[c.Name] = s.Day
+				}
+			}
+		}
+		for _, c := range cur.Controls {
+			p, ok := prof[c.Name]
+			if !ok {
+				continue
+			}
+			key := Key{Rule: r.Name, Tenant: st.ID, Subject: c.Name}
+			isOpen := query.IsOpen(c.Score, p)
+			met, wasMet := metOn[c.Name]
+			if !(isOpen && wasMet) && !open[key] {
+				continue
+			}
+			f := tenantFinding(r, st, c.Name, p.Title)
+			f.link = p.ActionURL
+			f.facts = append(tenantFacts(st), Fact{"Control", p.Title}, Fact{"Control ID", c.Name},
+				Fact{"Category", p.Category}, Fact{"Points", fmt.Sprintf("%s / %s", pts(c.Score), num(p.MaxScore))})
+			switch {
+			case isOpen:
+				f.firing = true
+				if wasMet {
+					f.summary = fmt.Sprintf("%s: %q (%s) was met on %s and is open now: %s of %s points.",
+						st.Name, p.Title, c.Name, met, pts(c.Score), num(p.MaxScore))
+					f.facts = append(f.facts, Fact{"Last met", met.String()})
+				} else {
+					f.summary = fmt.Sprintf("%s: %q (%s) is still open: %s of %s points.", st.Name, p.Title, c.Name, pts(c.Score), num(p.MaxScore))
+				}
+			case c.Score >= p.MaxScore:
+				f.summary = fmt.Sprintf("%s: %q (%s) is met again: %s of %s points.", st.Name, p.Title, c.Name, pts(c.Score), num(p.MaxScore))
+			case p.Deprecated:
+				f.summary = fmt.Sprintf("%s: %q (%s) was deprecated by Microsoft and no longer counts.", st.Name, p.Title, c.Name)
+			default:
+				f.summary = fmt.Sprintf("%s: %q (%s) was marked %s%s.", st.Name, p.Title, c.Name, stateText(p.State()), updatedBy(p))
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func stateText(s string) string {
+	switch s {
+	case fleetscore.StateIgnored:
+		return "Ignored (risk accepted)"
+	case fleetscore.StateThirdParty:
+		return "ThirdParty (resolved through a third party)"
+	}
+	return s
+}
+
+func updatedBy(p fleetscore.ControlProfile) string {
+	if n := len(p.StateUpdates); n > 0 && p.StateUpdates[n-1].UpdatedBy != "" {
+		return " by " + p.StateUpdates[n-1].UpdatedBy
+	}
+	return ""
+}
+
+func (v *view) collectionFailing(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
+	runs := r.runs()
+	var out []finding
+	for _, st := range v.tenants {
+		// A couple more than needed: the newest may still be running.
+		cs, err := v.src.Collections(ctx, st.ID, runs+2)
+		if errors.Is(err, fleetscore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read collections of %s: %w", st.Name, err)
+		}
+		var done []fleetscore.Collection // newest first
+		for _, c := range cs {
+			if c.Status != fleetscore.StatusRunning && len(done) < runs {
+				done = append(done, c)
+			}
+		}
+		if len(done) == 0 {
+			continue
+		}
+		failed := len(done) == runs
+		for _, c := range done {
+			failed = failed && c.Status == fleetscore.StatusError
+		}
+		key := Key{Rule: r.Name, Tenant: st.ID}
+		if !failed && !open[key] {
+			continue
+		}
+		f := tenantFinding(r, st, "", "")
+		last := done[0]
+		switch {
+		case failed:
+			f.firing = true
+			since := done[len(done)-1].StartedAt
+			f.summary = fmt.Sprintf("%s could not be collected %d times in a row, since %s: %s", st.Name, runs, when(since), last.Error)
+			if last.Advice != "" {
+				f.summary += " Fix: " + last.Advice
+			}
+			f.facts = append(tenantFacts(st), Fact{"Failed runs", fmt.Sprintf("%d in a row", runs)},
+				Fact{"Since", when(since)}, Fact{"Error", last.Error})
+			if last.Advice != "" {
+				f.facts = append(f.facts, Fact{"Fix", last.Advice})
+			}
+		case last.Status == fleetscore.StatusOK:
+			at := last.FinishedAt
+			if at.IsZero() {
+				at = last.StartedAt
+			}
+			f.summary = fmt.Sprintf("%s was collected again on %s.", st.Name, when(at))
+			f.facts = append(tenantFacts(st), Fact{"Collected", when(at)}, Fact{"Days written", strconv.Itoa(last.Days)})
+		default:
+			f.summary = fmt.Sprintf("%s's last %d collections did not all fail.", st.Name, runs)
+			f.facts = tenantFacts(st)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (v *view) newAction(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
+	profiles, err := v.profileMaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := v.src.LatestControls(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read latest control scores: %w", err)
+	}
+	days := r.days()
+	type action struct {
+		profile fleetscore.ControlProfile
+		tenants []string // names of the tenants where it is new and open
+	}
+	actions := map[string]*action{}
+	for _, st := range v.tenants {
+		if st.Latest == nil {
+			continue
+		}
+		// The tenant's last day at least days before its latest, within a
+		// week of that: a tenant without such a day has nothing "new" yet
+		// (its first collection is not news).
+		ref := st.Latest.Day.AddDays(-days)
+		before, err := v.src.Scores(ctx, st.ID, ref.AddDays(-7), ref)
+		if err != nil {
+			return nil, fmt.Errorf("read scores of %s: %w", st.Name, err)
+		}
+		if len(before) == 0 {
+			continue
+		}
+		had := map[string]bool{}
+		for _, c := range before[len(before)-1].Controls {
+			had[c.Name] = true
+		}
+		for _, c := range latest[st.ID] {
+			p, ok := profiles[st.ID][c.Name]
+			if !ok || had[c.Name] || !query.IsOpen(c.Score, p) {
+				continue
+			}
+			a := actions[c.Name]
+			if a == nil {
+				a = &action{profile: p}
+				actions[c.Name] = a
+			}
+			a.tenants = append(a.tenants, st.Name)
+		}
+	}
+	for k := range open {
+		if actions[k.Subject] == nil {
+			actions[k.Subject] = &action{profile: fleetscore.ControlProfile{ID: k.Subject, Title: k.Subject}}
+		}
+	}
+	var out []finding
+	for id, a := range actions {
+		key := Key{Rule: r.Name, Subject: id}
+		n := len(a.tenants)
+		if n < r.Tenants && !open[key] {
+			continue
+		}
+		p := a.profile
+		f := finding{key: key, title: r.Name + ": " + p.Title, link: p.ActionURL, order: p.Title}
+		f.facts = []Fact{{"Action", p.Title}, {"Control ID", id}}
+		if p.Category != "" {
+			f.facts = append(f.facts, Fact{"Category", p.Category}, Fact{"Max points", num(p.MaxScore)})
+		}
+		f.facts = append(f.facts, Fact{"New and open at", fmt.Sprintf("%d tenants", n)})
+		if n > 0 {
+			f.facts = append(f.facts, Fact{"Tenants", strings.Join(a.tenants, ", ")})
+		}
+		if n >= r.Tenants {
+			f.firing = true
+			f.summary = fmt.Sprintf("%q (%s) is a new recommended action, open at %d tenants: %s.", p.Title, id, n, strings.Join(a.tenants, ", "))
+		} else {
+			f.summary = fmt.Sprintf("%q (%s) is no longer a new action open at %d or more tenants: it is new and open at %d now.", p.Title, id, r.Tenants, n)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
