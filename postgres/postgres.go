@@ -91,8 +91,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Size is the bytes the history's tables take, indexes and TOAST included;
-// not the database's own catalog, which an empty database already has.
+// Size is the bytes the tables of the store's schema take, indexes and TOAST
+// included; not the database's own catalog, which an empty database already
+// has.
 func (s *Store) Size() (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -101,8 +102,7 @@ func (s *Store) Size() (int64, error) {
 		SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
 		FROM pg_class c
 		WHERE c.relkind = 'r'
-		  AND c.relnamespace = current_schema()::regnamespace
-		  AND c.relname = ANY ($1)`, tables).Scan(&n)
+		  AND c.relnamespace = current_schema()::regnamespace`).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("size of database %s: %w", s.name, err)
 	}

@@ -165,6 +165,10 @@ func TestResavingWritesNothing(t *testing.T) {
 	if err := s.SaveBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := map[string]map[string]string{}
 	for _, table := range tables {
 		before[table] = rowVersions(t, s, table)

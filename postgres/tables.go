@@ -3,34 +3,27 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// tables are the tables of the history in an order that copies them without
-// breaking a foreign key: each after those it refers to. They are the SQLite
-// store's. schema_migrations is not history: every database has its own.
-var tables = []string{
-	"tenants", "controls", "scores", "tenant_controls", "control_changes",
-	"profiles", "control_states", "collections", "claims",
-}
-
 // importChunk is how many rows go into one COPY.
 const importChunk = 10000
 
-// Tables lists the tables of the history, each after those it refers to: the
-// order `fleetscore migrate` copies them in. It fails when the schema has a
-// table the list lacks, so that a new table cannot be left out of a copy.
+// Tables lists the tables of the history, each after those it refers to
+// (then by name): an order that copies them without breaking a foreign key,
+// the one `fleetscore migrate` uses. schema_migrations is not history: every
+// database has its own.
 func (s *Store) Tables(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT table_name
 		FROM information_schema.tables
 		WHERE table_schema = current_schema()
 		  AND table_type = 'BASE TABLE'
-		  AND table_name <> 'schema_migrations'`)
+		  AND table_name <> 'schema_migrations'
+		ORDER BY table_name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
@@ -38,26 +31,31 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	have := map[string]bool{}
-	for _, n := range names {
-		have[n] = true
+	rows, err = s.pool.Query(ctx, `
+		SELECT c.relname, r.relname
+		FROM pg_constraint k
+		JOIN pg_class c ON c.oid = k.conrelid
+		JOIN pg_class r ON r.oid = k.confrelid
+		WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: foreign keys: %w", err)
 	}
-	for _, t := range tables {
-		delete(have, t)
+	refers := map[string][]string{}
+	var table, referenced string
+	_, err = pgx.ForEachRow(rows, []any{&table, &referenced}, func() error {
+		refers[table] = append(refers[table], referenced)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: foreign keys: %w", err)
 	}
-	if len(have) > 0 {
-		return nil, fmt.Errorf("list tables: the database has tables this fleetscore does not know: %s", strings.Join(slices.Sorted(maps.Keys(have)), ", "))
-	}
-	return slices.Clone(tables), nil
+	return referencedFirst(names, refers), nil
 }
 
 // column is a column's name and PostgreSQL type.
 type column struct{ name, typ string }
 
 func (s *Store) columns(ctx context.Context, table string) ([]column, error) {
-	if !slices.Contains(tables, table) {
-		return nil, fmt.Errorf("columns of %q: no such table", table)
-	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT column_name, data_type
 		FROM information_schema.columns
@@ -73,6 +71,9 @@ func (s *Store) columns(ctx context.Context, table string) ([]column, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("columns of %q: no such table", table)
 	}
 	return cols, nil
 }
@@ -142,19 +143,20 @@ func (s *Store) ScanTable(ctx context.Context, table string, columns []string, f
 	return nil
 }
 
-// Import fills the history's tables in one transaction: for each table, in
-// the order of Tables, read is called with the table's columns and calls emit
-// with each row (values as ScanTable gives them), which go in by COPY. With
-// replace, the tables are emptied first; without, rows already there stay
-// (and a row with the same key is an error). The identity sequences then
-// continue after the largest key copied. On any error nothing is written.
-func (s *Store) Import(ctx context.Context, replace bool, read func(table string, columns []string, emit func(row []any) error) error) error {
+// Import fills the given tables (in that order, which must put each after
+// those it refers to) in one transaction: for each, read is called with the
+// table's columns and calls emit with each row (values as ScanTable gives
+// them), which go in by COPY. With replace, every table of the history is
+// emptied first; without, rows already there stay (and a row with the same
+// key is an error). The identity sequences then continue after the largest
+// key copied. On any error nothing is written.
+func (s *Store) Import(ctx context.Context, tables []string, replace bool, read func(table string, columns []string, emit func(row []any) error) error) error {
 	names, err := s.Tables(ctx)
 	if err != nil {
 		return err
 	}
-	columns := make(map[string][]column, len(names))
-	for _, t := range names {
+	columns := make(map[string][]column, len(tables))
+	for _, t := range tables {
 		if columns[t], err = s.columns(ctx, t); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
@@ -165,13 +167,13 @@ func (s *Store) Import(ctx context.Context, replace bool, read func(table string
 				return fmt.Errorf("empty the tables: %w", err)
 			}
 		}
-		for _, t := range names {
+		for _, t := range tables {
 			if err := importTable(ctx, tx, t, columns[t], read); err != nil {
 				return fmt.Errorf("import table %s: %w", t, err)
 			}
 		}
 		// Keys copied explicitly do not move the sequences that make new ones.
-		for _, t := range names {
+		for _, t := range tables {
 			for _, c := range columns[t] {
 				if c.name != "id" {
 					continue
@@ -188,6 +190,10 @@ func (s *Store) Import(ctx context.Context, replace bool, read func(table string
 	})
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
+	}
+	// Statistics for the planner now, rather than when autovacuum gets to it.
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+quoteAll(tables)); err != nil {
+		return fmt.Errorf("import: analyze the tables: %w", err)
 	}
 	return nil
 }
@@ -237,4 +243,40 @@ func quoteAll(names []string) string {
 		q[i] = quote(n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// referencedFirst orders tables so that each comes after the tables it
+// refers to, and otherwise by name.
+func referencedFirst(names []string, refers map[string][]string) []string {
+	var out []string
+	placed := map[string]bool{}
+	for len(out) < len(names) {
+		progress := false
+		for _, t := range names {
+			if placed[t] {
+				continue
+			}
+			ready := true
+			for _, r := range refers[t] {
+				if r != t && !placed[r] && slices.Contains(names, r) {
+					ready = false
+				}
+			}
+			if ready {
+				out = append(out, t)
+				placed[t] = true
+				progress = true
+				break // the first ready one by name, then look again from the start
+			}
+		}
+		if !progress { // a cycle: the rest by name
+			for _, t := range names {
+				if !placed[t] {
+					out = append(out, t)
+					placed[t] = true
+				}
+			}
+		}
+	}
+	return out
 }

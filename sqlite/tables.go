@@ -3,71 +3,93 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
 
-// tables are the tables of the history in an order that copies them without
-// breaking a foreign key: each after those it refers to. schema_migrations is
-// not history: every database has its own.
-var tables = []string{
-	"tenants", "controls", "scores", "tenant_controls", "control_changes",
-	"profiles", "control_states", "collections", "claims",
-}
-
-// Tables lists the tables of the history, each after those it refers to: the
-// order `fleetscore migrate` copies them in. It fails when the database has a
-// table the list lacks, so that a new table cannot be left out of a copy.
+// Tables lists the tables of the history, each after those it refers to
+// (then by name): an order that copies them without breaking a foreign key,
+// the one `fleetscore migrate` uses. schema_migrations is not history: every
+// database has its own.
 func (s *Store) Tables(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `
+	names, err := stringsOf(ctx, s.r, `
 		SELECT name
 		FROM sqlite_schema
-		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'`)
+		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'
+		ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	defer rows.Close()
-	have := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("list tables: %w", err)
+	refers := map[string][]string{}
+	for _, t := range names {
+		if refers[t], err = stringsOf(ctx, s.r, `SELECT "table" FROM pragma_foreign_key_list(?)`, t); err != nil {
+			return nil, fmt.Errorf("list tables: foreign keys of %s: %w", t, err)
 		}
-		have[name] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+	return referencedFirst(names, refers), nil
+}
+
+// referencedFirst orders tables so that each comes after the tables it
+// refers to, and otherwise by name.
+func referencedFirst(names []string, refers map[string][]string) []string {
+	var out []string
+	placed := map[string]bool{}
+	for len(out) < len(names) {
+		progress := false
+		for _, t := range names {
+			if placed[t] {
+				continue
+			}
+			ready := true
+			for _, r := range refers[t] {
+				if r != t && !placed[r] && slices.Contains(names, r) {
+					ready = false
+				}
+			}
+			if ready {
+				out = append(out, t)
+				placed[t] = true
+				progress = true
+				break // the first ready one by name, then look again from the start
+			}
+		}
+		if !progress { // a cycle: the rest by name
+			for _, t := range names {
+				if !placed[t] {
+					out = append(out, t)
+					placed[t] = true
+				}
+			}
+		}
 	}
-	for _, t := range tables {
-		delete(have, t)
+	return out
+}
+
+func stringsOf(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
-	if len(have) > 0 {
-		return nil, fmt.Errorf("list tables: the database has tables this fleetscore does not know: %s", strings.Join(slices.Sorted(maps.Keys(have)), ", "))
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
-	return slices.Clone(tables), nil
+	return out, rows.Err()
 }
 
 // Columns lists a table's columns in their order.
 func (s *Store) Columns(ctx context.Context, table string) ([]string, error) {
-	if !slices.Contains(tables, table) {
-		return nil, fmt.Errorf("columns of %q: no such table", table)
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+	cols, err := stringsOf(ctx, s.r, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
 	if err != nil {
 		return nil, fmt.Errorf("columns of %s: %w", table, err)
 	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("columns of %s: %w", table, err)
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("columns of %q: no such table", table)
 	}
 	return cols, nil
 }
@@ -118,19 +140,20 @@ func (s *Store) ScanTable(ctx context.Context, table string, columns []string, f
 	return nil
 }
 
-// Import fills the history's tables in one transaction: for each table, in
-// the order of Tables, read is called with the table's columns and calls emit
-// with each row (values as ScanTable gives them). With replace, the tables
-// are emptied first; without, rows already there stay (and a row with the
-// same key is an error). On any error nothing is written.
-func (s *Store) Import(ctx context.Context, replace bool, read func(table string, columns []string, emit func(row []any) error) error) error {
+// Import fills the given tables (in that order, which must put each after
+// those it refers to) in one transaction: for each, read is called with the
+// table's columns and calls emit with each row (values as ScanTable gives
+// them). With replace, every table of the history is emptied first; without,
+// rows already there stay (and a row with the same key is an error). On any
+// error nothing is written.
+func (s *Store) Import(ctx context.Context, tables []string, replace bool, read func(table string, columns []string, emit func(row []any) error) error) error {
 	names, err := s.Tables(ctx)
 	if err != nil {
 		return err
 	}
 	// Read before the transaction: in memory, it holds the only connection.
-	columns := make(map[string][]string, len(names))
-	for _, t := range names {
+	columns := make(map[string][]string, len(tables))
+	for _, t := range tables {
 		if columns[t], err = s.Columns(ctx, t); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
@@ -147,7 +170,7 @@ func (s *Store) Import(ctx context.Context, replace bool, read func(table string
 			}
 		}
 	}
-	for _, t := range names {
+	for _, t := range tables {
 		cols := columns[t]
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+quote(t)+` (`+quoteAll(cols)+`) VALUES (?`+strings.Repeat(", ?", len(cols)-1)+`)`)
 		if err != nil {

@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
-	"github.com/fleetscore/fleetscore/sqlite"
 )
 
 // benchEmulator is the emulator the benchmark drives: a child process by
@@ -61,7 +61,7 @@ type BenchResult struct {
 }
 
 func cmdBench(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench", "[--tenants N] [--concurrency N] [--latency D] [--steady-days N] [--json]")
+	fs := newFlags(e, "bench", "[--tenants N] [--concurrency N] [--latency D] [--steady-days N] [--database DSN] [--json]")
 	tenants := fs.Int("tenants", 200, "emulated tenants to backfill (the record run uses 1000)")
 	conc := fs.Int("concurrency", 8, "tenants collected at once (the config's concurrency)")
 	latency := fs.Duration("latency", 300*time.Millisecond, "emulated Graph latency per request in the last phase (0 skips it)")
@@ -71,6 +71,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	dir := fs.String("dir", "", "working folder (default: a temporary one, removed afterwards)")
 	inProcess := fs.Bool("in-process", false, "run the emulator in this process (the RSS figure then includes it)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	database := fs.String("database", "", "an empty database to collect into, e.g. postgres://... (default: a new SQLite file in the working folder)")
 	if done, err := parse(fs, args); done {
 		return err
 	}
@@ -108,7 +109,11 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, cfg.Database)
+	dsn := cfg.Database
+	if *database != "" {
+		dsn = *database
+	}
+	store, err := openBenchStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -217,6 +222,34 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return enc.Encode(res)
 	}
 	return nil
+}
+
+// benchStore is a store that says how large it is.
+type benchStore interface {
+	fleetscore.Store
+	Size() (int64, error)
+}
+
+// openBenchStore opens the benchmark's database, which must be empty: the
+// figures are those of a first backfill.
+func openBenchStore(ctx context.Context, dsn string) (benchStore, error) {
+	s, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	bs, ok := s.(benchStore)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("bench: database %s cannot tell its size", redactDSN(dsn))
+	}
+	if ts, err := bs.Tenants(ctx); err != nil || len(ts) > 0 {
+		s.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("bench: database %s already holds %d tenants; give the benchmark an empty one", redactDSN(dsn), len(ts))
+	}
+	return bs, nil
 }
 
 func firstErr(s collect.Summary) error {

@@ -56,6 +56,7 @@ func commands() []command {
 		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
 		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},
 		{name: "bench", summary: "benchmark a backfill and daily collections against emulated tenants", run: cmdBench},
+		{name: "migrate", summary: "copy a whole history to another database (SQLite to PostgreSQL), verified", run: cmdMigrate},
 		{name: "emulator", summary: "serve the Graph and Entra emulator on its own (for tests and trials)", run: cmdEmulator},
 		{name: "version", summary: "print the version", run: cmdVersion},
 	}

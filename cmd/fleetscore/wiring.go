@@ -12,6 +12,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/postgres"
 	"github.com/fleetscore/fleetscore/sqlite"
 )
 
@@ -19,7 +20,11 @@ import (
 func openStore(ctx context.Context, dsn string) (fleetscore.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("database %q: PostgreSQL is not supported by this version yet; use sqlite:PATH", redactDSN(dsn))
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+		}
+		return s, nil
 	default:
 		s, err := sqlite.Open(ctx, dsn)
 		if err != nil {
