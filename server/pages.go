@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -224,13 +225,21 @@ type overviewModel struct {
 	avg7, share7 *float64
 }
 
-// overviewRow is one tenant's row, with its charts rendered.
+// overviewRow is one tenant's row, with its charts rendered; HTML is the
+// whole row, rendered once per model.
 type overviewRow struct {
 	query.OverviewRow
-	Spark     template.HTML
-	Meter     template.HTML
-	C7, C30   change
-	Collected string
+	Spark   template.HTML
+	Meter   template.HTML
+	C7, C30 change
+	HTML    template.HTML
+}
+
+// WarmOverview builds the overview's model now, so that the first view
+// after a collection does not wait for it: call it when a run ends.
+func (s *Server) WarmOverview(ctx context.Context) error {
+	_, err := s.overviewModel(ctx)
+	return err
 }
 
 func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
@@ -247,17 +256,33 @@ func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 	}
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	h.WriteString(fleetscore.DayOf(now).String())
+	var nb [8]byte
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(nb[:], v)
+		h.Write(nb[:])
+	}
+	str := func(v string) {
+		h.WriteString(v)
+		h.WriteByte(0)
+	}
+	num(uint64(fleetscore.DayOf(now).Unix()))
 	if s.runner != nil {
-		h.WriteString(s.runner.Status().LastEnd.String())
+		num(uint64(s.runner.Status().LastEnd.UnixNano()))
 	}
 	for _, st := range statuses {
-		fmt.Fprintf(&h, "|%s|%s|%v", st.ID, st.Name, st.TargetPercent)
+		str(st.ID)
+		str(st.Name)
+		num(math.Float64bits(st.TargetPercent))
 		if l := st.Latest; l != nil {
-			fmt.Fprintf(&h, "|%d|%v|%v", l.Day.Unix(), l.CurrentScore, l.MaxScore)
+			num(uint64(l.Day.Unix()))
+			num(math.Float64bits(l.CurrentScore))
+			num(math.Float64bits(l.MaxScore))
 		}
 		if lc := st.LastCollection; lc != nil {
-			fmt.Fprintf(&h, "|%d|%s|%d|%d", lc.ID, lc.Status, lc.StartedAt.UnixNano(), lc.FinishedAt.UnixNano())
+			num(uint64(lc.ID))
+			str(lc.Status)
+			num(uint64(lc.StartedAt.UnixNano()))
+			num(uint64(lc.FinishedAt.UnixNano()))
 		}
 	}
 	key := h.Sum64()
@@ -273,13 +298,23 @@ func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 }
 
 func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewModel, error) {
+	// The two reads are independent; SQLite serves them side by side.
+	var (
+		actions   []query.Action
+		actionErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		actions, actionErr = query.Actions(ctx, s.src, query.ActionFilter{})
+	}()
 	o, err := query.TenantOverview(ctx, s.src, now)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	actions, err := query.Actions(ctx, s.src, query.ActionFilter{})
-	if err != nil {
-		return nil, err
+	if actionErr != nil {
+		return nil, actionErr
 	}
 	m := &overviewModel{o: o, counts: o.Counts()}
 	if len(actions) > 0 && actions[0].OpenTenants > 0 {
@@ -296,6 +331,11 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 			}
 			row.Meter = meter(*r.Percent, 100, target, cls)
 		}
+		var buf bytes.Buffer
+		if err := s.pages.tmpl["overview"].ExecuteTemplate(&buf, "tenant-row", row); err != nil {
+			return nil, fmt.Errorf("render the row of %s: %w", r.TenantID, err)
+		}
+		row.HTML = template.HTML(buf.String())
 		m.rows = append(m.rows, row)
 	}
 	m.avg7, m.share7 = o.FleetChange(7)

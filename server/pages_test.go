@@ -501,6 +501,27 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 			t.Errorf("overview lacks %s for %s", want, j.Tenant.Name)
 		}
 	}
+	// The overview is cached between collections; a change in the store
+	// (here a renamed tenant, then a collection) shows on the next view.
+	renamed := fleetscore.Tenant{ID: f.Jobs[0].Tenant.ID, Name: "Renamed Client Ltd", TargetPercent: f.Jobs[0].Tenant.TargetPercent}
+	if err := f.Store.SyncTenants(context.Background(), []fleetscore.Tenant{renamed}); err != nil {
+		t.Fatal(err)
+	}
+	if body := get(t, srv.URL+"/"); !strings.Contains(body, ">Renamed Client Ltd<") {
+		t.Error("the overview did not follow a renamed tenant")
+	}
+	// A collection writes the configured name back (the jobs still carry
+	// the old one): the next view shows it, and the log shows the new run
+	// (runs are told apart by a pause between them).
+	before := get(t, srv.URL+"/collections")
+	time.Sleep(1100 * time.Millisecond)
+	f.Collector.Run(context.Background(), f.Jobs)
+	if after := get(t, srv.URL+"/collections"); strings.Count(after, `class="card run`) != strings.Count(before, `class="card run`)+1 {
+		t.Error("the collection log does not show the new run")
+	}
+	if body := get(t, srv.URL+"/"); strings.Contains(body, "Renamed Client Ltd") || !strings.Contains(body, ">"+f.Jobs[0].Tenant.Name+"<") {
+		t.Error("the overview did not follow the collection")
+	}
 }
 
 func get(t *testing.T, url string) string {
