@@ -32,6 +32,11 @@ say "$(go version)"
 # openssl makes the PFX files the config tests read.
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 
+# Chromium, for the dashboard's browser tests (server/pages_test.go, driven
+# by chromedp): Debian's package, at /usr/bin/chromium. The tests fail, not
+# skip, without it.
+[ -x /usr/bin/chromium ] || apt_install chromium
+
 # Azurite, the Azure Storage emulator, for the archive/ tests: installed from
 # package.json's pin (azurite 3.35.0, the last that runs on Node 20) by npm ci,
 # started on loopback unless something already answers on 127.0.0.1:10000,
