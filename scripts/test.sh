@@ -60,6 +60,49 @@ fi
 # Azurite's documented development account; the key is public.
 export FLEETSCORE_TEST_AZURITE="${FLEETSCORE_TEST_AZURITE:-DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$azurite_port/devstoreaccount1;}"
 
+# PostgreSQL, for the postgres/ store and the tests where several collectors
+# share one database: each test creates its own throwaway database on the
+# server FLEETSCORE_TEST_POSTGRES names, and drops it. When that is unset: the
+# server on 127.0.0.1:5432 if the postgres role gets in without a password;
+# else the machine's cluster, started (PostgreSQL is installed first if
+# missing); else, when that cluster wants a password (a fresh install does), a
+# throwaway cluster of our own (initdb, trust, loopback only, port 55432) under
+# $TMPDIR. Whatever is started is left running for the next run.
+pg_dsn() { echo "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable"; }
+pg_works() { psql "$(pg_dsn "$1")" -Atqc 'SELECT 1' >/dev/null 2>&1; }
+if [ -z "${FLEETSCORE_TEST_POSTGRES:-}" ]; then
+  command -v psql >/dev/null 2>&1 && command -v pg_isready >/dev/null 2>&1 || apt_install postgresql
+  pg_port=5432
+  if ! pg_works $pg_port && ! pg_isready -q -h 127.0.0.1 -p $pg_port; then
+    ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_install postgresql
+    for v in $(ls /etc/postgresql 2>/dev/null); do
+      say "starting PostgreSQL $v (cluster main)"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+    done
+    for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p $pg_port && break; sleep 0.2; done
+  fi
+  if ! pg_works $pg_port; then
+    pg_port=55432
+    if ! pg_works $pg_port; then
+      pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+      pg_dir="${TMPDIR:-/tmp}/fleetscore-postgres"
+      # initdb refuses to run as root: then the cluster is the postgres user's.
+      pg_run() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$1"; else sh -c "$1"; fi; }
+      if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
+        say "creating a throwaway PostgreSQL cluster in $pg_dir"
+        rm -rf "$pg_dir" && mkdir -p "$pg_dir"
+        if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pg_dir"; fi
+        pg_run "'$pg_bin/initdb' -D '$pg_dir/data' -A trust -U postgres -E UTF8" >"$pg_dir/initdb.log"
+      fi
+      say "starting the throwaway PostgreSQL cluster on 127.0.0.1:$pg_port (log in $pg_dir/log)"
+      pg_run "'$pg_bin/pg_ctl' -D '$pg_dir/data' -l '$pg_dir/log' -w -o '-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off' start" >/dev/null
+      pg_works $pg_port || { echo "PostgreSQL did not start on 127.0.0.1:$pg_port; see $pg_dir/log" >&2; exit 1; }
+    fi
+  fi
+  export FLEETSCORE_TEST_POSTGRES="$(pg_dsn $pg_port)"
+fi
+say "PostgreSQL for the tests: $(printf '%s' "$FLEETSCORE_TEST_POSTGRES" | sed -E 's#(://[^:/@]*):[^@]*@#\1:REDACTED@#')"
+
 say "go vet ./... and staticcheck (pinned in go.mod's tool block)"
 go vet ./...
 go tool staticcheck ./...
