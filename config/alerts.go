@@ -237,6 +237,20 @@ func (p *parser) inlineSecrets(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
+// hints are the keys that the unknown keys of n look like misspellings of:
+// those keys are not also reported missing.
+func hints(n *yaml.Node, known []string) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !slices.Contains(known, k) {
+			if s := suggest(k, known); s != "" {
+				out[s] = true
+			}
+		}
+	}
+	return out
+}
+
 // secretOf loads the secret named by base_env or base_file; ok is false
 // when neither is set or it could not be loaded (reported).
 func (p *parser) secretOf(m map[string]entry, base, holds string) (Secret, string, bool) {
@@ -331,10 +345,11 @@ func (p *parser) channels(e entry) []Channel {
 			}
 			return k + " is for " + strings.Join(users, " and ") + " channels"
 		})
+		hinted := hints(item, channelKeys)
 		if typ == ChannelEmail {
-			p.emailChannel(&c, m, label)
+			p.emailChannel(&c, m, label, hinted)
 		} else {
-			p.webhookChannel(&c, m, label)
+			p.webhookChannel(&c, m, label, hinted)
 		}
 		out = append(out, c)
 	}
@@ -343,14 +358,14 @@ func (p *parser) channels(e entry) []Channel {
 
 // webhookChannel reads the URL (and, for webhook, the secret) of a teams,
 // slack or webhook channel.
-func (p *parser) webhookChannel(c *Channel, m map[string]entry, label string) {
+func (p *parser) webhookChannel(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
 	where := map[string]string{
 		ChannelTeams:   "the URL of the Teams workflow (Workflows in the channel's ... menu, \"Post to a channel when a webhook request is received\")",
 		ChannelSlack:   "the Slack incoming webhook URL (api.slack.com/apps, Incoming Webhooks)",
 		ChannelWebhook: "the URL to post to",
 	}[c.Type]
 	u, src, ok := p.secretOf(m, "url", "the webhook URL")
-	if !ok && m["url_env"].missing() && m["url_file"].missing() {
+	if !ok && m["url_env"].missing() && m["url_file"].missing() && !hinted["url_env"] && !hinted["url_file"] {
 		p.fail(c.Line, fmt.Sprintf("%s channel %s has no URL", c.Type, label),
 			"add url_env: with the name of an environment variable holding "+where+" (or url_file: with a file holding it)")
 	}
@@ -383,7 +398,7 @@ func (p *parser) webhookChannel(c *Channel, m map[string]entry, label string) {
 	}
 	s, _, ok := p.secretOf(m, "secret", "the webhook signing secret")
 	switch {
-	case !ok && m["secret_env"].missing() && m["secret_file"].missing():
+	case !ok && m["secret_env"].missing() && m["secret_file"].missing() && !hinted["secret_env"] && !hinted["secret_file"]:
 		p.fail(c.Line, fmt.Sprintf("webhook channel %s has no signing secret", label),
 			"add secret_env: with the name of an environment variable holding a secret the receiver shares (make one with openssl rand -hex 32)")
 	case ok && len(s.Reveal()) < 16:
@@ -406,7 +421,7 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (p *parser) emailChannel(c *Channel, m map[string]entry, label string) {
+func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
 	if v, ok := p.scalar(m["smtp"], "host:port", "smtp: smtp.example.com:587"); ok {
 		host, port, err := net.SplitHostPort(v)
 		n, perr := strconv.Atoi(port)
@@ -422,7 +437,7 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string) {
 			}
 			c.SMTP = v
 		}
-	} else if m["smtp"].missing() {
+	} else if m["smtp"].missing() && !hinted["smtp"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no smtp server", label), "add smtp: with the mail server's host:port, like smtp.example.com:587")
 	}
 	if v, ok := p.scalar(m["from"], "an e-mail address", "from: fleetscore@example.com"); ok {
@@ -431,17 +446,19 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string) {
 		} else {
 			c.From = a.String()
 		}
-	} else if m["from"].missing() {
+	} else if m["from"].missing() && !hinted["from"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no from address", label), "add from: with the sender's address, one the server lets this login send as")
 	}
-	c.To = p.addresses(m["to"], c.Line, label)
+	if !hinted["to"] {
+		c.To = p.addresses(m["to"], c.Line, label)
+	}
 	if v, ok := p.scalar(m["username"], "a user name", "username: fleetscore@example.com"); ok {
 		c.Username = v
 	}
 	pw, src, ok := p.secretOf(m, "password", "the SMTP password")
 	hasPW := !m["password_env"].missing() || !m["password_file"].missing()
 	switch {
-	case c.Username != "" && !hasPW:
+	case c.Username != "" && !hasPW && !hinted["password_env"] && !hinted["password_file"]:
 		p.fail(m["username"].key.Line, fmt.Sprintf("email channel %s has a username but no password", label),
 			"add password_env: with the name of an environment variable holding the password (or password_file:)")
 	case c.Username == "" && hasPW && m["username"].missing():
@@ -535,15 +552,18 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 			continue
 		}
 		m := p.mapping(item, "alert", ruleKeys)
+		hinted := hints(item, ruleKeys)
 		r := AlertRule{Line: item.Line, Name: p.alertItemName(m, item.Line, "alert rule", seen)}
 		label := r.Name
 		if label == "" {
 			label = fmt.Sprintf("on line %d", r.Line)
 		}
-		r.Channels = p.ruleChannels(m["channels"], r.Line, label, known, names, wroteChannels)
+		if !hinted["channels"] {
+			r.Channels = p.ruleChannels(m["channels"], r.Line, label, known, names, wroteChannels)
+		}
 		v, ok := p.scalar(m["when"], "a condition", "when: below_target")
 		if !ok {
-			if m["when"].missing() {
+			if m["when"].missing() && !hinted["when"] {
 				p.fail(r.Line, fmt.Sprintf("alert rule %s has no when", label), "add when: with one of "+strings.Join(conditions, ", "))
 			}
 			continue
@@ -586,7 +606,7 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 				r.Points, _ = p.threshold(pts, 10000, "Secure Score points (currentScore) the score must fall by", "10")
 			case !pct.missing():
 				r.Percent, _ = p.threshold(pct, 100, "percentage points the score's percentage (current / max) must fall by", "5")
-			default:
+			case !hinted["points"] && !hinted["percent"]:
 				p.fail(r.Line, fmt.Sprintf("alert rule %s says how far the score must fall in neither points nor percent", label),
 					"add points: 10 (Secure Score points) or percent: 5 (percentage points of the score)")
 			}
@@ -596,7 +616,7 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 				r.Runs = n
 			}
 		case WhenNewAction:
-			if m["tenants"].missing() {
+			if m["tenants"].missing() && !hinted["tenants"] {
 				p.fail(r.Line, fmt.Sprintf("alert rule %s has no tenants", label),
 					"add tenants: N, the number of tenants a new recommended action must be open at to fire, e.g. tenants: 5")
 			} else if n, ok := p.integer(m["tenants"], 1, 100000, "tenants a new action must be open at", "5"); ok {
