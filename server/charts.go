@@ -268,7 +268,10 @@ func (c lineChart) SVG() template.HTML {
 			lo = hi - 20
 		}
 		if hi-lo > 50 || c.Compact {
+			// Coarser gridlines, on a range that starts and ends on one.
 			tick = 20
+			lo = math.Floor(lo/tick) * tick
+			hi = math.Min(100, math.Ceil(hi/tick)*tick)
 		}
 	}
 	y := scale{lo, hi, h - bottom, top}

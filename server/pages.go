@@ -977,6 +977,8 @@ func durationText(seconds float64) string {
 	switch {
 	case seconds <= 0:
 		return "—"
+	case seconds < 0.05:
+		return "<0.1 s"
 	case seconds < 10:
 		return strconv.FormatFloat(seconds, 'f', 1, 64) + " s"
 	case seconds < 120:

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,16 @@ type pageFixture struct {
 	shots     string
 	targets   map[string]float64
 	collected time.Time // when the fleet's first collection ended
+
+	mu      sync.Mutex
+	console []string // errors the pages wrote to the console
+}
+
+// consoleErrors returns the console errors seen so far.
+func (p *pageFixture) consoleErrors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.console)
 }
 
 func newPageFixture(t *testing.T) *pageFixture {
@@ -80,6 +91,21 @@ func newPageFixture(t *testing.T) *pageFixture {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	// Every console error, uncaught exception and browser-log error (a
+	// resource the CSP refused, a 404) is a failure.
+	p0 := &pageFixture{}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				p0.mu.Lock()
+				p0.console = append(p0.console, fmt.Sprintf("%s %s: %s", m.Type, m.URL, m.Text))
+				p0.mu.Unlock()
+			}
+		}
+	}()
 
 	shots := os.Getenv("FLEETSCORE_SCREENSHOTS")
 	if shots == "" {
@@ -88,7 +114,8 @@ func newPageFixture(t *testing.T) *pageFixture {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := &pageFixture{f: f, srv: srv, runner: runner, ctx: ctx, shots: shots, targets: map[string]float64{}, collected: collected}
+	p := p0
+	p.f, p.srv, p.runner, p.ctx, p.shots, p.targets, p.collected = f, srv, runner, ctx, shots, map[string]float64{}, collected
 	for _, j := range f.Jobs {
 		p.targets[j.Tenant.ID] = j.Tenant.TargetPercent
 	}
@@ -400,6 +427,13 @@ func TestPagesInBrowser(t *testing.T) {
 		}
 		if st := p.runner.Status(); st.Total != 9 || st.Done != 9 || st.Failed != 1 {
 			t.Errorf("runner status after Collect now: %+v", st)
+		}
+	})
+
+	t.Run("NoConsoleErrors", func(t *testing.T) {
+		time.Sleep(100 * time.Millisecond) // let the last page's messages arrive
+		for _, m := range p.consoleErrors() {
+			t.Error(m)
 		}
 	})
 
