@@ -149,7 +149,7 @@ type collectView struct {
 	NextRun  time.Time
 }
 
-func (s *Server) page(r *http.Request, nav, title string) page {
+func (s *Server) page(_ *http.Request, nav, title string) page {
 	p := page{Title: title, Nav: nav, Assets: s.pages.assets, Version: s.version}
 	if s.runner != nil {
 		st := s.runner.Status()
@@ -868,7 +868,13 @@ type collectionRow struct {
 
 func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := 300
+	statuses, err := s.src.Tenants(r.Context())
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	// By default, about the last two runs of the whole fleet.
+	limit := min(max(300, 2*len(statuses)), 10000)
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 10000 {
 		limit = n
 	}
@@ -877,11 +883,6 @@ func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) {
 		tenant = ""
 	}
 	runs, err := query.CollectionRuns(r.Context(), s.src, tenant, limit)
-	if err != nil {
-		s.pageError(w, r, err)
-		return
-	}
-	statuses, err := s.src.Tenants(r.Context())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
