@@ -289,11 +289,11 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 		f := tenantFinding(r, st, "", "")
 		var best fleetscore.Score
 		for _, m := range measures {
-			// The best of the window before the latest day; the earliest
-			// of equals, so the message names when the score was last there.
+			// The best of the window before the latest day; the latest of
+			// equals, so the message names when the score was last there.
 			var top *fleetscore.Score
 			for i, s := range byTenant[st.ID] {
-				if s.Day.Before(cur.Day) && !s.Day.Before(cur.Day.AddDays(-days)) && (top == nil || m.of(s) > m.of(*top)) {
+				if s.Day.Before(cur.Day) && !s.Day.Before(cur.Day.AddDays(-days)) && (top == nil || m.of(s) >= m.of(*top)) {
 					top = &byTenant[st.ID][i]
 				}
 			}
