@@ -207,13 +207,13 @@ func (e *Email) compose(m Message, from *mail.Address, to []*mail.Address) ([]by
 		rcpt = append(rcpt, a.String())
 	}
 	var b bytes.Buffer
-	header := func(k, v string) {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-	}
+	// No value may start a header of its own: CR and LF become spaces,
+	// before a value is encoded and after.
+	oneLine := strings.NewReplacer("\r", " ", "\n", " ").Replace
+	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, oneLine(v)) }
 	header("From", from.String())
 	header("To", strings.Join(rcpt, ", "))
-	header("Subject", mime.QEncoding.Encode("utf-8", subject(m)))
+	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject(m))))
 	header("Date", e.cfg.Now().Format(time.RFC1123Z))
 	if m.ID != 0 {
 		header("Message-ID", fmt.Sprintf("<fleetscore.delivery.%d@%s>", m.ID, domain))
