@@ -446,7 +446,11 @@ func (v *view) collectionFailing(ctx context.Context, r Rule, open map[Key]bool)
 		case failed:
 			f.firing = true
 			since := done[len(done)-1].StartedAt
-			f.summary = fmt.Sprintf("%s could not be collected %d times in a row, since %s: %s", st.Name, runs, when(since), last.Error)
+			inARow := fmt.Sprintf("%d times in a row", runs)
+			if runs == 1 {
+				inARow = "in its last run"
+			}
+			f.summary = fmt.Sprintf("%s could not be collected %s, since %s: %s", st.Name, inARow, when(since), last.Error)
 			if last.Advice != "" {
 				f.summary += " Fix: " + last.Advice
 			}

@@ -54,6 +54,7 @@ func commands() []command {
 		{name: "tenants", summary: "list tenants with their latest score and last collection", run: cmdTenants},
 		{name: "serve", summary: "collect on the schedule and serve the dashboard, the API and metrics", run: cmdServe},
 		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
+		{name: "alerts", summary: "send a test message to every alert channel (test), or show open alerts (list)", run: cmdAlerts},
 		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},
 		{name: "bench", summary: "benchmark a backfill and daily collections against emulated tenants", run: cmdBench},
 		{name: "migrate", summary: "copy a whole history to another database (SQLite to PostgreSQL), verified", run: cmdMigrate},

@@ -70,12 +70,14 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if o.schedule != nil {
 		sched = *o.schedule
 	}
+	afterRun := alertsAfterRun(cfg, store, log)
 	runner := &collect.Runner{
 		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log},
 		Jobs:      func() []collect.Job { return w.jobs },
 		Schedule:  sched,
-		After: func(_ context.Context, s collect.Summary) {
+		After: func(ctx context.Context, s collect.Summary) {
 			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
+			afterRun(ctx, s)
 		},
 	}
 	srv, err := server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version})

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/alert"
+	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+// alertChannels builds the config's channels. Secrets pass as the Reveal
+// method of the config's Secret, so they stay REDACTED everywhere else.
+func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
+	hello, err := os.Hostname()
+	if err != nil || !strings.Contains(hello, ".") {
+		hello = "localhost"
+	}
+	var out []alert.Channel
+	for _, c := range cfg.Channels {
+		switch c.Type {
+		case config.ChannelTeams:
+			out = append(out, alert.NewTeams(c.Name, c.URL.Reveal, hc))
+		case config.ChannelSlack:
+			out = append(out, alert.NewSlack(c.Name, c.URL.Reveal, hc))
+		case config.ChannelWebhook:
+			out = append(out, alert.NewWebhook(c.Name, c.URL.Reveal, c.Secret.Reveal, hc, nil))
+		case config.ChannelEmail:
+			out = append(out, alert.NewEmail(alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To,
+				Username: c.Username, Password: c.Password.Reveal, RootCAs: c.RootCAs, Hello: hello}))
+		}
+	}
+	return out
+}
+
+func alertRules(cfg *config.Config) []alert.Rule {
+	out := make([]alert.Rule, 0, len(cfg.Alerts))
+	for _, r := range cfg.Alerts {
+		out = append(out, alert.Rule{Name: r.Name, When: r.When, Points: r.Points, Percent: r.Percent,
+			Days: r.Days, Runs: r.Runs, Tenants: r.Tenants, Channels: r.Channels})
+	}
+	return out
+}
+
+// alertHTTPClient is the channels' client: the system's CAs (and
+// SSL_CERT_FILE), proxies from the environment, and a deadline.
+func alertHTTPClient() *http.Client {
+	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: time.Minute}
+}
+
+// alertEngine is the alert engine of the config over the store.
+func alertEngine(cfg *config.Config, store fleetscore.Store, log *slog.Logger) (*alert.Engine, error) {
+	state, ok := store.(alert.StateStore)
+	src, ok2 := store.(query.Source)
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("database %s keeps no alert state: alerts need the SQLite store", redactDSN(cfg.Database))
+	}
+	var ids []string
+	for _, t := range cfg.Tenants {
+		ids = append(ids, t.ID)
+	}
+	return &alert.Engine{Store: state, Source: src, Rules: alertRules(cfg), Channels: alertChannels(cfg, alertHTTPClient()),
+		Tenants: ids, Logger: log}, nil
+}
+
+// alertsAfterRun returns what collect and serve call after each collection:
+// it evaluates the alert rules and sends their messages. Nothing it does
+// fails the collection: a problem is logged, a channel that does not take a
+// message keeps it queued for the next run. Without alert rules it does
+// nothing.
+func alertsAfterRun(cfg *config.Config, store fleetscore.Store, log *slog.Logger) func(context.Context, collect.Summary) {
+	if len(cfg.Alerts) == 0 {
+		return func(context.Context, collect.Summary) {}
+	}
+	eng, err := alertEngine(cfg, store, log)
+	if err != nil {
+		log.Error("alerts are off", "err", err)
+		return func(context.Context, collect.Summary) {}
+	}
+	return func(ctx context.Context, _ collect.Summary) {
+		if ctx.Err() != nil {
+			return // interrupted: the next run evaluates
+		}
+		rep, err := eng.Evaluate(ctx)
+		if err != nil {
+			log.Error("alert evaluation", "err", err)
+		}
+		if len(rep.Fired)+len(rep.Resolved)+rep.Delivered+rep.Pending+rep.Expired > 0 {
+			log.Info("alerts", "fired", len(rep.Fired), "resolved", len(rep.Resolved),
+				"delivered", rep.Delivered, "queued", rep.Pending, "dropped", rep.Expired)
+		}
+	}
+}
+
+func cmdAlerts(ctx context.Context, e env, args []string) error {
+	const synopsis = "test|list [--config PATH]"
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlags(e, "alerts", synopsis)
+		fs.Usage = func() {
+			fmt.Fprintf(e.stdout, "Usage: fleetscore alerts %s\n\n", synopsis)
+			fmt.Fprintln(e.stdout, "  test   send a test message to every channel of the config")
+			fmt.Fprintln(e.stdout, "  list   show the open alerts and the latest messages sent")
+		}
+		if done, err := parse(fs, args); done {
+			return err
+		}
+		fs.Usage()
+		return exitError{2}
+	}
+	switch args[0] {
+	case "test":
+		return cmdAlertsTest(ctx, e, args[1:])
+	case "list":
+		return cmdAlertsList(ctx, e, args[1:])
+	}
+	return fmt.Errorf("alerts: unknown subcommand %q: use test or list", args[0])
+}
+
+func cmdAlertsTest(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "alerts test", "[--config PATH]")
+	cfgPath := configFlag(fs, e)
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Channels) == 0 {
+		return fmt.Errorf("%s has no channels: list; add one (see docs/alerts.md)", cfg.Path)
+	}
+	eng := &alert.Engine{Channels: alertChannels(cfg, alertHTTPClient())}
+	fmt.Fprintf(e.stdout, "sending a test message to %d channels\n", len(cfg.Channels))
+	failed := 0
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	for _, r := range eng.Test(ctx) {
+		if r.Err != nil {
+			failed++
+			fmt.Fprintf(tw, "  error\t%s\t%s\t%s\n", r.Channel, r.Type, r.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "  ok\t%s\t%s\t%s\n", r.Channel, r.Type, r.Took.Round(time.Millisecond))
+	}
+	tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d channels did not take the test message", failed, len(cfg.Channels))
+	}
+	fmt.Fprintf(e.stdout, "all %d channels took the test message\n", len(cfg.Channels))
+	return nil
+}
+
+func cmdAlertsList(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "alerts list", "[--config PATH] [--limit N]")
+	cfgPath := configFlag(fs, e)
+	limit := fs.Int("limit", 20, "how many of the latest messages to show")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	state, ok := store.(alert.StateStore)
+	if !ok {
+		return errors.New("this database keeps no alert state")
+	}
+	open, err := state.OpenAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(e.stdout, "%d open alerts\n", len(open))
+	if len(open) > 0 {
+		fmt.Fprintln(tw, "RULE\tTENANT\tCONTROL\tSINCE\tSUMMARY")
+		for _, o := range open {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Rule, dash(o.TenantName), dash(o.Subject), o.OpenedAt.UTC().Format("2006-01-02 15:04"), o.Summary)
+		}
+		tw.Flush()
+	}
+	ds, err := state.Deliveries(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nlatest %d messages, newest first\n", len(ds))
+	if len(ds) > 0 {
+		fmt.Fprintln(tw, "ID\tCHANNEL\tEVENT\tTITLE\tQUEUED\tSTATUS\tATTEMPTS\tLAST ERROR")
+		for _, d := range ds {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Channel, d.Message.Event, d.Message.Title,
+				d.CreatedAt.UTC().Format("2006-01-02 15:04"), d.Status, d.Attempts, dash(d.LastError))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fleetscore/fleetscore/alert"
+	"github.com/fleetscore/fleetscore/alert/alerttest"
+	"github.com/fleetscore/fleetscore/emulator"
+)
+
+const (
+	cmdHookSecret = "cmd-hook-secret-0123456789abcdef"
+	cmdSMTPPass   = "cmd-smtp-Pa55word"
+)
+
+// alertsConfig appends channels for the receivers and the rules to a
+// config written by writeConfig, and returns the environment holding the
+// channels' secrets.
+func alertsConfig(t *testing.T, path string, teams, slack, hook *alerttest.Receiver, mail *alerttest.SMTPServer, rules string) func(string) string {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `channels:
+  - name: soc-teams
+    type: teams
+    url_env: TEAMS_URL
+  - name: soc-slack
+    type: slack
+    url_env: SLACK_URL
+  - name: siem
+    type: webhook
+    url_env: HOOK_URL
+    secret_env: HOOK_SECRET
+  - name: ops-mail
+    type: email
+    smtp: %s
+    from: fleetscore@mssp.example
+    to: [soc@mssp.example]
+    username: fleetscore
+    password_env: SMTP_PASSWORD
+    ca_file: %s
+alerts:
+%s`, mail.Addr, mail.CAFile, rules)
+	f.Close()
+	env := map[string]string{"TEAMS_URL": teams.URL(), "SLACK_URL": slack.URL(), "HOOK_URL": hook.URL(),
+		"HOOK_SECRET": cmdHookSecret, "SMTP_PASSWORD": cmdSMTPPass}
+	return func(k string) string { return env[k] }
+}
+
+const everyChannel = `  - name: all
+    when: below_target
+    channels: [soc-teams, soc-slack, siem, ops-mail]
+`
+
+func TestAlertsTest(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}})
+	teams, slack, hook := alerttest.NewReceiver(t), alerttest.NewReceiver(t), alerttest.NewReceiver(t)
+	mail := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: "fleetscore", Password: cmdSMTPPass})
+	getenv := alertsConfig(t, path, teams, slack, hook, mail, everyChannel)
+
+	r := runCmd(t, getenv, "alerts", "test", "--config", path)
+	if r.err != nil || !strings.Contains(r.stdout, "all 4 channels took the test message") {
+		t.Fatalf("alerts test: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	for name, rx := range map[string]*alerttest.Receiver{"teams": teams, "slack": slack, "webhook": hook} {
+		if n := len(rx.Delivered()); n != 1 {
+			t.Errorf("%s got %d test messages", name, n)
+		}
+	}
+	var m alert.Message
+	req := hook.Delivered()[0]
+	if err := json.Unmarshal(req.Body, &m); err != nil || m.Event != alert.Test {
+		t.Errorf("webhook test message %s: %v", req.Body, err)
+	}
+	if err := alert.Verify([]byte(cmdHookSecret), req.Header.Get(alert.HeaderTimestamp), req.Header.Get(alert.HeaderSignature), req.Body, m.At, alert.DefaultTolerance); err != nil {
+		t.Errorf("test message signature: %v", err)
+	}
+	if ms := mail.Mails(); len(ms) != 1 || ms[0].Subject != "[fleetscore] TEST fleetscore test message" || ms[0].User != "fleetscore" {
+		t.Errorf("mail %+v", ms)
+	}
+
+	// A channel that refuses: the command says which and why, without its URL.
+	slack.FailNext(1, http.StatusNotFound)
+	r = runCmd(t, getenv, "alerts", "test", "--config", path)
+	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "error  soc-slack") || !strings.Contains(r.stdout, "answered 404") {
+		t.Errorf("alerts test with slack refusing: %v\n%s", r.err, r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr+fmt.Sprint(r.err), "s3cr3t") {
+		t.Errorf("output shows a webhook URL:\n%s", r.stdout)
+	}
+}
+
+// TestCollectSendsAlerts: collect evaluates the rules after the run; a
+// second run repeats nothing; alerts list shows the open alert.
+func TestCollectSendsAlerts(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{
+		{name: "Alpha", consent: true},
+		{name: "Revoked", consent: true, faults: emulator.Faults{RevokeConsent: true}},
+	})
+	teams, slack, hook := alerttest.NewReceiver(t), alerttest.NewReceiver(t), alerttest.NewReceiver(t)
+	mail := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: "fleetscore", Password: cmdSMTPPass})
+	getenv := alertsConfig(t, path, teams, slack, hook, mail, `  - name: failing
+    when: collection_failing
+    runs: 1
+    channels: [siem, ops-mail]
+`)
+	// teams and slack are used by no rule: a warning, not an error.
+	for run := 1; run <= 2; run++ {
+		r := runCmd(t, getenv, "collect", "--config", path)
+		if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "1 of 2 tenants collected, 1 failed") {
+			t.Fatalf("collect %d: %v\n%s\n%s", run, r.err, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "channel soc-teams is used by no alert rule") {
+			t.Errorf("no warning about the unused channel:\n%s", r.stderr)
+		}
+	}
+	if n := len(hook.Delivered()); n != 1 {
+		t.Fatalf("the webhook got %d messages after two runs, want 1", n)
+	}
+	var m alert.Message
+	if err := json.Unmarshal(hook.Delivered()[0].Body, &m); err != nil || m.Event != alert.Firing || m.Tenant != "Revoked" || m.Rule != "failing" {
+		t.Errorf("message %+v: %v", m, err)
+	}
+	if ms := mail.Mails(); len(ms) != 1 || !strings.Contains(ms[0].Subject, "FIRING failing: Revoked") {
+		t.Errorf("mails %+v", ms)
+	}
+	r := runCmd(t, getenv, "alerts", "list", "--config", path)
+	if r.err != nil || !strings.Contains(r.stdout, "1 open alerts") || !strings.Contains(r.stdout, "Revoked could not be collected in its last run") ||
+		!strings.Contains(r.stdout, "siem") || !strings.Contains(r.stdout, "delivered") {
+		t.Errorf("alerts list: %v\n%s", r.err, r.stdout)
+	}
+}
