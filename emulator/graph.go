@@ -369,7 +369,6 @@ type listQuery struct {
 type clause struct {
 	field, op string
 	value     string
-	day       int64 // createdDateTime comparisons, in Unix days (with fraction lost)
 	instant   time.Time
 }
 

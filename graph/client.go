@@ -327,7 +327,7 @@ var microsoftGraphHosts = map[string]bool{
 func (c *Client) followable(next string) (string, error) {
 	nu, err := url.Parse(next)
 	if err != nil {
-		return "", fmt.Errorf("Graph's @odata.nextLink is not a URL: %v", err)
+		return "", fmt.Errorf("the @odata.nextLink Graph sent is not a URL: %v", err)
 	}
 	if !nu.IsAbs() {
 		nu = c.base.ResolveReference(nu)
@@ -342,7 +342,7 @@ func (c *Client) followable(next string) (string, error) {
 		rebased.RawQuery = nu.RawQuery
 		return rebased.String(), nil
 	}
-	return "", fmt.Errorf("Graph's @odata.nextLink points outside %s (%s): not followed, so the token is not sent there", c.base.Host, nu.Host)
+	return "", fmt.Errorf("the @odata.nextLink Graph sent points outside %s (%s): not followed, so the token is not sent there", c.base.Host, nu.Host)
 }
 
 // get performs one GET with retries and decodes the body into v.

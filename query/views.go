@@ -234,15 +234,19 @@ type DayScore struct {
 
 // TenantScores is a tenant's days from..to, oldest first.
 func TenantScores(ctx context.Context, src Source, tenantID string, from, to fleetscore.Day) ([]DayScore, error) {
-	if _, err := tenantStatus(ctx, src, tenantID); err != nil {
-		return nil, err
-	}
-	all, err := src.Daily(ctx, from, to)
+	st, err := tenantStatus(ctx, src, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	out := []DayScore{}
-	for _, s := range daily(all)[tenantID] {
+	if st.Latest == nil {
+		return out, nil
+	}
+	days, err := src.Scores(ctx, st.ID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range days {
 		out = append(out, dayScore(s))
 	}
 	return out, nil

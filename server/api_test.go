@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -12,8 +13,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -506,5 +507,32 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	sort.Strings(extra)
 	if len(missing)+len(extra) > 0 || len(served) < 9 {
 		t.Errorf("routes not documented: %v; documented but not served: %v (%d served)", missing, extra, len(served))
+	}
+}
+
+func TestGzipAndNotFound(t *testing.T) {
+	a := newAPIFixture(t)
+	_, plain := a.get(t, "/api/v1/tenants")
+	req, _ := http.NewRequest(http.MethodGet, a.srv.URL+"/api/v1/tenants", nil)
+	req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client then does not decompress
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) {
+		t.Error("the gzipped answer differs from the plain one")
+	}
+	resp404, body := a.get(t, "/no/such/page")
+	if resp404.StatusCode != 404 || !strings.HasPrefix(resp404.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("no page at this address")) {
+		t.Errorf("unknown page: %d %s", resp404.StatusCode, resp404.Header.Get("Content-Type"))
 	}
 }

@@ -38,6 +38,9 @@ func (s *Server) routeTable() []route {
 		{"GET /metrics", s.metricsHandler()},
 		h("GET /healthz", s.healthz),
 		h("GET /readyz", s.readyz),
+
+		// Anything else: an HTML not-found page.
+		h("/", func(w http.ResponseWriter, r *http.Request) { s.pageError(w, r, nil) }),
 	}
 }
 
