@@ -71,6 +71,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		sched = *o.schedule
 	}
 	afterRun := alertsAfterRun(cfg, store, log)
+	var srv *server.Server
 	runner := &collect.Runner{
 		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log},
 		Jobs:      func() []collect.Job { return w.jobs },
@@ -78,9 +79,13 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		After: func(ctx context.Context, s collect.Summary) {
 			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
 			afterRun(ctx, s)
+			// Build the overview now, so the first view after a run is fast.
+			if err := srv.WarmOverview(ctx); err != nil {
+				log.Warn("overview", "err", err)
+			}
 		},
 	}
-	srv, err := server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version})
+	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
