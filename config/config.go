@@ -49,9 +49,11 @@ type Config struct {
 	Schedule      string        // "daily HH:MM" or "every <Go duration>", whitespace normalised
 	LogLevel      slog.Level
 	App           *App // the default app; nil when every tenant has its own
-	Tenants       []Tenant
-	Channels      []Channel   // where alerts go (alerts.go)
-	Alerts        []AlertRule // the alert rules, in the file's order
+	// Archive, when set, keeps each tenant's raw Graph JSON per day.
+	Archive  *Archive
+	Tenants  []Tenant
+	Channels []Channel   // where alerts go (alerts.go)
+	Alerts   []AlertRule // the alert rules, in the file's order
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string

@@ -813,3 +813,38 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 	}
 }
+
+func TestArchiveBlock(t *testing.T) {
+	base := "app:\n  client_id: 6e1f3c55-8a0b-4d7e-9f2a-51c0d2b4a7e9\n  client_secret_env: S\ntenants:\n  - name: A\n    tenant_id: 11111111-2222-3333-4444-555555555555\n"
+	env := map[string]string{"S": "x-secret-value", "CONN": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k"}
+	getenv := func(k string) string { return env[k] }
+	dir := t.TempDir()
+	c, err := Parse(dir+"/fleetscore.yaml", []byte(base+"archive:\n  folder: raw\n"), getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Archive == nil || c.Archive.Kind() != "folder" || c.Archive.Folder != dir+"/raw" {
+		t.Errorf("folder archive: %+v", c.Archive)
+	}
+	c, err = Parse(dir+"/fleetscore.yaml", []byte(base+"archive:\n  container: securescore\n  connection_string_env: CONN\n"), getenv)
+	if err != nil || c.Archive.Kind() != "azblob" || c.Archive.ConnectionStringEnv != "CONN" {
+		t.Errorf("blob archive: %+v %v", c.Archive, err)
+	}
+	for _, tc := range []struct {
+		block, says string
+		line        int
+	}{
+		{"archive:\n  folder: raw\n  container: c\n", "both folder and container", 7},
+		{"archive:\n  managed_identity: true\n", "neither folder nor container", 7},
+		{"archive:\n  container: c\n", "exactly one way in", 7},
+		{"archive:\n  container: c\n  managed_identity: true\n", "account_url is missing", 7},
+		{"archive:\n  container: c\n  connection_string_env: MISSING\n", "MISSING", 9},
+		{"archive:\n  folder: raw\n  bucket: x\n", "bucket", 9},
+	} {
+		_, err := Parse(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
+		at := fmt.Sprintf("fleetscore.yaml:%d:", tc.line)
+		if err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), at) {
+			t.Errorf("%q: %v; want an error at %s saying %q", tc.block, err, at, tc.says)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func (p *parser) config(data []byte) *Config {
 			"start from the example config; every top-level key begins at the first column")
 		return nil
 	}
-	top := p.mapping(root, "", append(slices.Clip(topKeys), alertingTopKeys...))
+	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive"))
 
 	c := &Config{
 		TargetPercent: DefaultTargetPercent,
@@ -121,6 +121,7 @@ func (p *parser) config(data []byte) *Config {
 	c.App = p.app(top["app"])
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
 	c.Channels, c.Alerts = p.alerting(top["channels"], top["alerts"])
+	c.Archive = p.archive(top["archive"])
 	return c
 }
 
@@ -188,6 +189,8 @@ func where(section string) string {
 		return "in a channel"
 	case "alert":
 		return "in an alert rule"
+	case "archive":
+		return "in the archive block"
 	default:
 		return "in a tenant"
 	}
