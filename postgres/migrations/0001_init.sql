@@ -79,7 +79,13 @@ CREATE TABLE profiles (
     remediation         text             NOT NULL,
     removed             boolean          NOT NULL DEFAULT false, -- the last full list lacked it
     UNIQUE (tenant, control)
-);
+)
+-- A control that comes or goes shifts the rank of those after it: tens of a
+-- tenant's profiles can change a day, each change a new row version. Room in
+-- each page lets PostgreSQL put the new version beside the old (a HOT
+-- update, no index entry), and take the old one's space back page by page
+-- without waiting for a vacuum.
+WITH (fillfactor = 70);
 
 -- Every distinct controlStateUpdates entry ever seen; id order is the order
 -- they were first seen.
