@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/alert"
+	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
 	"github.com/fleetscore/fleetscore/storetest"
 )
@@ -115,17 +117,29 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	}
 }
 
-// TestSameSchemaAsSQLite keeps the migrations of the two stores in step:
-// `fleetscore migrate` copies tables by name, and a version means the same
-// schema in both.
-func TestSameSchemaAsSQLite(t *testing.T) {
+// TestSameMigrationsAsSQLite keeps the migrations of the two stores in
+// step: `fleetscore migrate` copies tables by name, and a version means the
+// same schema in both.
+func TestSameMigrationsAsSQLite(t *testing.T) {
 	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
+	mine := map[string]bool{}
 	for _, m := range ms {
+		mine[m.name] = true
 		if _, err := readSQLiteMigration(m.name); err != nil {
 			t.Errorf("migration %s has no SQLite counterpart of the same name: %v", m.name, err)
+		}
+	}
+	theirs, err := filepath.Glob(filepath.Join("..", "sqlite", "migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range theirs {
+		if name := filepath.Base(p); !mine[name] {
+			t.Errorf("sqlite/migrations/%s has no PostgreSQL counterpart: add postgres/migrations/%s, the same tables and columns "+
+				"in PostgreSQL's types (and the store's methods for them), so that both stores keep the same schema", name, name)
 		}
 	}
 }
@@ -341,4 +355,8 @@ func syntheticProfiles(day fleetscore.Score) []fleetscore.ControlProfile {
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+func TestAlertState(t *testing.T) {
+	alerttest.StateStoreSuite(t, func(t *testing.T) alert.StateStore { return openTemp(t) })
 }
