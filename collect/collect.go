@@ -90,6 +90,11 @@ type Collector struct {
 	// LeaseTTL is how long a claim lasts without renewal; it is renewed
 	// every third of it while the tenant runs. Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+
+	// Archive, when set, receives each saved day's raw snapshot. A failure
+	// is reported in Result.ArchiveErr and, when the store keeps an
+	// ArchiveBacklog, retried at the next run; it never fails the tenant.
+	Archive Archive
 }
 
 // Result is the outcome of one tenant's collection.
@@ -101,6 +106,9 @@ type Result struct {
 	// tenant's day, or it is done already, or another took it over while
 	// this one ran: this instance did not collect it, and that is no error.
 	ClaimedElsewhere bool
+	// ArchiveErr says which days could not be archived (the tenant was
+	// still collected and saved).
+	ArchiveErr error
 }
 
 // Summary is the outcome of a whole run.
@@ -269,8 +277,11 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	var requests atomic.Int64
 	tctx = graph.WithRequestCounter(tctx, &requests)
-	days, profiles, err := c.fetchAndSave(tctx, j, l)
+	days, profiles, archErr, err := c.fetchAndSave(tctx, j, l)
 	cancel()
+	if archErr != nil {
+		log.Warn("archive", "err", archErr)
+	}
 
 	col.FinishedAt = c.now().UTC()
 	col.Requests = int(requests.Load())
@@ -296,16 +307,16 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 			err = ferr
 		}
 	}
-	return Result{Tenant: j.Tenant, Collection: col, Err: err}
+	return Result{Tenant: j.Tenant, Collection: col, Err: err, ArchiveErr: archErr}
 }
 
 // fetchAndSave reads what is new for the tenant and writes it in one batch.
 // With a lease, the claim is renewed just before the write: an instance
 // whose claim was taken over does not write.
-func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, err error) {
+func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, archErr, err error) {
 	latest, have, err := c.Store.LatestDay(ctx, j.Tenant.ID)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read latest day: %w", err)
+		return 0, 0, nil, fmt.Errorf("read latest day: %w", err)
 	}
 	top := 0 // everything Graph keeps
 	if have {
@@ -315,6 +326,11 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		if gap < HistoryDays {
 			top = max(gap, 2)
 		}
+	}
+
+	ctx, top, plan, err := c.planArchive(ctx, j, top)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("read the archive backlog: %w", err)
 	}
 
 	var (
@@ -339,7 +355,7 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		err = perr
 	}
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if have {
 		// Days older than the latest stored one are history we already
@@ -357,16 +373,16 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 	}
 	if l != nil {
 		if err := l.renew(ctx); err != nil {
-			return 0, 0, fmt.Errorf("renew the claim before saving: %w", err)
+			return 0, 0, nil, fmt.Errorf("renew the claim before saving: %w", err)
 		}
 	}
 	if err := c.Store.SaveBatch(ctx, fleetscore.Batch{Tenant: j.Tenant, Scores: scores, Profiles: profs}); err != nil {
 		if ctx.Err() != nil {
-			return 0, 0, &graph.Error{Kind: graph.KindTimeout, Tenant: j.Tenant.ID, Msg: "the tenant's collection was stopped before its data was saved; nothing of it was written", Err: err}
+			return 0, 0, nil, &graph.Error{Kind: graph.KindTimeout, Tenant: j.Tenant.ID, Msg: "the tenant's collection was stopped before its data was saved; nothing of it was written", Err: err}
 		}
-		return 0, 0, fmt.Errorf("save: %w", err)
+		return 0, 0, nil, fmt.Errorf("save: %w", err)
 	}
-	return len(scores), len(profs), nil
+	return len(scores), len(profs), c.archive(ctx, j, plan, scores), nil
 }
 
 // Explain turns a collection error into a one-line message and advice for

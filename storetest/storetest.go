@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 		{"ExpiredClaimIsTakenOver", testExpiredClaimIsTakenOver},
 		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
 		{"FleetReadsAcrossTenants", testFleetReads},
+		{"ArchiveBacklog", testArchiveBacklog},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}

@@ -65,8 +65,14 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	if err := store.SyncTenants(ctx, tenantsOf(w.jobs)); err != nil {
 		return fmt.Errorf("record tenants: %w", err)
 	}
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	if err != nil {
+		return err
+	}
+	defer closeArchive()
 	var mu sync.Mutex
 	c := &collect.Collector{
+		Archive:     arc,
 		Store:       store,
 		Graph:       w.graph,
 		Concurrency: cfg.Concurrency,
@@ -99,6 +105,9 @@ func printResult(w io.Writer, r collect.Result) {
 	c := r.Collection
 	if r.Err == nil {
 		fmt.Fprintf(w, "  ok     %-28s %3d days  %3d controls  %2d requests  %s\n", r.Tenant.Name, c.Days, c.Controls, c.Requests, c.Duration().Round(time.Millisecond))
+		if r.ArchiveErr != nil {
+			fmt.Fprintf(w, "         %s\n", r.ArchiveErr)
+		}
 		return
 	}
 	msg, advice := c.Error, c.Advice

@@ -70,10 +70,15 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if o.schedule != nil {
 		sched = *o.schedule
 	}
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	if err != nil {
+		return err
+	}
+	defer closeArchive()
 	afterRun := alertsAfterRun(cfg, store, log)
 	var srv *server.Server
 	runner := &collect.Runner{
-		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log},
+		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc},
 		Jobs:      func() []collect.Job { return w.jobs },
 		Schedule:  sched,
 		After: func(ctx context.Context, s collect.Summary) {

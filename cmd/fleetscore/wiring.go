@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/archive"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
@@ -104,4 +105,29 @@ func tenantsOf(jobs []collect.Job) []fleetscore.Tenant {
 		ts[i] = j.Tenant
 	}
 	return ts
+}
+
+// openArchive opens the raw-snapshot archive the config names, if any, as
+// the collector's Archive. close releases it.
+func openArchive(ctx context.Context, cfg *config.Config, getenv func(string) string, hc *http.Client) (collect.Archive, func(), error) {
+	if cfg.Archive == nil {
+		return nil, func() {}, nil
+	}
+	a := cfg.Archive
+	arc, err := archive.Open(ctx, archive.Config{
+		Kind: a.Kind(), Folder: a.Folder, Container: a.Container, AccountURL: a.AccountURL,
+		ConnectionStringEnv: a.ConnectionStringEnv, AccountKeyEnv: a.AccountKeyEnv,
+		ManagedIdentity: a.ManagedIdentity, ClientID: a.ClientID,
+	}, getenv, hc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s:%d: archive: %w", cfg.Path, a.Line, err)
+	}
+	return archiveAdapter{arc}, func() { _ = arc.Close() }, nil
+}
+
+// archiveAdapter gives the collector an archive.Archiver.
+type archiveAdapter struct{ a archive.Archiver }
+
+func (x archiveAdapter) Put(ctx context.Context, t fleetscore.Tenant, day fleetscore.Day, raw []byte) error {
+	return x.a.Put(ctx, archive.Snapshot{TenantID: t.ID, TenantName: t.Name, Day: day, JSON: raw})
 }
