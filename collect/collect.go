@@ -81,8 +81,10 @@ type Collector struct {
 	// Claims, when set, shares the collection with the other instances
 	// using the same claims (the same database): a tenant is collected by
 	// the instance that claims its day (the UTC day of Now when the run
-	// starts), and skipped by the others. Nil: this instance collects every
-	// tenant, as a single collector does.
+	// starts), and skipped by the others. A tenant's day is then collected
+	// once: a later run the same day, by any instance, skips it (a failed
+	// tenant is tried again). Nil: this instance collects every tenant at
+	// every run, as a single collector does.
 	Claims Claimer
 	// Owner names this instance in its claims; default: the host name, the
 	// process ID and a random suffix.
