@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -534,5 +535,52 @@ func TestGzipAndNotFound(t *testing.T) {
 	resp404, body := a.get(t, "/no/such/page")
 	if resp404.StatusCode != 404 || !strings.HasPrefix(resp404.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("no page at this address")) {
 		t.Errorf("unknown page: %d %s", resp404.StatusCode, resp404.Header.Get("Content-Type"))
+	}
+}
+
+// TestPagesShowOpenAlerts shows each tenant's open alerts on its row and
+// its page, and the fleet's on the overview.
+func TestPagesShowOpenAlerts(t *testing.T) {
+	f := fleettest.New(t, fleettest.Options{Tenants: 3})
+	id := f.Jobs[0].Tenant.ID
+	since := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+	s, err := New(Options{Source: f.Store, OpenAlerts: func(context.Context) (map[string][]OpenAlert, error) {
+		return map[string][]OpenAlert{
+			id: {{Rule: "big-drop", Title: "Secure Score dropped 10.5 points", Summary: "from 412.5 to 402.0 in 7 days", Since: since}},
+			"": {{Rule: "new-action", Title: "New recommended action at 5 tenants", Since: since}},
+		}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	home := get("/")
+	for _, want := range []string{"1 open alert", `/tenants/` + id + `#alerts`, "Fleet alerts", "New recommended action at 5 tenants"} {
+		if !strings.Contains(home, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+	if n := strings.Count(home, "alert-badge"); n != 1 {
+		i := strings.Index(home, "open alert")
+		t.Errorf("only the tenant with an alert gets the badge; found %d badges: %s", n, home[max(0, i-300):min(len(home), i+300)])
+	}
+	page := get("/tenants/" + id)
+	for _, want := range []string{"Open alerts", "Secure Score dropped 10.5 points", "from 412.5 to 402.0 in 7 days", "rule big-drop"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("tenant page lacks %q", want)
+		}
+	}
+	if other := get("/tenants/" + f.Jobs[1].Tenant.ID); strings.Contains(other, "Open alerts") {
+		t.Error("a tenant without alerts shows an alerts section")
 	}
 }

@@ -223,12 +223,14 @@ type overviewModel struct {
 	// The change of the fleet average and of the share meeting target
 	// over 7 days.
 	avg7, share7 *float64
+	fleetAlerts  []OpenAlert // open alerts about the fleet, not one tenant
 }
 
 // overviewRow is one tenant's row, with its charts rendered; HTML is the
 // whole row, rendered once per model.
 type overviewRow struct {
 	query.OverviewRow
+	Alerts  []OpenAlert
 	Spark   template.HTML
 	Meter   template.HTML
 	C7, C30 change
@@ -316,12 +318,13 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 	if actionErr != nil {
 		return nil, actionErr
 	}
-	m := &overviewModel{o: o, counts: o.Counts()}
+	alerts := s.openAlerts(ctx)
+	m := &overviewModel{o: o, counts: o.Counts(), fleetAlerts: alerts[""]}
 	if len(actions) > 0 && actions[0].OpenTenants > 0 {
 		m.top = &actions[0]
 	}
 	for _, r := range o.Rows {
-		row := overviewRow{OverviewRow: r, C7: changeOf(r.Change7d), C30: changeOf(r.Change30d)}
+		row := overviewRow{OverviewRow: r, C7: changeOf(r.Change7d), C30: changeOf(r.Change30d), Alerts: alerts[r.TenantID]}
 		target := r.TargetPercent
 		row.Spark = sparkline(r.Spark, target, r.MeetsTarget, sparkLabel(r.Spark, query.SparkDays))
 		if r.Percent != nil {
@@ -389,6 +392,7 @@ type overviewView struct {
 	Filters  []filterLink
 	Trend    template.HTML
 	Top      *query.Action
+	Alerts   []OpenAlert // open fleet-wide alerts
 	AvgDelta change // the fleet average's change over 7 days
 	Share7   change // the share meeting target's change over 7 days
 	Empty    string // what to say when the filter keeps no tenant
@@ -417,7 +421,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	v := overviewView{page: s.page(r, "overview", "Overview"), O: m.o, Counts: m.counts, Trend: m.trend, Top: m.top}
+	v := overviewView{page: s.page(r, "overview", "Overview"), O: m.o, Counts: m.counts, Trend: m.trend, Top: m.top, Alerts: m.fleetAlerts}
 	v.Filter = q.Get("filter")
 	if !slices.Contains([]string{query.FilterBelow, query.FilterFalling, query.FilterFailing}, v.Filter) {
 		v.Filter = ""
@@ -534,6 +538,7 @@ type tenantView struct {
 	C7, C30    change
 	Fix        template.HTML
 	Collected  string
+	Alerts     []OpenAlert
 }
 
 type legendItem struct{ Name, Class string }
@@ -587,7 +592,8 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d)}
+	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d),
+		Alerts: s.openAlerts(r.Context())[d.TenantID]}
 	if d.Percent != nil {
 		v.Meets = "below"
 		if d.MeetsTarget {

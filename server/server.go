@@ -33,6 +33,17 @@ type Options struct {
 	Version string
 	// Ready reports whether the database answers, for /readyz.
 	Ready func(ctx context.Context) error
+	// OpenAlerts returns the open alerts by tenant ID ("" for fleet-wide
+	// ones), for the pages; nil when alerts are not configured.
+	OpenAlerts func(ctx context.Context) (map[string][]OpenAlert, error)
+}
+
+// OpenAlert is an alert that fired and has not resolved, as the pages show it.
+type OpenAlert struct {
+	Rule    string
+	Title   string
+	Summary string
+	Since   time.Time
 }
 
 // Server is the HTTP side of fleetscore.
@@ -43,6 +54,7 @@ type Server struct {
 	now     func() time.Time
 	version string
 	ready   func(ctx context.Context) error
+	alerts  func(ctx context.Context) (map[string][]OpenAlert, error)
 	pages   *pages
 	handler http.Handler
 }
@@ -53,7 +65,7 @@ func New(o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("server: no source")
 	}
-	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready}
+	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -167,3 +179,17 @@ func (g *gzipWriter) close() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (g *gzipWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// openAlerts reads the open alerts; a failure to read them is logged and
+// shows no alerts rather than no page.
+func (s *Server) openAlerts(ctx context.Context) map[string][]OpenAlert {
+	if s.alerts == nil {
+		return nil
+	}
+	m, err := s.alerts(ctx)
+	if err != nil {
+		s.log.Warn("open alerts", "err", err)
+		return nil
+	}
+	return m
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/server"
 )
 
 // alertChannels builds the config's channels. Secrets pass as the Reveal
@@ -62,7 +63,7 @@ func alertEngine(cfg *config.Config, store fleetscore.Store, log *slog.Logger) (
 	state, ok := store.(alert.StateStore)
 	src, ok2 := store.(query.Source)
 	if !ok || !ok2 {
-		return nil, fmt.Errorf("database %s keeps no alert state: alerts need the SQLite store", redactDSN(cfg.Database))
+		return nil, fmt.Errorf("database %s keeps no alert state: alerts need a store that keeps alert state", redactDSN(cfg.Database))
 	}
 	var ids []string
 	for _, t := range cfg.Tenants {
@@ -212,4 +213,25 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// openAlertsFor gives the pages the open alerts, when alerts are configured.
+func openAlertsFor(cfg *config.Config, store fleetscore.Store) func(context.Context) (map[string][]server.OpenAlert, error) {
+	state, ok := store.(alert.StateStore)
+	if len(cfg.Alerts) == 0 || !ok {
+		return nil
+	}
+	return func(ctx context.Context) (map[string][]server.OpenAlert, error) {
+		open, err := alert.OpenByTenant(ctx, state)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string][]server.OpenAlert, len(open))
+		for tenant, list := range open {
+			for _, a := range list {
+				out[tenant] = append(out[tenant], server.OpenAlert{Rule: a.Rule, Title: a.Title, Summary: a.Summary, Since: a.OpenedAt})
+			}
+		}
+		return out, nil
+	}
 }

@@ -90,7 +90,8 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 			}
 		},
 	}
-	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version})
+	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
+		OpenAlerts: openAlertsFor(cfg, store)})
 	if err != nil {
 		return err
 	}
