@@ -393,9 +393,9 @@ type overviewView struct {
 	Trend    template.HTML
 	Top      *query.Action
 	Alerts   []OpenAlert // open fleet-wide alerts
-	AvgDelta change // the fleet average's change over 7 days
-	Share7   change // the share meeting target's change over 7 days
-	Empty    string // what to say when the filter keeps no tenant
+	AvgDelta change      // the fleet average's change over 7 days
+	Share7   change      // the share meeting target's change over 7 days
+	Empty    string      // what to say when the filter keeps no tenant
 }
 
 type sortHeader struct {
