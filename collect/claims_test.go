@@ -121,60 +121,73 @@ func TestFailedTenantIsReleased(t *testing.T) {
 
 // TestClaimIsHeldWhileTheTenantRuns: a tenant whose collection lasts several
 // lease times stays with the instance that works on it, which renews its
-// claim; another instance trying all along never gets it.
+// claim; another instance, trying to claim it all along (it polls while it
+// waits for the day to be done), never gets it.
 func TestClaimIsHeldWhileTheTenantRuns(t *testing.T) {
 	f := newFixture(t, emulator.Options{Seed: 13})
 	const ttl = 200 * time.Millisecond
 	infos, jobs := f.tenants(1, emulator.Faults{Slow: time.Second}) // > 3 ttl
 	a, b := f.instance("a", ttl), f.instance("b", ttl)
+	var tries atomic.Int32
+	b.Claims = &counting{Claimer: f.store, claims: &tries}
 
 	done := make(chan collect.Summary)
 	start := time.Now()
 	go func() { done <- a.Run(context.Background(), jobs) }()
 	time.Sleep(ttl / 3)
-	tries := 0
-	var sa collect.Summary
-loop:
-	for {
-		select {
-		case sa = <-done:
-			break loop
-		case <-time.After(ttl / 2):
-		}
-		tries++
-		if s := b.Run(context.Background(), jobs); s.ClaimedElsewhere != 1 {
-			t.Fatalf("b got the tenant %s after a started it (ttl %s): %+v", time.Since(start).Round(time.Millisecond), ttl, s.Results[0])
-		}
-	}
-	if took := time.Since(start); took < 3*ttl {
-		t.Fatalf("the slow tenant took only %s; the test needs several lease times", took)
-	}
+	sb := b.Run(context.Background(), jobs)
+	sa := <-done
+	took := time.Since(start)
 	if sa.OK != 1 {
 		t.Fatalf("a: %+v", sa.Results[0])
 	}
-	t.Logf("a held the tenant for %s (ttl %s); b tried %d times", time.Since(start).Round(time.Millisecond), ttl, tries)
+	if sb.ClaimedElsewhere != 1 || sb.Err() != nil {
+		t.Fatalf("b got the tenant a was working on (ttl %s): %+v", ttl, sb.Results[0])
+	}
+	if took < 3*ttl {
+		t.Fatalf("the slow tenant took only %s; the test needs several lease times", took)
+	}
+	if n := tries.Load(); n < 3 {
+		t.Errorf("b tried to claim the tenant %d times while a held it for %s, want several", n, took.Round(time.Millisecond))
+	}
+	t.Logf("a held the tenant for %s (ttl %s); b tried %d times", took.Round(time.Millisecond), ttl, tries.Load())
 	f.assertStored(infos[0].ID)
 }
 
+// counting is a Claimer that counts claims.
+type counting struct {
+	collect.Claimer
+	claims *atomic.Int32
+}
+
+func (c *counting) Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error) {
+	c.claims.Add(1)
+	return c.Claimer.Claim(ctx, tenantID, day, owner, ttl)
+}
+
 // TestDeadInstanceIsTakenOver: an instance that claimed a tenant and died
-// holds it until its lease expires; then another instance collects it.
+// holds it until its lease expires; the run of another instance waits for
+// that and collects it.
 func TestDeadInstanceIsTakenOver(t *testing.T) {
 	f := newFixture(t, emulator.Options{Seed: 14})
-	infos, jobs := f.tenants(1, emulator.Faults{})
+	infos, jobs := f.tenants(3, emulator.Faults{})
 	a := f.instance("a", time.Minute)
 	const ttl = 400 * time.Millisecond
 	today := fleetscore.DayOf(a.Now())
+	start := time.Now()
 	if ok, err := f.store.Claim(context.Background(), infos[0].ID, today, "dead", ttl); !ok || err != nil {
 		t.Fatalf("the dead instance's claim: %v, %v", ok, err)
 	}
-	if s := a.Run(context.Background(), jobs); s.ClaimedElsewhere != 1 || s.Err() != nil {
-		t.Fatalf("while the dead instance's lease runs: %+v, %v; want the tenant left to it", s.Results[0], s.Err())
+	s := a.Run(context.Background(), jobs)
+	if s.OK != 3 || s.Err() != nil {
+		t.Fatalf("a's run: %d collected, %v; want the dead instance's tenant taken over", s.OK, s.Err())
 	}
-	time.Sleep(ttl + 100*time.Millisecond)
-	if s := a.Run(context.Background(), jobs); s.OK != 1 {
-		t.Fatalf("after the dead instance's lease expired: %+v; want the tenant collected", s.Results[0])
+	if took := time.Since(start); took < ttl {
+		t.Errorf("a collected the dead instance's tenant after %s, before its lease (%s) expired", took, ttl)
 	}
-	f.assertStored(infos[0].ID)
+	for _, ti := range infos {
+		f.assertStored(ti.ID)
+	}
 }
 
 // stolen is a Claimer whose claims are taken over by another instance right
@@ -189,6 +202,11 @@ func (s *stolen) Claim(ctx context.Context, tenantID string, day fleetscore.Day,
 		return s.Claimer.Claim(ctx, tenantID, day, owner, ttl)
 	}
 	return false, nil
+}
+
+// Pending says the other instance has finished.
+func (s *stolen) Pending(context.Context, fleetscore.Day, []string) ([]string, error) {
+	return nil, nil
 }
 
 // TestLostClaimStopsTheWrite: an instance whose claim was taken over while

@@ -50,6 +50,10 @@ type Claimer interface {
 	// Done ends owner's claim: the day is done when ok, released for anyone
 	// to take at once otherwise. It fails when owner no longer holds it.
 	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
+	// Pending lists which of the tenants' claims of day are not done: held
+	// by an owner at work, expired (the owner died), or released (it failed,
+	// or was stopped).
+	Pending(ctx context.Context, day fleetscore.Day, tenantIDs []string) ([]string, error)
 }
 
 // DefaultLeaseTTL is how long a claim lasts unless renewed: how long the
@@ -140,41 +144,32 @@ func (s Summary) Err() error {
 }
 
 // Run collects every job and returns when all have finished (or, when ctx
-// is cancelled, when the running ones have stopped).
+// is cancelled, when the running ones have stopped). With Claims, it returns
+// once every tenant's day is done by some instance or was tried by this
+// one: the tenants of an instance that died are taken over when its leases
+// expire, those of one that stopped or failed them at once.
 func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	start := c.now()
 	day, owner := fleetscore.DayOf(start), c.Owner
 	if owner == "" {
 		owner = defaultOwner()
 	}
-	conc := c.Concurrency
-	if conc <= 0 {
-		conc = 8
-	}
 	sum := Summary{Results: make([]Result, len(jobs))}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, conc)
-	for i, j := range jobs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			sum.Results[i] = Result{Tenant: j.Tenant, Err: fmt.Errorf("not started: %w", ctx.Err())}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.one(ctx, j, day, owner)
-			sum.Results[i] = r
-			if c.Progress != nil {
+	all := make([]int, len(jobs))
+	for i := range all {
+		all[i] = i
+	}
+	c.pass(ctx, jobs, all, day, owner, sum.Results)
+	if c.Claims != nil {
+		c.takeOver(ctx, jobs, day, owner, sum.Results)
+		// Reported now, once: a tenant claimed elsewhere may have been
+		// taken over since.
+		for _, r := range sum.Results {
+			if r.ClaimedElsewhere && c.Progress != nil {
 				c.Progress(r)
 			}
-		}()
+		}
 	}
-	wg.Wait()
 	for _, r := range sum.Results {
 		switch {
 		case r.ClaimedElsewhere:
@@ -190,6 +185,99 @@ func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	}
 	sum.Duration = c.now().Sub(start)
 	return sum
+}
+
+// pass collects the jobs of the given indexes, Concurrency at a time, into
+// results. Progress hears of each, except those claimed elsewhere, which
+// Run reports at the end.
+func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fleetscore.Day, owner string, results []Result) {
+	conc := c.Concurrency
+	if conc <= 0 {
+		conc = 8
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conc)
+	for _, i := range indexes {
+		j := jobs[i]
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			results[i] = Result{Tenant: j.Tenant, Err: fmt.Errorf("not started: %w", ctx.Err())}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := c.one(ctx, j, day, owner)
+			results[i] = r
+			if c.Progress != nil && !r.ClaimedElsewhere {
+				c.Progress(r)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// takeOver waits for the tenants claimed elsewhere whose day is not done,
+// trying to claim them again as it polls: a live instance finishes them, a
+// dead one's leases expire, a released claim (its tenant failed, or its
+// instance stopped) is free at once; a tenant this instance then collects
+// or fails leaves the wait, so each instance tries a tenant at most once a
+// run. It gives up when nothing has moved for longer than a tenant may take
+// plus two leases, or when ctx ends.
+func (c *Collector) takeOver(ctx context.Context, jobs []Job, day fleetscore.Day, owner string, results []Result) {
+	ttl, timeout := c.LeaseTTL, c.Timeout
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	poll := min(ttl/4, time.Second)
+	log := c.logger()
+	lastPending, moved := -1, time.Now()
+	for {
+		var ids []string
+		index := map[string]int{}
+		for i, r := range results {
+			if r.ClaimedElsewhere {
+				ids = append(ids, jobs[i].Tenant.ID)
+				index[jobs[i].Tenant.ID] = i
+			}
+		}
+		if len(ids) == 0 {
+			return
+		}
+		pending, err := c.Claims.Pending(ctx, day, ids)
+		if err != nil {
+			log.Error("claims pending at other instances", "err", err)
+			return
+		}
+		if len(pending) == 0 {
+			return
+		}
+		if len(pending) != lastPending {
+			lastPending, moved = len(pending), time.Now()
+		} else if time.Since(moved) > timeout+2*ttl {
+			log.Warn("tenants still pending at other instances; left for the next run", "tenants", len(pending))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+		var again []int
+		for _, id := range pending {
+			if i, ok := index[id]; ok {
+				again = append(again, i)
+			}
+		}
+		c.pass(ctx, jobs, again, day, owner, results)
+	}
 }
 
 func (c *Collector) now() time.Time {

@@ -78,3 +78,21 @@ func (s *Store) Done(ctx context.Context, tenantID string, day fleetscore.Day, o
 	}
 	return nil
 }
+
+// Pending lists which of the tenants' claims of day are not done: held,
+// expired or released. A tenant never claimed is not pending.
+func (s *Store) Pending(ctx context.Context, day fleetscore.Day, tenantIDs []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT tenant
+		FROM claims
+		WHERE day = $1 AND tenant = ANY ($2) AND NOT done
+		ORDER BY tenant`, day.Unix(), tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("pending claims of %s: %w", day, err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pending claims of %s: %w", day, err)
+	}
+	return held, nil
+}

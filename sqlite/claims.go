@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -78,4 +79,23 @@ func (s *Store) Done(ctx context.Context, tenantID string, day fleetscore.Day, o
 		return fmt.Errorf("end claim %s of tenant %s: %w", day, tenantID, err)
 	}
 	return nil
+}
+
+// Pending lists which of the tenants' claims of day are not done: held,
+// expired or released. A tenant never claimed is not pending.
+func (s *Store) Pending(ctx context.Context, day fleetscore.Day, tenantIDs []string) ([]string, error) {
+	ids, err := json.Marshal(tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("pending claims of %s: %w", day, err)
+	}
+	held, err := stringsOf(ctx, s.r, `
+		SELECT tenant
+		FROM claims
+		WHERE day = ? AND NOT done
+		  AND tenant IN (SELECT value FROM json_each(?))
+		ORDER BY tenant`, day.Unix(), string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("pending claims of %s: %w", day, err)
+	}
+	return held, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 type claimer interface {
 	Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error)
 	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
+	Pending(ctx context.Context, day fleetscore.Day, tenantIDs []string) ([]string, error)
 }
 
 // claims is the store as a claimer; a store that is not one fails the test.
@@ -146,5 +148,38 @@ func testConcurrentClaims(t *testing.T, s fleetscore.Store) {
 		if len(won[day]) != 1 {
 			t.Errorf("%d owners claiming %s at once: %v got it, want exactly one", owners, day, won[day])
 		}
+	}
+}
+
+func testPendingClaims(t *testing.T, s fleetscore.Store) {
+	c := claims(t, s)
+	const (
+		live = "44444444-4444-4444-8444-444444444444"
+		dead = "55555555-5555-4555-8555-555555555555"
+		none = "66666666-6666-4666-8666-666666666666"
+	)
+	wantClaim(t, c, live, day0, "a", time.Minute, true, "nobody claimed the day")
+	wantClaim(t, c, dead, day0, "gone", time.Millisecond, true, "nobody claimed the day")
+	wantClaim(t, c, tenantA.ID, day0, "a", time.Minute, true, "nobody claimed the day")
+	done(t, c, tenantA.ID, day0, "a", true)
+	wantClaim(t, c, tenantB.ID, day0, "b", time.Minute, true, "nobody claimed the day")
+	done(t, c, tenantB.ID, day0, "b", false)
+	wantClaim(t, c, tenantC.ID, day0.AddDays(1), "b", time.Minute, true, "nobody claimed the day")
+	time.Sleep(10 * time.Millisecond)
+
+	got, err := c.Pending(context.Background(), day0, []string{live, dead, none, tenantA.ID, tenantB.ID, tenantC.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	// Pending: a's live lease, the dead owner's expired one, the released
+	// one. Not: the tenant never claimed, the done one, another day's.
+	want := []string{live, dead, tenantB.ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Pending = %v, want %v", got, want)
+	}
+	if got, err := c.Pending(context.Background(), day0, nil); err != nil || len(got) != 0 {
+		t.Errorf("Pending of no tenants = %v, %v; want none", got, err)
 	}
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 		{"FailedClaimIsReleased", testFailedClaimIsReleased},
 		{"ExpiredClaimIsTakenOver", testExpiredClaimIsTakenOver},
 		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
+		{"PendingClaims", testPendingClaims},
 		{"FleetReadsAcrossTenants", testFleetReads},
 		{"ArchiveBacklog", testArchiveBacklog},
 	} {
