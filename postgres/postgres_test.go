@@ -79,7 +79,7 @@ func TestMigrationsOnceWhenInstancesStartTogether(t *testing.T) {
 	var s *Store
 	for st := range stores {
 		s = st
-		defer st.Close()
+		t.Cleanup(func() { st.Close() })
 	}
 	if s == nil {
 		t.Fatal("no instance opened the database")
