@@ -90,8 +90,18 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 			}
 		},
 	}
+	// Several instances on one PostgreSQL share the collection: each
+	// tenant's day goes to the instance that claims it. (A single SQLite
+	// instance claims nothing, so "collect now" can run a day twice.)
+	if cl, ok := store.(collect.Claimer); ok && isPostgres(cfg.Database) {
+		runner.Collector.Claims = cl
+	}
+	var ready func(context.Context) error
+	if p, ok := store.(interface{ Ping(context.Context) error }); ok {
+		ready = p.Ping
+	}
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
-		OpenAlerts: openAlertsFor(cfg, store)})
+		OpenAlerts: openAlertsFor(cfg, store), Ready: ready})
 	if err != nil {
 		return err
 	}

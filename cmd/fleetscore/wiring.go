@@ -131,3 +131,7 @@ type archiveAdapter struct{ a archive.Archiver }
 func (x archiveAdapter) Put(ctx context.Context, t fleetscore.Tenant, day fleetscore.Day, raw []byte) error {
 	return x.a.Put(ctx, archive.Snapshot{TenantID: t.ID, TenantName: t.Name, Day: day, JSON: raw})
 }
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
