@@ -208,6 +208,8 @@ type overviewCache struct {
 	key   uint64
 	at    time.Time
 	model *overviewModel
+	// refreshing is set while an expired model is rebuilt behind requests.
+	refreshing bool
 }
 
 const overviewTTL = 5 * time.Minute
@@ -288,7 +290,13 @@ func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 		}
 	}
 	key := h.Sum64()
-	if c.model != nil && c.key == key && now.Sub(c.at) < overviewTTL && !now.Before(c.at) {
+	if c.model != nil && c.key == key && !now.Before(c.at) {
+		if now.Sub(c.at) >= overviewTTL && !c.refreshing {
+			// Nothing the key sees has changed: serve this model and
+			// refresh it behind the request, so no view waits for a build.
+			c.refreshing = true
+			go s.refreshOverview(context.WithoutCancel(ctx), key)
+		}
 		return c.model, nil
 	}
 	m, err := s.buildOverview(ctx, now)
@@ -297,6 +305,25 @@ func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 	}
 	c.key, c.at, c.model = key, now, m
 	return m, nil
+}
+
+// refreshOverview rebuilds an expired model in the background.
+func (s *Server) refreshOverview(ctx context.Context, key uint64) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	now := s.now()
+	m, err := s.buildOverview(ctx, now)
+	c := &s.pages.overview
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
+	if err != nil {
+		s.log.Warn("refresh the overview", "err", err)
+		return
+	}
+	if c.key == key {
+		c.at, c.model = now, m
+	}
 }
 
 func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewModel, error) {

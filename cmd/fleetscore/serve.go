@@ -123,6 +123,12 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if err != nil {
 		return err
 	}
+	// Build the overview before the first view asks for it.
+	go func() {
+		if err := srv.WarmOverview(ctx); err != nil {
+			log.Warn("overview", "err", err)
+		}
+	}()
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	done := make(chan struct{})
