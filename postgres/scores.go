@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/internal/history"
 )
 
 // SaveBatch writes one tenant's batch in one transaction: the tenant, its
@@ -35,7 +36,7 @@ func (s *Store) SaveBatch(ctx context.Context, b fleetscore.Batch) error {
 }
 
 func (s *Store) saveBatch(ctx context.Context, b fleetscore.Batch) error {
-	days, err := batchDays(b)
+	days, err := history.BatchDays(b)
 	if err != nil {
 		return err
 	}
@@ -68,41 +69,6 @@ func (s *Store) saveBatch(ctx context.Context, b fleetscore.Batch) error {
 		return nil
 	})
 }
-
-// batchDays checks the batch's scores and returns them by day, oldest first,
-// one per day (the last given).
-func batchDays(b fleetscore.Batch) ([]fleetscore.Score, error) {
-	byDay := make(map[int64]fleetscore.Score, len(b.Scores))
-	for _, sc := range b.Scores {
-		switch {
-		case sc.TenantID != "" && sc.TenantID != b.Tenant.ID:
-			return nil, fmt.Errorf("the score of %s belongs to tenant %s", sc.Day, sc.TenantID)
-		case sc.Day.IsZero():
-			return nil, errors.New("a score without a day")
-		case !finite(sc.CurrentScore) || !finite(sc.MaxScore):
-			return nil, fmt.Errorf("the score of %s is not a number", sc.Day)
-		}
-		for _, c := range sc.Controls {
-			if c.Name == "" {
-				return nil, fmt.Errorf("the score of %s has a control without a name", sc.Day)
-			}
-			if !finite(c.Score) {
-				return nil, fmt.Errorf("the score of %s: control %s is not a number", sc.Day, c.Name)
-			}
-		}
-		for basis, v := range sc.Averages {
-			if !finite(v) {
-				return nil, fmt.Errorf("the score of %s: the %s average is not a number", sc.Day, basis)
-			}
-		}
-		byDay[sc.Day.Unix()] = sc
-	}
-	return slices.SortedFunc(maps.Values(byDay), func(a, b fleetscore.Score) int {
-		return cmp.Compare(a.Day.Unix(), b.Day.Unix())
-	}), nil
-}
-
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // intern returns the keys of the control names, adding the names that are
 // new. New names are inserted in name order, so that two transactions adding
@@ -169,16 +135,11 @@ func intern(ctx context.Context, tx pgx.Tx, names []string) (map[string]int64, e
 	return dict, nil
 }
 
-// state is the controls of one day: control key -> score; a control that is
-// absent is not in the map.
-type state map[int64]float64
-
-// change is a row of control_changes: from day on, control scores score, or
-// is absent when score is NULL.
-type change struct {
-	control, day int64
-	score        pgtype.Float8
-}
+// state and change are the shared encoding's (package history).
+type (
+	state  = history.State
+	change = history.Change
+)
 
 type changeKey struct{ control, day int64 }
 
@@ -312,18 +273,18 @@ func saveChanges(ctx context.Context, tx pgx.Tx, tenant, first int64, batch map[
 	if err != nil {
 		return err
 	}
-	want := encode(before, days, stored, batch)
+	want := history.Encode(before, days, stored, batch)
 
-	have := make(map[changeKey]pgtype.Float8, len(stored))
+	have := make(map[changeKey]change, len(stored))
 	for _, c := range stored {
-		have[changeKey{c.control, c.day}] = c.score
+		have[changeKey{c.Control, c.Day}] = c
 	}
 	var wb pgx.Batch
 	for _, c := range want {
-		k := changeKey{c.control, c.day}
+		k := changeKey{c.Control, c.Day}
 		if old, ok := have[k]; ok {
 			delete(have, k)
-			if old == c.score {
+			if old.Valid == c.Valid && old.Score == c.Score {
 				continue
 			}
 		}
@@ -331,7 +292,7 @@ func saveChanges(ctx context.Context, tx pgx.Tx, tenant, first int64, batch map[
 			INSERT INTO control_changes (tenant, control, day, score)
 			VALUES ($1, $2, $3, $4)
 			ON CONFLICT (tenant, control, day) DO UPDATE SET score = excluded.score`,
-			tenant, c.control, c.day, c.score)
+			tenant, c.Control, c.Day, pgtype.Float8{Float64: c.Score, Valid: c.Valid})
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(have), func(a, b changeKey) int {
 		return cmp.Or(cmp.Compare(a.control, b.control), cmp.Compare(a.day, b.day))
@@ -347,51 +308,6 @@ func saveChanges(ctx context.Context, tx pgx.Tx, tenant, first int64, batch map[
 		return fmt.Errorf("save control changes: %w", err)
 	}
 	return nil
-}
-
-// encode computes the change rows of days (ascending, every stored day from
-// the first on) given the state before them, the change rows stored for those
-// days (ascending by day), and the batch's states, which replace the stored
-// state of their day. The rows come sorted by control, then day: the order of
-// the table's key. It is the SQLite store's encoding, line for line.
-func encode(before state, days []int64, stored []change, batch map[int64]state) []change {
-	old := maps.Clone(before) // the stored state of the day, replayed
-	if old == nil {
-		old = state{}
-	}
-	prev := maps.Clone(old) // the state the rows written so far describe
-	var out []change
-	i := 0
-	for _, d := range days {
-		for ; i < len(stored) && stored[i].day <= d; i++ {
-			c := stored[i]
-			if c.score.Valid {
-				old[c.control] = c.score.Float64
-			} else {
-				delete(old, c.control)
-			}
-		}
-		target, ok := batch[d]
-		if !ok {
-			target = old
-		}
-		for id, v := range target {
-			if p, ok := prev[id]; !ok || p != v {
-				out = append(out, change{control: id, day: d, score: pgtype.Float8{Float64: v, Valid: true}})
-				prev[id] = v
-			}
-		}
-		for id := range prev {
-			if _, ok := target[id]; !ok {
-				out = append(out, change{control: id, day: d})
-				delete(prev, id)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b change) int {
-		return cmp.Or(cmp.Compare(a.control, b.control), cmp.Compare(a.day, b.day))
-	})
-	return out
 }
 
 // stateBefore is the tenant's control state in effect just before day: each
@@ -438,10 +354,14 @@ func loadChanges(ctx context.Context, q querier, tenant, from, to int64) ([]chan
 	defer rows.Close()
 	var out []change
 	for rows.Next() {
-		var c change
-		if err := rows.Scan(&c.control, &c.day, &c.score); err != nil {
+		var (
+			c     change
+			score pgtype.Float8
+		)
+		if err := rows.Scan(&c.Control, &c.Day, &score); err != nil {
 			return nil, fmt.Errorf("load control changes: %w", err)
 		}
+		c.Score, c.Valid = score.Float64, score.Valid
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -558,13 +478,8 @@ func scores(ctx context.Context, tx pgx.Tx, tenantID string, from, to fleetscore
 	i := 0
 	for k := range out {
 		d := out[k].Day.Unix()
-		for ; i < len(changes) && changes[i].day <= d; i++ {
-			c := changes[i]
-			if c.score.Valid {
-				st[c.control] = c.score.Float64
-			} else {
-				delete(st, c.control)
-			}
+		for ; i < len(changes) && changes[i].Day <= d; i++ {
+			st.Apply(changes[i])
 		}
 		cs := make([]fleetscore.ControlScore, 0, len(st))
 		for _, c := range controls { // sorted by name

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/internal/history"
 )
 
 // SaveBatch writes one tenant's batch in one transaction: the tenant, its
@@ -32,7 +32,7 @@ func (s *Store) SaveBatch(ctx context.Context, b fleetscore.Batch) error {
 }
 
 func (s *Store) saveBatch(ctx context.Context, b fleetscore.Batch) error {
-	days, err := batchDays(b)
+	days, err := history.BatchDays(b)
 	if err != nil {
 		return err
 	}
@@ -60,51 +60,11 @@ func (s *Store) saveBatch(ctx context.Context, b fleetscore.Batch) error {
 	return tx.Commit()
 }
 
-// batchDays checks the batch's scores and returns them by day, oldest first,
-// one per day (the last given).
-func batchDays(b fleetscore.Batch) ([]fleetscore.Score, error) {
-	byDay := make(map[int64]fleetscore.Score, len(b.Scores))
-	for _, sc := range b.Scores {
-		switch {
-		case sc.TenantID != "" && sc.TenantID != b.Tenant.ID:
-			return nil, fmt.Errorf("the score of %s belongs to tenant %s", sc.Day, sc.TenantID)
-		case sc.Day.IsZero():
-			return nil, errors.New("a score without a day")
-		case !finite(sc.CurrentScore) || !finite(sc.MaxScore):
-			return nil, fmt.Errorf("the score of %s is not a number", sc.Day)
-		}
-		for _, c := range sc.Controls {
-			if c.Name == "" {
-				return nil, fmt.Errorf("the score of %s has a control without a name", sc.Day)
-			}
-			if !finite(c.Score) {
-				return nil, fmt.Errorf("the score of %s: control %s is not a number", sc.Day, c.Name)
-			}
-		}
-		for basis, v := range sc.Averages {
-			if !finite(v) {
-				return nil, fmt.Errorf("the score of %s: the %s average is not a number", sc.Day, basis)
-			}
-		}
-		byDay[sc.Day.Unix()] = sc
-	}
-	return slices.SortedFunc(maps.Values(byDay), func(a, b fleetscore.Score) int {
-		return cmp.Compare(a.Day.Unix(), b.Day.Unix())
-	}), nil
-}
-
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-// state is the controls of one day: control key -> score; a control that is
-// absent is not in the map.
-type state map[int64]float64
-
-// change is a row of control_changes: from day on, control scores score, or
-// is absent when score is NULL.
-type change struct {
-	control, day int64
-	score        sql.NullFloat64
-}
+// state and change are the shared encoding's (package history).
+type (
+	state  = history.State
+	change = history.Change
+)
 
 type changeKey struct{ control, day int64 }
 
@@ -257,18 +217,18 @@ func saveChanges(ctx context.Context, tx *sql.Tx, tenant, first int64, batch map
 	if err != nil {
 		return err
 	}
-	want := encode(before, days, stored, batch)
+	want := history.Encode(before, days, stored, batch)
 
-	have := make(map[changeKey]sql.NullFloat64, len(stored))
+	have := make(map[changeKey]change, len(stored))
 	for _, c := range stored {
-		have[changeKey{c.control, c.day}] = c.score
+		have[changeKey{c.Control, c.Day}] = c
 	}
 	var upserts []change
 	for _, c := range want {
-		k := changeKey{c.control, c.day}
+		k := changeKey{c.Control, c.Day}
 		if old, ok := have[k]; ok {
 			delete(have, k)
-			if old == c.score {
+			if old.Valid == c.Valid && old.Score == c.Score {
 				continue
 			}
 		}
@@ -298,57 +258,12 @@ func saveChanges(ctx context.Context, tx *sql.Tx, tenant, first int64, batch map
 		}
 		defer ins.Close()
 		for _, c := range upserts {
-			if _, err := ins.ExecContext(ctx, tenant, c.control, c.day, c.score); err != nil {
+			if _, err := ins.ExecContext(ctx, tenant, c.Control, c.Day, sql.NullFloat64{Float64: c.Score, Valid: c.Valid}); err != nil {
 				return fmt.Errorf("save control change: %w", err)
 			}
 		}
 	}
 	return nil
-}
-
-// encode computes the change rows of days (ascending, every stored day from
-// the first on) given the state before them, the change rows stored for those
-// days (ascending by day), and the batch's states, which replace the stored
-// state of their day. The rows come sorted by control, then day: the order of
-// the table's key.
-func encode(before state, days []int64, stored []change, batch map[int64]state) []change {
-	old := maps.Clone(before) // the stored state of the day, replayed
-	if old == nil {
-		old = state{}
-	}
-	prev := maps.Clone(old) // the state the rows written so far describe
-	var out []change
-	i := 0
-	for _, d := range days {
-		for ; i < len(stored) && stored[i].day <= d; i++ {
-			c := stored[i]
-			if c.score.Valid {
-				old[c.control] = c.score.Float64
-			} else {
-				delete(old, c.control)
-			}
-		}
-		target, ok := batch[d]
-		if !ok {
-			target = old
-		}
-		for id, v := range target {
-			if p, ok := prev[id]; !ok || p != v {
-				out = append(out, change{control: id, day: d, score: sql.NullFloat64{Float64: v, Valid: true}})
-				prev[id] = v
-			}
-		}
-		for id := range prev {
-			if _, ok := target[id]; !ok {
-				out = append(out, change{control: id, day: d})
-				delete(prev, id)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b change) int {
-		return cmp.Or(cmp.Compare(a.control, b.control), cmp.Compare(a.day, b.day))
-	})
-	return out
 }
 
 // stateBefore is the tenant's control state in effect just before day.
@@ -396,10 +311,14 @@ func loadChanges(ctx context.Context, q querier, tenant, from, to int64) ([]chan
 	defer rows.Close()
 	var out []change
 	for rows.Next() {
-		var c change
-		if err := rows.Scan(&c.control, &c.day, &c.score); err != nil {
+		var (
+			c     change
+			score sql.NullFloat64
+		)
+		if err := rows.Scan(&c.Control, &c.Day, &score); err != nil {
 			return nil, fmt.Errorf("load control changes: %w", err)
 		}
+		c.Score, c.Valid = score.Float64, score.Valid
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -524,13 +443,8 @@ func (s *Store) scores(ctx context.Context, tenantID string, from, to fleetscore
 	i := 0
 	for k := range out {
 		d := out[k].Day.Unix()
-		for ; i < len(changes) && changes[i].day <= d; i++ {
-			c := changes[i]
-			if c.score.Valid {
-				st[c.control] = c.score.Float64
-			} else {
-				delete(st, c.control)
-			}
+		for ; i < len(changes) && changes[i].Day <= d; i++ {
+			st.Apply(changes[i])
 		}
 		cs := make([]fleetscore.ControlScore, 0, len(st))
 		for _, c := range controls { // sorted by name

@@ -1,0 +1,113 @@
+// Package history is the compact encoding of control scores that both
+// stores share: a control's score is kept only on the days it changes, and
+// the controls of any day are replayed from those changes. The stores own
+// the SQL; this package owns the algorithm, so the two cannot drift apart.
+package history
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// State is the controls of one day: control key -> score; a control that is
+// absent is not in the map.
+type State map[int64]float64
+
+// Change is a row of control_changes: from Day on, Control scores Score, or
+// is absent when Valid is false (a NULL score).
+type Change struct {
+	Control, Day int64
+	Score        float64
+	Valid        bool
+}
+
+// Apply moves s past c.
+func (s State) Apply(c Change) {
+	if c.Valid {
+		s[c.Control] = c.Score
+	} else {
+		delete(s, c.Control)
+	}
+}
+
+// Encode computes the change rows of days (ascending, every stored day from
+// the first on) given the state before them, the change rows stored for
+// those days (ascending by day), and the batch's states, which replace the
+// stored state of their day. The rows come sorted by control, then day: the
+// order of the tables' key.
+func Encode(before State, days []int64, stored []Change, batch map[int64]State) []Change {
+	old := maps.Clone(before) // the stored state of the day, replayed
+	if old == nil {
+		old = State{}
+	}
+	prev := maps.Clone(old) // the state the rows written so far describe
+	var out []Change
+	i := 0
+	for _, d := range days {
+		for ; i < len(stored) && stored[i].Day <= d; i++ {
+			old.Apply(stored[i])
+		}
+		target, ok := batch[d]
+		if !ok {
+			target = old
+		}
+		for id, v := range target {
+			if p, ok := prev[id]; !ok || p != v {
+				out = append(out, Change{Control: id, Day: d, Score: v, Valid: true})
+				prev[id] = v
+			}
+		}
+		for id := range prev {
+			if _, ok := target[id]; !ok {
+				out = append(out, Change{Control: id, Day: d})
+				delete(prev, id)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Control, b.Control), cmp.Compare(a.Day, b.Day))
+	})
+	return out
+}
+
+// BatchDays checks a batch's scores and returns them by day, oldest first,
+// one per day (the last given).
+func BatchDays(b fleetscore.Batch) ([]fleetscore.Score, error) {
+	byDay := make(map[int64]fleetscore.Score, len(b.Scores))
+	for _, sc := range b.Scores {
+		switch {
+		case sc.TenantID != "" && sc.TenantID != b.Tenant.ID:
+			return nil, fmt.Errorf("the score of %s belongs to tenant %s", sc.Day, sc.TenantID)
+		case sc.Day.IsZero():
+			return nil, errors.New("a score without a day")
+		case !Finite(sc.CurrentScore) || !Finite(sc.MaxScore):
+			return nil, fmt.Errorf("the score of %s is not a number", sc.Day)
+		}
+		for _, c := range sc.Controls {
+			if c.Name == "" {
+				return nil, fmt.Errorf("the score of %s has a control without a name", sc.Day)
+			}
+			if !Finite(c.Score) {
+				return nil, fmt.Errorf("the score of %s: control %s is not a number", sc.Day, c.Name)
+			}
+		}
+		for basis, v := range sc.Averages {
+			if !Finite(v) {
+				return nil, fmt.Errorf("the score of %s: the %s average is not a number", sc.Day, basis)
+			}
+		}
+		byDay[sc.Day.Unix()] = sc
+	}
+	return slices.SortedFunc(maps.Values(byDay), func(a, b fleetscore.Score) int {
+		return cmp.Compare(a.Day.Unix(), b.Day.Unix())
+	}), nil
+}
+
+// Finite reports whether f is a number a store can keep.
+func Finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
