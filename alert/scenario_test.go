@@ -169,7 +169,7 @@ func TestScenario(t *testing.T) {
 				}
 			}
 		}}
-	hc := graph.NewHTTPClient(nil, emu.CACertPEM())
+	hc := graph.NewHTTPClient(emu.CACertPEM())
 	gc, err := graph.New(graph.Options{BaseURL: emu.URL(), HTTPClient: hc,
 		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 	if err != nil {

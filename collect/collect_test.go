@@ -62,7 +62,7 @@ func newFixture(t *testing.T, opts emulator.Options) *fixture {
 	t.Cleanup(func() { store.Close() })
 	f.store = store
 
-	hc := graph.NewHTTPClient(nil, f.emu.CACertPEM())
+	hc := graph.NewHTTPClient(f.emu.CACertPEM())
 	f.gc, err = graph.New(graph.Options{
 		BaseURL:    f.emu.URL(),
 		Scope:      "https://graph.microsoft.com/.default",

@@ -90,7 +90,7 @@ func newInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := graph.NewHTTPClient(nil, cfg.CA)
+	hc := graph.NewHTTPClient(cfg.CA)
 	gc, err := graph.New(graph.Options{BaseURL: cfg.Emulator, Scope: "https://graph.microsoft.com/.default", HTTPClient: hc})
 	if err != nil {
 		store.Close()

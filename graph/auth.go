@@ -68,18 +68,16 @@ func NewCredential(app App, homeTenant string, o AuthOptions) (azcore.TokenCrede
 	return nil, errors.New("the app has neither a certificate nor a client secret")
 }
 
-// NewHTTPClient returns the client for Entra and Graph: the system's CA pool
-// (so SSL_CERT_FILE can add a CA) plus extra, when given.
-func NewHTTPClient(extra *x509.CertPool, extraPEM ...[]byte) *http.Client {
+// NewHTTPClient returns the client for Entra and Graph. It trusts the
+// system's CA pool (so SSL_CERT_FILE can add a CA) and the CAs in extraPEM
+// (the emulator's, for the demo and tests).
+func NewHTTPClient(extraPEM ...[]byte) *http.Client {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	for _, p := range extraPEM {
 		pool.AppendCertsFromPEM(p)
-	}
-	if extra != nil && len(extraPEM) == 0 {
-		pool = extra
 	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,

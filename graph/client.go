@@ -36,7 +36,7 @@ const (
 type Options struct {
 	BaseURL     string       // "https://graph.microsoft.com"; a path prefix is allowed
 	Scope       string       // "https://graph.microsoft.com/.default"
-	HTTPClient  *http.Client // defaults to NewHTTPClient(nil)
+	HTTPClient  *http.Client // defaults to NewHTTPClient()
 	Logger      *slog.Logger
 	MaxAttempts int           // per request, default 6
 	MaxBackoff  time.Duration // cap of one wait, default 60 s
@@ -118,7 +118,7 @@ func New(o Options) (*Client, error) {
 		c.scope = "https://graph.microsoft.com/.default"
 	}
 	if c.hc == nil {
-		c.hc = NewHTTPClient(nil)
+		c.hc = NewHTTPClient()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

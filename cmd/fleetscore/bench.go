@@ -118,7 +118,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	hc := graph.NewHTTPClient(nil, emu.caPEM())
+	hc := graph.NewHTTPClient(emu.caPEM())
 	w, err := wire(cfg, hc, newLogger(io.Discard, slog.LevelError))
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func cmdCollect(ctx context.Context, e env, args []string) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	return collectOnce(ctx, e, cfg, graph.NewHTTPClient(nil), newLogger(e.stderr, level))
+	return collectOnce(ctx, e, cfg, graph.NewHTTPClient(), newLogger(e.stderr, level))
 }
 
 // collectOnce runs one collection of every configured tenant, prints each
@@ -213,7 +213,7 @@ func cmdCheck(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, cloud %s)\n", cfg.Path, len(cfg.Tenants), cfg.Cloud.Name)
-	return checkTokens(ctx, e, cfg, graph.NewHTTPClient(nil))
+	return checkTokens(ctx, e, cfg, graph.NewHTTPClient())
 }
 
 // checkTokens gets a token for every tenant and says whether it carries the

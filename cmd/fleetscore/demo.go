@@ -84,7 +84,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	hc := graph.NewHTTPClient(nil, em.emu.CACertPEM())
+	hc := graph.NewHTTPClient(em.emu.CACertPEM())
 	if err := collectOnce(ctx, e, cfg, hc, newLogger(e.stderr, level)); err != nil && ctx.Err() != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		cfg.Listen = *listen
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	return serveFleet(ctx, e, cfg, graph.NewHTTPClient(nil), log, serveOptions{})
+	return serveFleet(ctx, e, cfg, graph.NewHTTPClient(), log, serveOptions{})
 }
 
 type serveOptions struct {

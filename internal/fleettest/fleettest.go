@@ -67,7 +67,7 @@ func New(tb testing.TB, o Options) *Fleet {
 	tb.Cleanup(func() { store.Close() })
 	f.Store = store
 
-	hc := graph.NewHTTPClient(nil, f.Emu.CACertPEM())
+	hc := graph.NewHTTPClient(f.Emu.CACertPEM())
 	gc, err := graph.New(graph.Options{BaseURL: f.Emu.URL(), HTTPClient: hc,
 		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 	if err != nil {
