@@ -14,6 +14,8 @@ import (
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/auth/authtest"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
@@ -359,4 +361,8 @@ func syntheticProfiles(day fleetscore.Score) []fleetscore.ControlProfile {
 
 func TestAlertState(t *testing.T) {
 	alerttest.StateStoreSuite(t, func(t *testing.T) alert.StateStore { return openTemp(t) })
+}
+
+func TestAuthStore(t *testing.T) {
+	authtest.Run(t, func(t *testing.T) auth.Store { return openTemp(t) })
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/auth/authtest"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
@@ -413,4 +415,8 @@ func BenchmarkScores90Days(b *testing.B) {
 			b.Fatal(len(got), err)
 		}
 	}
+}
+
+func TestAuthStore(t *testing.T) {
+	authtest.Run(t, func(t *testing.T) auth.Store { return openTemp(t) })
 }
