@@ -156,7 +156,7 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, name string) error {
 
 func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO api_tokens (id, hash, role, tenants, created_at, expires_at, last_used, revoked)
+		INSERT INTO api_tokens (public_id, hash, role, tenants, created_at, expires_at, last_used, revoked)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		t.ID, t.Hash, string(t.Role), auth.JoinTenants(t.Tenants), unix(t.CreatedAt), unix(t.ExpiresAt), unix(t.LastUsed), revokedInt(t.Revoked))
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, hash, role, tenants, created_at, expires_at, last_used, revoked`
+const tokenColumns = `public_id, hash, role, tenants, created_at, expires_at, last_used, revoked`
 
 func scanToken(sc interface{ Scan(...any) error }) (auth.Token, error) {
 	var t auth.Token
@@ -189,7 +189,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (auth.Token, error
 }
 
 func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, public_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -206,12 +206,12 @@ func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
 }
 
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET revoked = 1 WHERE id = $1`, id)
+	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET revoked = 1 WHERE public_id = $1`, id)
 	return affected(res, err, "revoke token "+id)
 }
 
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
-	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $1 WHERE id = $2`, unix(at), id)
+	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $1 WHERE public_id = $2`, unix(at), id)
 	return affected(res, err, "touch token "+id)
 }
 

@@ -154,7 +154,7 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, name string) error {
 
 func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO api_tokens (id, hash, role, tenants, created_at, expires_at, last_used, revoked)
+		INSERT INTO api_tokens (public_id, hash, role, tenants, created_at, expires_at, last_used, revoked)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Hash, string(t.Role), auth.JoinTenants(t.Tenants), unix(t.CreatedAt), unix(t.ExpiresAt), unix(t.LastUsed), t.Revoked)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, hash, role, tenants, created_at, expires_at, last_used, revoked`
+const tokenColumns = `public_id, hash, role, tenants, created_at, expires_at, last_used, revoked`
 
 func scanToken(sc interface{ Scan(...any) error }) (auth.Token, error) {
 	var t auth.Token
@@ -186,7 +186,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (auth.Token, error
 }
 
 func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, public_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -203,12 +203,12 @@ func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
 }
 
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET revoked = 1 WHERE id = ?`, id)
+	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET revoked = 1 WHERE public_id = ?`, id)
 	return affected(res, err, "revoke token "+id)
 }
 
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used = ? WHERE id = ?`, unix(at), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used = ? WHERE public_id = ?`, unix(at), id)
 	return affected(res, err, "touch token "+id)
 }
 

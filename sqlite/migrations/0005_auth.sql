@@ -22,7 +22,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_name ON sessions (name);
 
 CREATE TABLE api_tokens (
-    id         TEXT    PRIMARY KEY,
+    public_id  TEXT    PRIMARY KEY,      -- what list and revoke name; not a secret
     hash       TEXT    NOT NULL UNIQUE,
     role       TEXT    NOT NULL,
     tenants    TEXT    NOT NULL DEFAULT '',
