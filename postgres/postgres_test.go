@@ -13,9 +13,9 @@ import (
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/alert/alerttest"
-	"github.com/fleetscore/fleetscore/postgres/pgtest"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/auth/authtest"
+	"github.com/fleetscore/fleetscore/postgres/pgtest"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 

@@ -46,7 +46,9 @@ func (r *restricted) SaveBatch(context.Context, fleetscore.Batch) error      { r
 func (r *restricted) StartCollection(context.Context, fleetscore.Collection) (int64, error) {
 	return 0, errReadOnly
 }
-func (r *restricted) FinishCollection(context.Context, fleetscore.Collection) error { return errReadOnly }
+func (r *restricted) FinishCollection(context.Context, fleetscore.Collection) error {
+	return errReadOnly
+}
 
 // Close does nothing: the restricted view does not own the store.
 func (r *restricted) Close() error { return nil }

@@ -60,7 +60,10 @@ func TestRestrictShowsOnlyItsTenants(t *testing.T) {
 		"Profiles":    func() error { _, err := src.Profiles(ctx, other); return err },
 		"LatestDay":   func() error { _, _, err := src.LatestDay(ctx, other); return err },
 		"Collections": func() error { _, err := src.Collections(ctx, other, 10); return err },
-		"Detail":      func() error { _, err := query.TenantDetailView(ctx, src, other, fleetscore.Day{}, fleetscore.Day{}); return err },
+		"Detail": func() error {
+			_, err := query.TenantDetailView(ctx, src, other, fleetscore.Day{}, fleetscore.Day{})
+			return err
+		},
 	} {
 		if err := read(); !errors.Is(err, fleetscore.ErrNotFound) {
 			t.Errorf("%s of another tenant: %v; want not found", name, err)

@@ -220,7 +220,7 @@ func (s *Server) apiTenants(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.Tenants(r.Context(), s.src)
+	rows, err := query.Tenants(r.Context(), s.srcFor(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -237,7 +237,7 @@ func (s *Server) apiTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.Tenants(r.Context(), s.src)
+	rows, err := query.Tenants(r.Context(), s.srcFor(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -265,7 +265,7 @@ func (s *Server) apiScores(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	days, err := query.TenantScores(r.Context(), s.src, id, from, to)
+	days, err := query.TenantScores(r.Context(), s.srcFor(r.Context()), id, from, to)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -296,7 +296,7 @@ func (s *Server) apiControls(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cs, err := query.TenantControls(r.Context(), s.src, id)
+	cs, err := query.TenantControls(r.Context(), s.srcFor(r.Context()), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -342,7 +342,7 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	actions, err := query.Actions(r.Context(), s.src, f)
+	actions, err := query.Actions(r.Context(), s.srcFor(r.Context()), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -369,7 +369,7 @@ func (s *Server) apiFleet(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	days, err := query.Fleet(r.Context(), s.src, from, to)
+	days, err := query.Fleet(r.Context(), s.srcFor(r.Context()), from, to)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -403,7 +403,7 @@ func (s *Server) apiCollections(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("tenant %q is not a GUID", q.Get("tenant")))
 		return
 	}
-	rows, err := query.Collections(r.Context(), s.src, tenant, limit)
+	rows, err := query.Collections(r.Context(), s.srcFor(r.Context()), tenant, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/query"
 )
@@ -51,7 +52,7 @@ type pages struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"overview", "tenant", "actions", "collections", "error"}
+var pageNames = []string{"overview", "tenant", "actions", "collections", "error", "signin"}
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}
@@ -136,11 +137,16 @@ type page struct {
 	Collect *collectView
 	Assets  map[string]string
 	Version string
+	User    string // the signed-in user; "" without sign-in
+	CSRF    string // the session's form token
+	Fleet   bool   // the principal sees fleet-wide figures and metrics
 }
 
 // collectView is the scheduler's progress as the pages show it.
 type collectView struct {
 	State    string // idle, queued (asked for, not started yet) or running
+	CanStart bool   // the principal may start a collection (admin)
+	CSRF     string
 	Done     int
 	Total    int
 	Failed   int
@@ -149,11 +155,22 @@ type collectView struct {
 	NextRun  time.Time
 }
 
-func (s *Server) page(_ *http.Request, nav, title string) page {
+func (s *Server) page(r *http.Request, nav, title string) page {
 	p := page{Title: title, Nav: nav, Assets: s.pages.assets, Version: s.version}
-	if s.runner != nil {
+	who, ok := principalOf(r.Context())
+	if s.auth != nil && ok {
+		p.User = who.Name
+	}
+	if sess, ok := sessionOf(r.Context()); ok {
+		p.CSRF = sess.CSRF
+	}
+	p.Fleet = ok && !who.Restricted()
+	// The collection's progress covers every tenant: not for a client.
+	if s.runner != nil && p.Fleet {
 		st := s.runner.Status()
 		p.Collect = collectViewOf(st, s.pages.requested(), s.now())
+		p.Collect.CanStart = who.Role.AtLeast(auth.RoleAdmin)
+		p.Collect.CSRF = p.CSRF
 	}
 	return p
 }
@@ -248,6 +265,11 @@ func (s *Server) WarmOverview(ctx context.Context) error {
 
 func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 	now := s.now()
+	if p, ok := principalOf(ctx); ok && p.Restricted() {
+		// A client's overview holds its own tenants only: built for it,
+		// never cached for the fleet.
+		return s.buildOverview(ctx, now)
+	}
 	c := &s.pages.overview
 	statuses, err := s.src.Tenants(ctx)
 	if err != nil {
@@ -335,9 +357,9 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 	)
 	go func() {
 		defer close(done)
-		actions, actionErr = query.Actions(ctx, s.src, query.ActionFilter{})
+		actions, actionErr = query.Actions(ctx, s.srcFor(ctx), query.ActionFilter{})
 	}()
-	o, err := query.TenantOverview(ctx, s.src, now)
+	o, err := query.TenantOverview(ctx, s.srcFor(ctx), now)
 	<-done
 	if err != nil {
 		return nil, err
@@ -614,7 +636,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 	if days > 0 {
 		from = fleetscore.DayOf(s.now()).AddDays(-days + 1)
 	}
-	d, err := query.TenantDetailView(r.Context(), s.src, id, from, fleetscore.Day{})
+	d, err := query.TenantDetailView(r.Context(), s.srcFor(r.Context()), id, from, fleetscore.Day{})
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -833,7 +855,7 @@ func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := query.ActionFilter{Category: q.Get("category"), Tier: q.Get("tier"), UserImpact: q.Get("user_impact"),
 		ImplementationCost: q.Get("implementation_cost")}
-	v0, err := query.ActionsPage(r.Context(), s.src, f)
+	v0, err := query.ActionsPage(r.Context(), s.srcFor(r.Context()), f)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -901,7 +923,7 @@ type collectionRow struct {
 
 func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	statuses, err := s.src.Tenants(r.Context())
+	statuses, err := s.srcFor(r.Context()).Tenants(r.Context())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
@@ -915,7 +937,7 @@ func (s *Server) collectionsPage(w http.ResponseWriter, r *http.Request) {
 	if tenant != "" && !isGUID(tenant) {
 		tenant = ""
 	}
-	runs, err := query.CollectionRuns(r.Context(), s.src, tenant, limit)
+	runs, err := query.CollectionRuns(r.Context(), s.srcFor(r.Context()), tenant, limit)
 	if err != nil {
 		s.pageError(w, r, err)
 		return

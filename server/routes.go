@@ -2,50 +2,57 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/fleetscore/fleetscore/auth"
 )
 
 // route is one pattern the server answers.
 type route struct {
 	pattern string
+	need    auth.Role // the least role; public or metricsToken for the others
 	handler http.Handler
 }
 
 // routeTable lists every route the server answers. Nothing else is served.
 func (s *Server) routeTable() []route {
-	h := func(p string, f http.HandlerFunc) route { return route{p, f} }
+	h := func(p string, need auth.Role, f http.HandlerFunc) route { return route{p, need, f} }
+	const client, analyst, admin = auth.RoleClient, auth.RoleAnalyst, auth.RoleAdmin
 	return []route{
 		// Pages (pages.go), readable with JavaScript off.
-		h("GET /{$}", s.overviewPage),
-		h("GET /tenants/{id}", s.tenantPage),
-		h("GET /actions", s.actionsPage),
-		h("GET /collections", s.collectionsPage),
-		h("POST /collect", s.collectNow),
-		{"GET /static/", staticHandler()},
+		h("GET /{$}", client, s.overviewPage),
+		h("GET /tenants/{id}", client, s.tenantPage),
+		h("GET /actions", client, s.actionsPage),
+		h("GET /collections", client, s.collectionsPage),
+		h("POST /collect", admin, s.collectNow),
+		h("GET /signin", public, s.signinPage),
+		h("POST /signin", public, s.signin),
+		h("POST /signout", client, s.signout),
+		{"GET /static/", public, staticHandler()},
 
 		// The API (api.go), documented in openapi.json.
-		h("GET /api/v1/tenants", s.apiTenants),
-		h("GET /api/v1/tenants/{id}", s.apiTenant),
-		h("GET /api/v1/tenants/{id}/scores", s.apiScores),
-		h("GET /api/v1/tenants/{id}/controls", s.apiControls),
-		h("GET /api/v1/actions", s.apiActions),
-		h("GET /api/v1/fleet", s.apiFleet),
-		h("GET /api/v1/collections", s.apiCollections),
-		h("GET /api/v1/collect", s.apiCollectStatus),
-		h("GET /api/v1/openapi.json", s.apiOpenAPI),
-		h("/api/", s.apiNotFound),
+		h("GET /api/v1/tenants", client, s.apiTenants),
+		h("GET /api/v1/tenants/{id}", client, s.apiTenant),
+		h("GET /api/v1/tenants/{id}/scores", client, s.apiScores),
+		h("GET /api/v1/tenants/{id}/controls", client, s.apiControls),
+		h("GET /api/v1/actions", client, s.apiActions),
+		h("GET /api/v1/fleet", analyst, s.apiFleet),
+		h("GET /api/v1/collections", client, s.apiCollections),
+		h("GET /api/v1/collect", analyst, s.apiCollectStatus),
+		h("GET /api/v1/openapi.json", client, s.apiOpenAPI),
+		h("/api/", client, s.apiNotFound),
 
 		// Operations.
-		{"GET /metrics", s.metricsHandler()},
-		h("GET /healthz", s.healthz),
-		h("GET /readyz", s.readyz),
+		{"GET /metrics", metricsToken, s.metricsHandler()},
+		h("GET /healthz", public, s.healthz),
+		h("GET /readyz", public, s.readyz),
 
 		// Anything else: an HTML not-found page.
-		h("/", func(w http.ResponseWriter, r *http.Request) { s.pageError(w, r, nil) }),
+		h("/", public, func(w http.ResponseWriter, r *http.Request) { s.pageError(w, r, nil) }),
 	}
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
 	for _, r := range s.routeTable() {
-		mux.Handle(r.pattern, r.handler)
+		mux.Handle(r.pattern, s.guard(r.need, r.handler))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/query"
 )
@@ -36,6 +37,15 @@ type Options struct {
 	// OpenAlerts returns the open alerts by tenant ID ("" for fleet-wide
 	// ones), for the pages; nil when alerts are not configured.
 	OpenAlerts func(ctx context.Context) (map[string][]OpenAlert, error)
+	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
+	// is the admin (serve then listens on loopback only).
+	Auth *auth.Service
+	// MetricsToken, with Auth, is the bearer token /metrics needs; empty
+	// turns /metrics off.
+	MetricsToken string
+	// TLS says the listener serves HTTPS: cookies are Secure and answers
+	// carry HSTS.
+	TLS bool
 }
 
 // OpenAlert is an alert that fired and has not resolved, as the pages show it.
@@ -57,6 +67,10 @@ type Server struct {
 	alerts  func(ctx context.Context) (map[string][]OpenAlert, error)
 	pages   *pages
 	handler http.Handler
+
+	auth         *auth.Service
+	metricsToken string
+	secure       bool
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
@@ -65,7 +79,8 @@ func New(o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("server: no source")
 	}
-	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts}
+	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts,
+		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +94,7 @@ func New(o Options) (*Server, error) {
 	s.pages = p
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.recoverer(securityHeaders(gzipped(mux)))
+	s.handler = s.recoverer(securityHeaders(o.TLS, gzipped(s.identify(mux))))
 	return s, nil
 }
 
@@ -103,13 +118,16 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // securityHeaders sets the headers every answer carries.
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(tls bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		h.Set("X-Frame-Options", "DENY")
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -190,6 +208,16 @@ func (s *Server) openAlerts(ctx context.Context) map[string][]OpenAlert {
 	if err != nil {
 		s.log.Warn("open alerts", "err", err)
 		return nil
+	}
+	if p, ok := principalOf(ctx); ok && p.Restricted() {
+		// A client sees its own tenants' alerts, not the fleet's.
+		mine := map[string][]OpenAlert{}
+		for id, as := range m {
+			if id != "" && p.SeesTenant(id) {
+				mine[id] = as
+			}
+		}
+		return mine
 	}
 	return m
 }

@@ -1,0 +1,281 @@
+package server
+
+// Sign-in, roles and per-client isolation. Every request gets a principal
+// (from a session cookie or an API token; with no sign-in configured,
+// everyone on loopback is the admin), every route in routes.go names the
+// least role it needs, and a client's requests read a query.Restrict'ed
+// source, so no page, API answer or CSV can show another client's tenant.
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/query"
+)
+
+// Route requirements beyond the roles.
+const (
+	// public routes answer everyone: health checks, sign-in, static files.
+	public auth.Role = ""
+	// metricsToken is /metrics: its own bearer token, or off.
+	metricsToken auth.Role = "metrics-token"
+)
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "fleetscore_session"
+
+type principalKey struct{}
+type sessionKey struct{}
+
+// principalOf is who the request is from; ok is false before sign-in.
+func principalOf(ctx context.Context) (auth.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(auth.Principal)
+	return p, ok
+}
+
+func sessionOf(ctx context.Context) (auth.Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(auth.Session)
+	return s, ok
+}
+
+// srcFor is the source a request reads: a client's is restricted to its
+// tenants.
+func (s *Server) srcFor(ctx context.Context) query.Source {
+	if p, ok := principalOf(ctx); ok && p.Restricted() {
+		return query.Restrict(s.src, p.Tenants)
+	}
+	return s.src
+}
+
+// localAdmin is everyone when no sign-in is configured: serve then
+// listens on loopback only.
+var localAdmin = auth.Principal{Name: "local", Role: auth.RoleAdmin}
+
+// identify finds the request's principal: a bearer token on the API, or
+// the session cookie. A bad bearer token is refused at once rather than
+// read as "not signed in".
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.auth == nil {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, localAdmin)))
+			return
+		}
+		ctx := r.Context()
+		if tok, ok := bearer(r); ok && r.URL.Path != "/metrics" {
+			p, err := s.auth.CheckToken(ctx, tok, clientIP(r))
+			if err != nil {
+				s.denied(w, r, http.StatusUnauthorized, "the API token is unknown, expired or revoked")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey{}, p)))
+			return
+		}
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			sess, err := s.auth.CheckSession(ctx, c.Value)
+			switch {
+			case err == nil:
+				ctx = context.WithValue(ctx, principalKey{}, sess.Principal)
+				ctx = context.WithValue(ctx, sessionKey{}, sess)
+			case errors.Is(err, auth.ErrExpired):
+				s.clearCookie(w, r)
+			default:
+				s.log.Error("session", "err", err)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// clientIP is the peer's address, the key of the per-address lockout.
+// X-Forwarded-For is not trusted: anyone can write it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// guard enforces a route's requirement.
+func (s *Server) guard(need auth.Role, h http.Handler) http.Handler {
+	if need == public {
+		return h
+	}
+	if need == metricsToken {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.auth == nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+			if s.metricsToken == "" {
+				http.Error(w, "metrics are off: set auth.metrics_token_env in the config to serve them", http.StatusNotFound)
+				return
+			}
+			tok, _ := bearer(r)
+			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.metricsToken)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="fleetscore metrics"`)
+				http.Error(w, "metrics need their bearer token", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && crossSite(r) {
+			s.denied(w, r, http.StatusForbidden, "this form can only be sent from fleetscore's own pages")
+			return
+		}
+		p, ok := principalOf(r.Context())
+		if !ok {
+			if isAPI(r) || r.Method != http.MethodGet {
+				s.denied(w, r, http.StatusUnauthorized, "sign in, or send an API token as Authorization: Bearer")
+				return
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if !p.Role.AtLeast(need) {
+			s.denied(w, r, http.StatusForbidden, "your role ("+string(p.Role)+") may not see this")
+			return
+		}
+		if r.Method == http.MethodPost && s.auth != nil {
+			// A session's forms carry its synchronizer token; a request
+			// with a bearer token has no ambient credential to forge.
+			if sess, ok := sessionOf(r.Context()); ok &&
+				subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) != 1 {
+				s.denied(w, r, http.StatusForbidden, "the form has expired; reload the page and try again")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// crossSite reports a request a browser says came from another site.
+func crossSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		return err != nil || u.Host != r.Host
+	}
+	return false
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+
+// denied answers 401 or 403: JSON on the API, a page elsewhere.
+func (s *Server) denied(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fleetscore"`)
+	}
+	if isAPI(r) || r.URL.Path == "/metrics" {
+		code := "forbidden"
+		if status == http.StatusUnauthorized {
+			code = "unauthorized"
+		}
+		s.writeError(w, r, &apiError{Status: status, Code: code, Message: msg})
+		return
+	}
+	title := "Not allowed"
+	if status == http.StatusUnauthorized {
+		title = "Sign in first"
+	}
+	v := errorView{page: s.page(r, "", title), Message: msg, Status: status}
+	s.render(w, r, status, "error", v)
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, id string) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
+// signinView is the sign-in page.
+type signinView struct {
+	page
+	Next    string
+	Name    string
+	Message string
+	OIDC    bool // offer "Sign in with Microsoft"
+}
+
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
+	if s.auth == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	v := signinView{page: s.page(r, "", "Sign in"), Next: safeNext(r.URL.Query().Get("next"))}
+	s.render(w, r, http.StatusOK, "signin", v)
+}
+
+// signin checks a local user's password. Every failure reads the same,
+// whether the name exists or not.
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	if s.auth == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if crossSite(r) {
+		s.denied(w, r, http.StatusForbidden, "sign in from fleetscore's own page")
+		return
+	}
+	name, next := r.PostFormValue("name"), safeNext(r.PostFormValue("next"))
+	id, _, err := s.auth.SignIn(r.Context(), name, r.PostFormValue("password"), clientIP(r))
+	if err != nil {
+		v := signinView{page: s.page(r, "", "Sign in"), Next: next, Name: name}
+		status := http.StatusUnauthorized
+		switch {
+		case errors.Is(err, auth.ErrBadCredentials):
+			v.Message = "Wrong name or password."
+		case errors.Is(err, auth.ErrLocked):
+			status = http.StatusTooManyRequests
+			v.Message = "Too many failed sign-ins. Wait 15 minutes and try again."
+		default:
+			s.log.Error("sign-in", "err", err)
+			status = http.StatusInternalServerError
+			v.Message = "Sign-in failed; the server log has the details."
+		}
+		s.render(w, r, status, "signin", v)
+		return
+	}
+	s.setCookie(w, r, id)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
+	if s.auth != nil {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			_ = s.auth.SignOut(r.Context(), c.Value, clientIP(r))
+		}
+		s.clearCookie(w, r)
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect after sign-in on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
