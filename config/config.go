@@ -50,7 +50,9 @@ type Config struct {
 	LogLevel      slog.Level
 	App           *App // the default app; nil when every tenant has its own
 	// Archive, when set, keeps each tenant's raw Graph JSON per day.
-	Archive  *Archive
+	Archive *Archive
+	// Auth, when set, configures sign-in (auth.go).
+	Auth     *Auth
 	Tenants  []Tenant
 	Channels []Channel   // where alerts go (alerts.go)
 	Alerts   []AlertRule // the alert rules, in the file's order

@@ -88,7 +88,7 @@ func (p *parser) config(data []byte) *Config {
 			"start from the example config; every top-level key begins at the first column")
 		return nil
 	}
-	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive"))
+	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive", "auth"))
 
 	c := &Config{
 		TargetPercent: DefaultTargetPercent,
@@ -122,6 +122,7 @@ func (p *parser) config(data []byte) *Config {
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
 	c.Channels, c.Alerts = p.alerting(top["channels"], top["alerts"])
 	c.Archive = p.archive(top["archive"])
+	c.Auth = p.auth(top["auth"])
 	return c
 }
 
@@ -191,6 +192,10 @@ func where(section string) string {
 		return "in an alert rule"
 	case "archive":
 		return "in the archive block"
+	case "auth":
+		return "in the auth block"
+	case "oidc", "oidc client":
+		return "in the auth block's oidc"
 	default:
 		return "in a tenant"
 	}

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	authKeys       = []string{"metrics_token_env", "tls_cert", "tls_key", "oidc"}
+	oidcKeys       = []string{"issuer", "client_id", "client_secret_env", "redirect_url", "admins", "analysts", "clients"}
+	oidcClientKeys = []string{"match", "tenants"}
+)
+
+// Auth is the optional auth: block: who may reach the dashboard. Local users
+// and API tokens live in the database (fleetscore user add, token create);
+// this block holds what cannot: the metrics token, the TLS certificate and
+// the OpenID Connect provider.
+type Auth struct {
+	// MetricsToken is the bearer token /metrics asks for when sign-in is
+	// on; empty turns /metrics off then.
+	MetricsToken    Secret
+	MetricsTokenEnv string
+	TLSCert, TLSKey string // absolute paths; both or neither
+	OIDC            *OIDC
+	Line            int
+}
+
+// OIDC is sign-in with Microsoft Entra ID, or any OpenID Connect provider.
+// A signed-in person's role comes from the first list naming their e-mail
+// (or one of their groups' IDs): admins, analysts, then clients; someone in
+// none is refused.
+type OIDC struct {
+	Issuer          string // https://login.microsoftonline.com/TENANT/v2.0
+	ClientID        string
+	ClientSecret    Secret
+	ClientSecretEnv string
+	RedirectURL     string // https://fleetscore.example.com/signin/callback
+	Admins          []string
+	Analysts        []string
+	Clients         []OIDCClient
+}
+
+// OIDCClient binds people (an e-mail or a group ID) to tenants.
+type OIDCClient struct {
+	Match   string
+	Tenants []string
+}
+
+func (p *parser) auth(e entry) *Auth {
+	if e.missing() {
+		return nil
+	}
+	if e.val.Kind != yaml.MappingNode {
+		p.fail(e.key.Line, "auth must be a block of keys", "write auth: with metrics_token_env:, tls_cert:, tls_key: or oidc: indented below it")
+		return nil
+	}
+	m := p.mapping(e.val, "auth", authKeys)
+	a := &Auth{Line: e.key.Line}
+	if !m["metrics_token_env"].missing() {
+		var v string
+		a.MetricsTokenEnv, v, _ = p.env(m["metrics_token_env"], "the token Prometheus sends to /metrics")
+		a.MetricsToken = Secret(v)
+	}
+	if v, ok := p.scalar(m["tls_cert"], "a file", "tls_cert: /etc/fleetscore/tls.crt"); ok && v != "" {
+		a.TLSCert = p.abs(v)
+	}
+	if v, ok := p.scalar(m["tls_key"], "a file", "tls_key: /etc/fleetscore/tls.key"); ok && v != "" {
+		a.TLSKey = p.abs(v)
+	}
+	if (a.TLSCert == "") != (a.TLSKey == "") {
+		p.fail(e.key.Line, "tls_cert and tls_key go together", "give both the certificate (PEM, with its chain) and its private key, or neither")
+	}
+	a.OIDC = p.oidc(m["oidc"])
+	return a
+}
+
+func (p *parser) oidc(e entry) *OIDC {
+	if e.missing() {
+		return nil
+	}
+	if e.val.Kind != yaml.MappingNode {
+		p.fail(e.key.Line, "oidc must be a block of keys", "write oidc: with issuer:, client_id:, client_secret_env:, redirect_url: and admins:/analysts:/clients: indented below it")
+		return nil
+	}
+	m := p.mapping(e.val, "oidc", oidcKeys)
+	o := &OIDC{}
+	str := func(k, example string) string {
+		v, ok := p.scalar(m[k], "a value", example)
+		if !ok || v == "" {
+			p.fail(e.key.Line, "oidc has no "+k, "write "+example)
+		}
+		return v
+	}
+	o.Issuer = str("issuer", "issuer: https://login.microsoftonline.com/YOUR-TENANT-ID/v2.0")
+	o.ClientID = str("client_id", "client_id: the Application (client) ID of fleetscore's sign-in app")
+	o.RedirectURL = str("redirect_url", "redirect_url: https://fleetscore.example.com/signin/callback")
+	for k, v := range map[string]string{"issuer": o.Issuer, "redirect_url": o.RedirectURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			p.fail(m[k].key.Line, fmt.Sprintf("%s %q is not a URL", k, v), "write the full https:// address")
+		}
+	}
+	if m["client_secret_env"].missing() {
+		p.fail(e.key.Line, "oidc has no client_secret_env", "write client_secret_env: FLEETSCORE_OIDC_SECRET and put the sign-in app's secret in that variable")
+	} else {
+		var v string
+		o.ClientSecretEnv, v, _ = p.env(m["client_secret_env"], "the sign-in app's client secret")
+		o.ClientSecret = Secret(v)
+	}
+	o.Admins = p.stringList(m["admins"], "admins: [alice@example.com]")
+	o.Analysts = p.stringList(m["analysts"], "analysts: [bob@example.com, 0b1c...group id]")
+	if c := m["clients"]; !c.missing() {
+		if c.val.Kind != yaml.SequenceNode {
+			p.fail(c.key.Line, "clients must be a list", "write clients: then lines like - {match: carol@client.example, tenants: [TENANT-ID]}")
+		} else {
+			for _, n := range c.val.Content {
+				n = resolve(n)
+				if n.Kind != yaml.MappingNode {
+					p.fail(n.Line, "each client must be a block with match: and tenants:", "write - {match: carol@client.example, tenants: [TENANT-ID]}")
+					continue
+				}
+				cm := p.mapping(n, "oidc client", oidcClientKeys)
+				var oc OIDCClient
+				if v, ok := p.scalar(cm["match"], "an e-mail or a group ID", "match: carol@client.example"); ok && v != "" {
+					oc.Match = strings.ToLower(v)
+				} else {
+					p.fail(n.Line, "a client has no match", "write match: with the person's e-mail or a group's object ID")
+				}
+				for _, t := range p.stringList(cm["tenants"], "tenants: [11111111-2222-3333-4444-555555555555]") {
+					id, ok := guid(t)
+					if !ok {
+						p.fail(cm["tenants"].key.Line, fmt.Sprintf("tenant %q is not a GUID", t), tenantIDFix)
+						continue
+					}
+					oc.Tenants = append(oc.Tenants, id)
+				}
+				if len(oc.Tenants) == 0 {
+					p.fail(n.Line, "a client has no tenants", "write tenants: [TENANT-ID, ...] with the tenants this client may see")
+				}
+				o.Clients = append(o.Clients, oc)
+			}
+		}
+	}
+	return o
+}
+
+// stringList reads a list of scalars, lower-cased (e-mails and group IDs).
+func (p *parser) stringList(e entry, example string) []string {
+	if e.missing() {
+		return nil
+	}
+	if e.val.Kind == yaml.ScalarNode {
+		if v := strings.TrimSpace(e.val.Value); v != "" {
+			return []string{strings.ToLower(v)}
+		}
+		return nil
+	}
+	if e.val.Kind != yaml.SequenceNode {
+		p.fail(e.key.Line, e.key.Value+" must be a list", "write it like "+example)
+		return nil
+	}
+	var out []string
+	for _, n := range e.val.Content {
+		n = resolve(n)
+		if n.Kind != yaml.ScalarNode || strings.TrimSpace(n.Value) == "" {
+			p.fail(n.Line, e.key.Value+" must hold plain values", "write it like "+example)
+			continue
+		}
+		out = append(out, strings.ToLower(strings.TrimSpace(n.Value)))
+	}
+	return out
+}
