@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
@@ -44,14 +46,25 @@ type serveOptions struct {
 // serveFleet runs the scheduler and the web server until ctx ends. The first
 // collection starts at once when a tenant has never been collected.
 func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client, log *slog.Logger, o serveOptions) error {
-	if err := loopbackOnly(cfg.Listen); err != nil {
-		return err
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return fmt.Errorf("listen %q: %v (write host:port, e.g. 127.0.0.1:8080)", cfg.Listen, err)
 	}
 	store, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	authOpts, err := signIn(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if authOpts.Auth == nil {
+		// Nobody can sign in: the dashboard is everyone's, so it stays on
+		// this machine.
+		if err := loopbackOnly(cfg.Listen); err != nil {
+			return err
+		}
+	}
 	src, ok := store.(query.Source)
 	if !ok {
 		return fmt.Errorf("database %s cannot serve the dashboard", redactDSN(cfg.Database))
@@ -101,7 +114,8 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		ready = p.Ping
 	}
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
-		OpenAlerts: openAlertsFor(cfg, store), Ready: ready})
+		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
+		Auth: authOpts.Auth, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS})
 	if err != nil {
 		return err
 	}
@@ -110,7 +124,11 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set listen in the config or --listen)", cfg.Listen, err)
 	}
-	url := "http://" + ln.Addr().String() + "/"
+	scheme := "http"
+	if authOpts.TLS {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String() + "/"
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,7 +160,13 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		o.ready(url)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if authOpts.TLS {
+			errc <- hs.ServeTLS(ln, cfg.Auth.TLSCert, cfg.Auth.TLSKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		stopLoop()
@@ -182,8 +206,32 @@ func neverCollected(ctx context.Context, src query.Source) (bool, error) {
 	return false, nil
 }
 
-// loopbackOnly refuses any listen address but loopback: there is no sign-in
-// yet, so the dashboard must not be reachable from another machine.
+// signIn builds the sign-in of the server: none (nil Auth) while the
+// database has no user and the config no OIDC provider.
+func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, log *slog.Logger) (server.Options, error) {
+	var o server.Options
+	as, ok := store.(auth.Store)
+	if !ok {
+		return o, nil
+	}
+	users, err := as.Users(ctx)
+	if err != nil {
+		return o, err
+	}
+	hasOIDC := cfg.Auth != nil && cfg.Auth.OIDC != nil
+	if len(users) == 0 && !hasOIDC {
+		return o, nil
+	}
+	o.Auth = &auth.Service{Store: as, Log: log}
+	if cfg.Auth != nil {
+		o.MetricsToken = cfg.Auth.MetricsToken.Reveal()
+		o.TLS = cfg.Auth.TLSCert != ""
+	}
+	return o, nil
+}
+
+// loopbackOnly refuses any listen address but loopback while nobody can
+// sign in: the dashboard must not be reachable from another machine.
 func loopbackOnly(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -195,5 +243,6 @@ func loopbackOnly(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("listen %q: this version has no sign-in, so it serves on loopback only (127.0.0.1 or ::1); put a reverse proxy with authentication in front to share the dashboard", addr)
+	return fmt.Errorf("listen %q: with no user to sign in, the dashboard serves on loopback only (127.0.0.1 or ::1); "+
+		"add one with `fleetscore user add NAME --role admin` (or configure auth.oidc) to listen on other addresses", addr)
 }
