@@ -114,3 +114,7 @@ fi
 
 say "go test ./..."
 go test -count=1 "$@" ./...
+
+say "fuzzing the config parser and the API's parameters for a short while"
+go test -run '^$' -fuzz FuzzParse -fuzztime 10s ./config/
+go test -run '^$' -fuzz FuzzAPIParams -fuzztime 10s ./server/
