@@ -224,7 +224,7 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	v := signinView{page: s.page(r, "", "Sign in"), Next: safeNext(r.URL.Query().Get("next"))}
+	v := signinView{page: s.page(r, "", "Sign in"), Next: safeNext(r.URL.Query().Get("next")), OIDC: s.oidc != nil}
 	s.render(w, r, http.StatusOK, "signin", v)
 }
 
@@ -242,7 +242,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	name, next := r.PostFormValue("name"), safeNext(r.PostFormValue("next"))
 	id, _, err := s.auth.SignIn(r.Context(), name, r.PostFormValue("password"), clientIP(r))
 	if err != nil {
-		v := signinView{page: s.page(r, "", "Sign in"), Next: next, Name: name}
+		v := signinView{page: s.page(r, "", "Sign in"), Next: next, Name: name, OIDC: s.oidc != nil}
 		status := http.StatusUnauthorized
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
@@ -278,4 +278,58 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// oidcCookie carries a sign-in's state, nonce and PKCE verifier, sealed,
+// from /signin/oidc to /signin/callback.
+const oidcCookie = "fleetscore_oidc"
+
+func (s *Server) oidcStart(w http.ResponseWriter, r *http.Request) {
+	if s.auth == nil || s.oidc == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	authURL, cookie := s.oidc.Start(safeNext(r.URL.Query().Get("next")))
+	// Lax: the provider sends the browser back with a top-level GET.
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: cookie, Path: "/signin/callback", MaxAge: 600, HttpOnly: true,
+		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	if s.auth == nil || s.oidc == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/signin/callback", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	fail := func(who, why string) {
+		s.auth.Audit(r.Context(), who, "signin.failed", "oidc: "+why, clientIP(r))
+		v := signinView{page: s.page(r, "", "Sign in"), Next: "/", OIDC: true,
+			Message: "Sign-in with Microsoft did not succeed. Try again, or ask your administrator for access."}
+		s.render(w, r, http.StatusUnauthorized, "signin", v)
+	}
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		fail("", "the provider answered "+e)
+		return
+	}
+	c, err := r.Cookie(oidcCookie)
+	if err != nil {
+		fail("", "no sign-in cookie")
+		return
+	}
+	p, next, err := s.oidc.Finish(r.Context(), c.Value, q.Get("state"), q.Get("code"))
+	if err != nil {
+		fail(p.Name, err.Error())
+		return
+	}
+	id, _, err := s.auth.NewSession(r.Context(), p)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.auth.Audit(r.Context(), p.Name, "signin", "oidc as "+string(p.Role), clientIP(r))
+	s.setCookie(w, r, id)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }

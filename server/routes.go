@@ -26,6 +26,8 @@ func (s *Server) routeTable() []route {
 		h("POST /collect", admin, s.collectNow),
 		h("GET /signin", public, s.signinPage),
 		h("POST /signin", public, s.signin),
+		h("GET /signin/oidc", public, s.oidcStart),
+		h("GET /signin/callback", public, s.oidcCallback),
 		h("POST /signout", client, s.signout),
 		{"GET /static/", public, staticHandler()},
 

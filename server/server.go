@@ -40,6 +40,8 @@ type Options struct {
 	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
 	// is the admin (serve then listens on loopback only).
 	Auth *auth.Service
+	// OIDC, with Auth, offers sign-in with an OpenID Connect provider.
+	OIDC *auth.OIDC
 	// MetricsToken, with Auth, is the bearer token /metrics needs; empty
 	// turns /metrics off.
 	MetricsToken string
@@ -71,6 +73,7 @@ type Server struct {
 	auth         *auth.Service
 	metricsToken string
 	secure       bool
+	oidc         *auth.OIDC
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
@@ -80,7 +83,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: no source")
 	}
 	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts,
-		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS}
+		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

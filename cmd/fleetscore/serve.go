@@ -54,7 +54,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		return err
 	}
 	defer store.Close()
-	authOpts, err := signIn(ctx, cfg, store, log)
+	authOpts, err := signIn(ctx, cfg, store, hc, log)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
 		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
-		Auth: authOpts.Auth, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS})
+		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS})
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func neverCollected(ctx context.Context, src query.Source) (bool, error) {
 
 // signIn builds the sign-in of the server: none (nil Auth) while the
 // database has no user and the config no OIDC provider.
-func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, log *slog.Logger) (server.Options, error) {
+func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc *http.Client, log *slog.Logger) (server.Options, error) {
 	var o server.Options
 	as, ok := store.(auth.Store)
 	if !ok {
@@ -226,6 +226,18 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, log
 	if cfg.Auth != nil {
 		o.MetricsToken = cfg.Auth.MetricsToken.Reveal()
 		o.TLS = cfg.Auth.TLSCert != ""
+	}
+	if hasOIDC {
+		c := cfg.Auth.OIDC
+		var clients []auth.OIDCClient
+		for _, cl := range c.Clients {
+			clients = append(clients, auth.OIDCClient{Match: cl.Match, Tenants: cl.Tenants})
+		}
+		o.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
+			RedirectURL: c.RedirectURL, Admins: c.Admins, Analysts: c.Analysts, Clients: clients, HTTPClient: hc})
+		if err != nil {
+			return o, err
+		}
 	}
 	return o, nil
 }

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/internal/fleettest"
+)
+
+// testIdP is an OpenID Connect provider for the tests: discovery, a JWKS,
+// an authorize endpoint that signs in whoever is set, and a token endpoint
+// that checks the client secret and PKCE and signs ID tokens with an RSA
+// key. Its knobs spoil the next ID token on purpose.
+type testIdP struct {
+	srv              *httptest.Server
+	key              *rsa.PrivateKey
+	clientID, secret string
+
+	mu        sync.Mutex
+	codes     map[string]grant
+	email     string
+	groups    []string
+	audience  string        // "" : the client ID
+	lifetime  time.Duration // 0: an hour
+	nonce     string        // "": the one asked for
+	exchanged int
+}
+
+type grant struct{ nonce, challenge, redirect string }
+
+func newTestIdP(t *testing.T) *testIdP {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testIdP{key: key, clientID: "fleetscore-test-client", secret: "oidc-client-secret-Never-Logged-42", codes: map[string]grant{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		u := p.srv.URL
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize",
+			"token_endpoint": u + "/token", "jwks_uri": u + "/jwks", "response_types_supported": []string{"code"},
+			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
+			"code_challenge_methods_supported": []string{"S256"}})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("client_id") != p.clientID || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" {
+			http.Error(w, "bad authorize request", 400)
+			return
+		}
+		code := "code-" + base64.RawURLEncoding.EncodeToString([]byte(q.Get("state")))[:8] + time.Now().Format("150405.000000")
+		p.mu.Lock()
+		p.codes[code] = grant{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		p.mu.Unlock()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		g, known := p.codes[r.PostFormValue("code")]
+		delete(p.codes, r.PostFormValue("code"))
+		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+		if id != p.clientID || secret != p.secret || !known || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge ||
+			r.PostFormValue("redirect_uri") != g.redirect {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		p.exchanged++
+		aud, life, nonce := p.audience, p.lifetime, p.nonce
+		if aud == "" {
+			aud = p.clientID
+		}
+		if life == 0 {
+			life = time.Hour
+		}
+		if nonce == "" {
+			nonce = g.nonce
+		}
+		now := time.Now()
+		claims, _ := json.Marshal(map[string]any{"iss": p.srv.URL, "sub": "sub-" + p.email, "aud": aud, "nonce": nonce,
+			"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(life).Unix(), "email": p.email, "groups": p.groups})
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		jws, _ := signer.Sign(claims)
+		idToken, _ := jws.CompactSerialize()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": idToken})
+	})
+	p.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// set says who signs in next and how the ID token is spoiled.
+func (p *testIdP) set(email string, groups []string, audience string, lifetime time.Duration, nonce string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.email, p.groups, p.audience, p.lifetime, p.nonce = email, groups, audience, lifetime, nonce
+}
+
+// TestOIDCSignIn runs the authorization code flow end to end against the
+// test provider: discovery, the authorize redirect with PKCE, state and
+// nonce, the code exchange, the JWKS and the ID token's checks. A bad
+// state, a bad nonce, an expired token, a wrong audience and a person with
+// no role are all refused without a session.
+func TestOIDCSignIn(t *testing.T) {
+	idp := newTestIdP(t)
+	f := fleettest.New(t, fleettest.Options{Tenants: 2})
+	var logs strings.Builder
+	log := newTestLogger(&logs)
+	var h http.Handler
+	fleet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	defer fleet.Close()
+	o, err := auth.NewOIDC(context.Background(), auth.OIDCConfig{Issuer: idp.srv.URL, ClientID: idp.clientID, ClientSecret: idp.secret,
+		RedirectURL: fleet.URL + "/signin/callback", Admins: []string{"alice@msp.example"}, Analysts: []string{"analysts-group-id"},
+		Clients:    []auth.OIDCClient{{Match: "carol@client.example", Tenants: []string{f.Jobs[0].Tenant.ID}}},
+		HTTPClient: idp.srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &auth.Service{Store: f.Store, Log: log}
+	s, err := New(Options{Source: f.Store, Auth: svc, OIDC: o, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = s.Handler()
+
+	// signIn runs the browser's part; spoil changes the callback's query.
+	signIn := func(t *testing.T, spoil func(url.Values)) (status int, location string, session bool, jar http.CookieJar) {
+		t.Helper()
+		jar, _ = cookiejar.New(nil)
+		browser := &http.Client{Jar: jar, Transport: idp.srv.Client().Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := browser.Get(fleet.URL + "/signin/oidc?next=/actions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		authorize := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authorize, idp.srv.URL+"/authorize?") ||
+			!strings.Contains(authorize, "code_challenge_method=S256") || !strings.Contains(authorize, "nonce=") {
+			t.Fatalf("start: %d to %q", resp.StatusCode, authorize)
+		}
+		resp, err = browser.Get(authorize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cb, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || !strings.HasPrefix(cb.String(), fleet.URL+"/signin/callback?") {
+			t.Fatalf("authorize: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if spoil != nil {
+			q := cb.Query()
+			spoil(q)
+			cb.RawQuery = q.Encode()
+		}
+		resp, err = browser.Get(cb.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		u, _ := url.Parse(fleet.URL)
+		for _, c := range jar.Cookies(u) {
+			if c.Name == SessionCookie && c.Value != "" {
+				session = true
+			}
+		}
+		return resp.StatusCode, resp.Header.Get("Location"), session, jar
+	}
+
+	t.Run("admin by e-mail", func(t *testing.T) {
+		idp.set("Alice@MSP.example", nil, "", 0, "")
+		status, loc, session, jar := signIn(t, nil)
+		if status != http.StatusSeeOther || loc != "/actions" || !session {
+			t.Fatalf("callback: %d to %q, session %v", status, loc, session)
+		}
+		c := &http.Client{Jar: jar}
+		resp, err := c.Get(fleet.URL + "/api/v1/fleet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("admin's /api/v1/fleet: %d", resp.StatusCode)
+		}
+	})
+	t.Run("client by e-mail sees only its tenant", func(t *testing.T) {
+		idp.set("carol@client.example", nil, "", 0, "")
+		_, _, session, jar := signIn(t, nil)
+		if !session {
+			t.Fatal("no session")
+		}
+		c := &http.Client{Jar: jar}
+		for path, want := range map[string]int{"/api/v1/tenants/" + f.Jobs[0].Tenant.ID: 200, "/api/v1/tenants/" + f.Jobs[1].Tenant.ID: 404, "/api/v1/fleet": 403} {
+			resp, err := c.Get(fleet.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("client's %s: %d; want %d", path, resp.StatusCode, want)
+			}
+		}
+	})
+	t.Run("analyst by group", func(t *testing.T) {
+		idp.set("dave@msp.example", []string{"analysts-group-id"}, "", 0, "")
+		if status, _, session, _ := signIn(t, nil); status != http.StatusSeeOther || !session {
+			t.Errorf("analyst: %d, session %v", status, session)
+		}
+	})
+	for _, tc := range []struct {
+		name     string
+		email    string
+		audience string
+		lifetime time.Duration
+		nonce    string
+		spoil    func(url.Values)
+		why      string // what the audit log says
+	}{
+		{name: "bad state", email: "alice@msp.example", spoil: func(q url.Values) { q.Set("state", "forged") }, why: "state does not match"},
+		{name: "no state", email: "alice@msp.example", spoil: func(q url.Values) { q.Del("state") }, why: "state does not match"},
+		{name: "bad nonce", email: "alice@msp.example", nonce: "someone-elses-nonce", why: "nonce does not match"},
+		{name: "expired token", email: "alice@msp.example", lifetime: -time.Hour, why: "token is expired"},
+		{name: "wrong audience", email: "alice@msp.example", audience: "another-app", why: "expected audience"},
+		{name: "bad code", email: "alice@msp.example", spoil: func(q url.Values) { q.Set("code", "guessed") }, why: "invalid_grant"},
+		{name: "provider error", email: "alice@msp.example", spoil: func(q url.Values) { q.Set("error", "access_denied") }, why: "access_denied"},
+		{name: "no role", email: "mallory@elsewhere.example", why: "not given a role"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp.set(tc.email, nil, tc.audience, tc.lifetime, tc.nonce)
+			status, _, session, _ := signIn(t, tc.spoil)
+			if status != http.StatusUnauthorized || session {
+				t.Errorf("%s: %d, session %v; want 401 and no session", tc.name, status, session)
+			}
+			last, _ := f.Store.AuditLog(context.Background(), 1)
+			if len(last) != 1 || last[0].Action != "signin.failed" || !strings.Contains(last[0].Detail, tc.why) {
+				t.Errorf("%s: audit %+v; want a failed sign-in saying %q", tc.name, last, tc.why)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), idp.secret) {
+		t.Error("the log shows the OIDC client secret")
+	}
+	events, _ := f.Store.AuditLog(context.Background(), 100)
+	failed := 0
+	for _, e := range events {
+		if e.Action == "signin.failed" {
+			failed++
+		}
+	}
+	if failed != 8 {
+		t.Errorf("audit log: %d failed sign-ins; want 8", failed)
+	}
+}
