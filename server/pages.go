@@ -205,6 +205,9 @@ func (s *Server) collectNow(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a collection is already running", http.StatusConflict)
 		return
 	}
+	if p, ok := principalOf(r.Context()); ok && s.auth != nil {
+		s.auth.Audit(r.Context(), p.Name, "collect", "collect now", clientIP(r))
+	}
 	s.pages.mu.Lock()
 	s.pages.requestedAt = s.now()
 	s.pages.mu.Unlock()
