@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func runWithStdin(t *testing.T, stdin string, args ...string) result {
@@ -58,5 +63,77 @@ func TestUsersAndTokens(t *testing.T) {
 	}
 	if r := runCmd(t, nil, "user", "remove", "ann", "--config", cfg); r.err == nil {
 		t.Error("removing a user twice succeeded")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while serve writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeWithUsersSignsIn: once a user exists, serve listens on any
+// address and answers the API only with a token.
+func TestServeWithUsersSignsIn(t *testing.T) {
+	cfg, ids := writeConfig(t, []tenantSpec{{name: "Contoso", consent: true}})
+	if r := runWithStdin(t, "long enough password\n", "user", "add", "ann", "--config", cfg, "--role", "admin"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	tok := strings.TrimSpace(runCmd(t, nil, "token", "create", "--config", cfg, "--role", "client", "--tenant", ids[0]).stdout)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "0.0.0.0:0"}, func(string) string { return "" },
+			strings.NewReader(""), &out, io.Discard)
+	}()
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && base == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`dashboard: http://\S*:(\d+)/`).FindStringSubmatch(out.String()); m != nil {
+			base = "http://127.0.0.1:" + m[1]
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("serve did not start: %v\n%s", <-done, out.String())
+	}
+	for _, c := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/api/v1/tenants", "", 401},
+		{"/api/v1/tenants", tok, 200},
+		{"/api/v1/fleet", tok, 403},
+		{"/metrics", "", 404}, // no metrics token configured: off
+		{"/healthz", "", 200},
+	} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s (token %v): %d; want %d", c.path, c.token != "", resp.StatusCode, c.want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }
