@@ -127,6 +127,9 @@ type Store interface {
 	DeleteSession(ctx context.Context, idHash string) error
 	// DeleteSessionsOf ends every session of a principal name.
 	DeleteSessionsOf(ctx context.Context, name string) error
+	// DeleteSessionsBefore drops the sessions that ended (ExpiresAt) or
+	// were last used (LastSeen) before the given times.
+	DeleteSessionsBefore(ctx context.Context, expired, idle time.Time) error
 
 	PutToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash string) (Token, error)

@@ -197,7 +197,11 @@ func (s *Service) SignIn(ctx context.Context, name, password, ip string) (id str
 func (s *Service) NewSession(ctx context.Context, p Principal) (string, Session, error) {
 	id := randomText(32)
 	now := s.now()
-	abs, _ := s.ttl()
+	abs, idle := s.ttl()
+	// Sweep the sessions nobody can use any more, so the table stays small.
+	if err := s.Store.DeleteSessionsBefore(ctx, now, now.Add(-idle)); err != nil {
+		s.log().Warn("drop ended sessions", "err", err)
+	}
 	sess := Session{IDHash: Hash(id), Principal: p, CSRF: randomText(32), CreatedAt: now, ExpiresAt: now.Add(abs), LastSeen: now}
 	if err := s.Store.PutSession(ctx, sess); err != nil {
 		return "", Session{}, fmt.Errorf("save session: %w", err)

@@ -154,6 +154,14 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, name string) error {
 	return nil
 }
 
+func (s *Store) DeleteSessionsBefore(ctx context.Context, expired, idle time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2`, unix(expired), unix(idle))
+	if err != nil {
+		return fmt.Errorf("drop ended sessions: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO api_tokens (public_id, hash, role, tenants, created_at, expires_at, last_used, revoked)

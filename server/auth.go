@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/query"
@@ -332,4 +334,49 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	s.auth.Audit(r.Context(), p.Name, "signin", "oidc as "+string(p.Role), clientIP(r))
 	s.setCookie(w, r, id)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// auditEvent is one row of GET /api/v1/audit.
+type auditEvent struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail"`
+	IP     string    `json:"ip"`
+}
+
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	if err := checkParams(r, "limit"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.auth == nil {
+		s.writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "sign-in is not configured, so there is no audit log"})
+		return
+	}
+	limit := 500
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			s.writeError(w, r, badRequest("limit %q must be a whole number from 1 to 10000", v))
+			return
+		}
+		limit = n
+	}
+	events, err := s.auth.Store.AuditLog(r.Context(), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rows := make([]auditEvent, 0, len(events))
+	for _, e := range events {
+		rows = append(rows, auditEvent{At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Detail: e.Detail, IP: e.IP})
+	}
+	s.writeList(w, r, rows, func() table {
+		t := table{name: "audit", header: []string{"at", "actor", "action", "detail", "ip"}}
+		for _, e := range rows {
+			t.rows = append(t.rows, []string{stamp(e.At), e.Actor, e.Action, e.Detail, e.IP})
+		}
+		return t
+	})
 }

@@ -159,7 +159,11 @@ func TestEveryRouteForEveryRole(t *testing.T) {
 			}
 		}
 	}
-	resp, body := x.do(t, "GET", "/metrics", "", "Authorization", "Bearer "+x.metrics)
+	resp, body := x.do(t, "GET", "/api/v1/audit?format=csv", "admin")
+	if resp.StatusCode != 200 || !strings.Contains(body, "token.use") || !strings.Contains(body, "token.create") {
+		t.Errorf("admin's audit log: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = x.do(t, "GET", "/metrics", "", "Authorization", "Bearer "+x.metrics)
 	if resp.StatusCode != 200 || !strings.Contains(body, "fleetscore_secure_score_percent") {
 		t.Errorf("metrics with their token: %d", resp.StatusCode)
 	}

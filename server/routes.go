@@ -40,6 +40,7 @@ func (s *Server) routeTable() []route {
 		h("GET /api/v1/fleet", analyst, s.apiFleet),
 		h("GET /api/v1/collections", client, s.apiCollections),
 		h("GET /api/v1/collect", analyst, s.apiCollectStatus),
+		h("GET /api/v1/audit", admin, s.apiAudit),
 		h("GET /api/v1/openapi.json", client, s.apiOpenAPI),
 		h("/api/", client, s.apiNotFound),
 

@@ -100,6 +100,17 @@ func sessions(t *testing.T, s auth.Store) {
 		_, err = s.Session(ctx, id)
 		wantNotFound(t, err, "Session after DeleteSessionsOf")
 	}
+	for id, times := range map[string][2]time.Time{"ended": {t0, t0.Add(-time.Minute)}, "idle": {t0.Add(time.Hour), t0.Add(-2 * time.Hour)}, "live": {t0.Add(time.Hour), t0}} {
+		must(t, s.PutSession(ctx, auth.Session{IDHash: id, Principal: auth.Principal{Name: "cy", Role: auth.RoleAnalyst}, CSRF: "c", CreatedAt: t0.Add(-3 * time.Hour), ExpiresAt: times[0], LastSeen: times[1]}))
+	}
+	must(t, s.DeleteSessionsBefore(ctx, t0, t0.Add(-time.Hour)))
+	for _, id := range []string{"ended", "idle"} {
+		_, err = s.Session(ctx, id)
+		wantNotFound(t, err, "Session "+id+" after DeleteSessionsBefore")
+	}
+	if _, err := s.Session(ctx, "live"); err != nil {
+		t.Errorf("a live session was dropped: %v", err)
+	}
 }
 
 func tokens(t *testing.T, s auth.Store) {
