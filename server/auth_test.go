@@ -325,3 +325,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestHeaders: HSTS only with TLS; the CSP forbids inline script and
+// framing on every answer, the sign-in page too.
+func TestHeaders(t *testing.T) {
+	f := fleettest.New(t, fleettest.Options{Tenants: 1})
+	for _, tls := range []bool{false, true} {
+		s, err := New(Options{Source: f.Store, Auth: &auth.Service{Store: f.Store}, TLS: tls})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/signin", nil))
+		h := rec.Header()
+		if rec.Code != 200 || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self';") || strings.Contains(h.Get("Content-Security-Policy"), "unsafe-inline") {
+			t.Errorf("sign-in page: %d, CSP %q", rec.Code, h.Get("Content-Security-Policy"))
+		}
+		if got := h.Get("Strict-Transport-Security") != ""; got != tls {
+			t.Errorf("TLS %v: HSTS %q", tls, h.Get("Strict-Transport-Security"))
+		}
+	}
+}
