@@ -3,8 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -131,6 +143,78 @@ func TestServeWithUsersSignsIn(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("GET %s (token %v): %d; want %d", c.path, c.token != "", resp.StatusCode, c.want)
 		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestServeTLS: with auth.tls_cert and tls_key, serve answers HTTPS with
+// HSTS, and the session cookie is Secure.
+func TestServeTLS(t *testing.T) {
+	cfg, _ := writeConfig(t, []tenantSpec{{name: "Contoso", consent: true}})
+	dir := filepath.Dir(cfg)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	_ = os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("auth:\n  tls_cert: tls.crt\n  tls_key: tls.key\n")
+	f.Close()
+	const password = "long enough password"
+	if r := runWithStdin(t, password+"\n", "user", "add", "ann", "--config", cfg, "--role", "admin"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, func(string) string { return "" },
+			strings.NewReader(""), &out, io.Discard)
+	}()
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && base == ""; time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`dashboard: (https://\S+)/ `).FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("serve did not start on HTTPS: %v\n%s", <-done, out.String())
+	}
+	pool := x509.NewCertPool()
+	if c, err := x509.ParseCertificate(der); err == nil {
+		pool.AddCert(c)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.PostForm(base+"/signin", url.Values{"name": {"ann"}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("sign-in over HTTPS: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	secure := false
+	for _, c := range resp.Cookies() {
+		secure = secure || (c.Name == "fleetscore_session" && c.Secure && c.HttpOnly)
+	}
+	if !secure {
+		t.Errorf("the session cookie is not Secure and HttpOnly: %v", resp.Header["Set-Cookie"])
 	}
 	cancel()
 	if err := <-done; err != nil {
