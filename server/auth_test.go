@@ -214,6 +214,13 @@ func TestClientSeesOnlyItsTenant(t *testing.T) {
 			t.Errorf("client GET %s lacks its own tenant", path)
 		}
 	}
+	// The client's overview speaks of its tenants, not of the fleet.
+	if _, body := x.do(t, "GET", "/", "client"); strings.Contains(body, "Fleet trend") || !strings.Contains(body, "Trend of your tenants") {
+		t.Error("the client's overview shows fleet labels")
+	}
+	if _, body := x.do(t, "GET", "/", "analyst"); !strings.Contains(body, "Fleet trend") {
+		t.Error("the analyst's overview lacks the fleet trend")
+	}
 	// The analyst sees both.
 	_, body := x.do(t, "GET", "/api/v1/tenants?format=csv", "analyst")
 	if !strings.Contains(body, b) || !strings.Contains(body, x.a) {

@@ -140,6 +140,9 @@ type page struct {
 	User    string // the signed-in user; "" without sign-in
 	CSRF    string // the session's form token
 	Fleet   bool   // the principal sees fleet-wide figures and metrics
+	// SignedOut: sign-in is on and nobody is signed in (the sign-in and
+	// error pages), so the nav is hidden.
+	SignedOut bool
 }
 
 // collectView is the scheduler's progress as the pages show it.
@@ -165,6 +168,7 @@ func (s *Server) page(r *http.Request, nav, title string) page {
 		p.CSRF = sess.CSRF
 	}
 	p.Fleet = ok && !who.Restricted()
+	p.SignedOut = s.auth != nil && !ok
 	// The collection's progress covers every tenant: not for a client.
 	if s.runner != nil && p.Fleet {
 		st := s.runner.Status()
