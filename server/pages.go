@@ -399,6 +399,11 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 	}
 	m.avg7, m.share7 = o.FleetChange(7)
 	m.trend = fleetChart(o.Trend, o.Today)
+	if p, ok := principalOf(ctx); ok && p.Restricted() {
+		// The same chart over a client's own tenants: name it so.
+		m.trend = template.HTML(strings.NewReplacer("Fleet trend", "Trend of your tenants", "the fleet&#39;s", "your tenants&#39;",
+			"No fleet history", "No history").Replace(string(m.trend)))
+	}
 	return m, nil
 }
 
