@@ -214,6 +214,15 @@ func TestClientSeesOnlyItsTenant(t *testing.T) {
 			t.Errorf("client GET %s lacks its own tenant", path)
 		}
 	}
+	// Searching for B finds nothing (the box shows what was typed, so
+	// look for B's ID, which only a row would show).
+	for _, path := range []string{"/?q=" + url.QueryEscape(x.bName), "/?q=" + url.QueryEscape(x.bName[:3]) + "&filter=below&sort=name&dir=desc",
+		"/actions?category=Identity&tier=Core", "/api/v1/actions?category=Identity&format=csv", "/collections?tenant=" + x.a + "&limit=10000"} {
+		resp, body := x.do(t, "GET", path, "client")
+		if resp.StatusCode != 200 || strings.Contains(body, b) {
+			t.Errorf("client GET %s: %d, mentions B: %v", path, resp.StatusCode, strings.Contains(body, b))
+		}
+	}
 	// The client's overview speaks of its tenants, not of the fleet.
 	if _, body := x.do(t, "GET", "/", "client"); strings.Contains(body, "Fleet trend") || strings.Contains(body, "fleet&#39;s") || !strings.Contains(body, ">Trend of your tenants<") {
 		t.Error("the client's overview shows fleet labels")
