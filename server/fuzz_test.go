@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
 
+	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/internal/fleettest"
 )
 
@@ -22,8 +24,22 @@ func FuzzAPIParams(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := s.Handler()
 	id := fl.Jobs[0].Tenant.ID
+	// The same routes as a client bound to one tenant, through the
+	// restricted source.
+	svc := &auth.Service{Store: fl.Store}
+	tok, _, err := svc.CreateToken(context.Background(), auth.RoleClient, []string{id}, 0, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	sc, err := New(Options{Source: fl.Store, Auth: svc})
+	if err != nil {
+		f.Fatal(err)
+	}
+	handlers := []struct {
+		h     http.Handler
+		token string
+	}{{s.Handler(), ""}, {sc.Handler(), tok}}
 	paths := []string{"/api/v1/tenants", "/api/v1/tenants/%s", "/api/v1/tenants/%s/scores", "/api/v1/tenants/%s/controls",
 		"/api/v1/actions", "/api/v1/fleet", "/api/v1/collections"}
 	f.Fuzz(func(t *testing.T, rawQuery, tenant, accept string) {
@@ -40,12 +56,17 @@ func FuzzAPIParams(f *testing.F) {
 				if containsVerb(p) {
 					path = replaceVerb(p, url.PathEscape(who))
 				}
-				req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: http.Header{"Accept": {accept}},
-					RemoteAddr: "127.0.0.1:1", Host: "fleetscore.test", RequestURI: path + "?" + rawQuery}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code >= 500 {
-					t.Fatalf("GET %s?%s (Accept %q): %d %s", path, rawQuery, accept, rec.Code, rec.Body.String())
+				for _, h := range handlers {
+					req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: http.Header{"Accept": {accept}},
+						RemoteAddr: "127.0.0.1:1", Host: "fleetscore.test", RequestURI: path + "?" + rawQuery}
+					if h.token != "" {
+						req.Header.Set("Authorization", "Bearer "+h.token)
+					}
+					rec := httptest.NewRecorder()
+					h.h.ServeHTTP(rec, req)
+					if rec.Code >= 500 {
+						t.Fatalf("GET %s?%s (Accept %q, token %v): %d %s", path, rawQuery, accept, h.token != "", rec.Code, rec.Body.String())
+					}
 				}
 				if !containsVerb(p) {
 					break
