@@ -202,14 +202,21 @@ func (s *Server) denied(w http.ResponseWriter, r *http.Request, status int, msg 
 	s.render(w, r, status, "error", v)
 }
 
+// secureCookie: cookies are Secure over TLS, ours or that of a proxy in
+// front (X-Forwarded-Proto can only make a cookie stricter, so trusting it
+// costs nothing).
+func (s *Server) secureCookie(r *http.Request) bool {
+	return s.secure || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, id string) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true,
-		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookie(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookie(r), SameSite: http.SameSiteLaxMode})
 }
 
 // signinView is the sign-in page.
@@ -294,7 +301,7 @@ func (s *Server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	authURL, cookie := s.oidc.Start(safeNext(r.URL.Query().Get("next")))
 	// Lax: the provider sends the browser back with a top-level GET.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: cookie, Path: "/signin/callback", MaxAge: 600, HttpOnly: true,
-		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookie(r), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
@@ -304,7 +311,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/signin/callback", MaxAge: -1, HttpOnly: true,
-		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookie(r), SameSite: http.SameSiteLaxMode})
 	fail := func(who, why string) {
 		s.auth.Audit(r.Context(), who, "signin.failed", "oidc: "+why, clientIP(r))
 		v := signinView{page: s.page(r, "", "Sign in"), Next: "/", OIDC: true,

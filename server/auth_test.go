@@ -363,3 +363,30 @@ func TestHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestCookieSecureBehindTLSProxy: over plain HTTP the session cookie is not
+// Secure (a browser would drop it), behind a proxy that says https it is.
+func TestCookieSecureBehindTLSProxy(t *testing.T) {
+	x := newAuthFixture(t)
+	for _, proto := range []string{"", "https"} {
+		req, _ := http.NewRequest("POST", x.srv.URL+"/signin", strings.NewReader(url.Values{"name": {"ann"}, "password": {x.password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var c *http.Cookie
+		for _, k := range resp.Cookies() {
+			if k.Name == SessionCookie {
+				c = k
+			}
+		}
+		if c == nil || c.Secure != (proto == "https") || !c.HttpOnly {
+			t.Errorf("X-Forwarded-Proto %q: cookie %+v", proto, c)
+		}
+	}
+}

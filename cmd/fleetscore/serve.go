@@ -64,6 +64,9 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		if err := loopbackOnly(cfg.Listen); err != nil {
 			return err
 		}
+	} else if !authOpts.TLS && loopbackOnly(cfg.Listen) != nil {
+		log.Warn("sign-in is served over plain HTTP: passwords and session cookies cross the network in clear unless a proxy in front adds TLS; "+
+			"set auth.tls_cert and auth.tls_key to serve HTTPS", "listen", cfg.Listen)
 	}
 	src, ok := store.(query.Source)
 	if !ok {
