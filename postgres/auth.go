@@ -13,6 +13,9 @@ import (
 	"github.com/fleetscore/fleetscore/auth"
 )
 
+// The methods below implement auth.Store (users, sessions, API tokens,
+// failed sign-ins, the audit log; migration 0005); auth.Store documents
+// each. Times are Unix seconds, 0 for "never".
 var _ auth.Store = (*Store)(nil)
 
 // unix and fromUnix keep times as Unix seconds, 0 for the zero time.
