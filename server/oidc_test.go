@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -195,6 +196,16 @@ func TestOIDCSignIn(t *testing.T) {
 			}
 		}
 		return resp.StatusCode, resp.Header.Get("Location"), session, jar
+	}
+
+	resp, err := http.Get(fleet.URL + "/signin?next=/actions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `href="/signin/oidc?next=%2factions"`) || !strings.Contains(string(page), "Sign in with Microsoft") {
+		t.Errorf("the sign-in page offers no OIDC sign-in:\n%s", page)
 	}
 
 	t.Run("admin by e-mail", func(t *testing.T) {
