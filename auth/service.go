@@ -48,7 +48,13 @@ type Service struct {
 	// IdleTimeout ends one unused this long (default 1h).
 	SessionTTL  time.Duration
 	IdleTimeout time.Duration
+
+	slotsOnce sync.Once
+	slots     chan struct{} // bounds the password checks running at once
 }
+
+// maxHashing is how many password checks (64 MiB each) run at once.
+const maxHashing = 4
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -163,6 +169,15 @@ func (s *Service) SignIn(ctx context.Context, name, password, ip string) (id str
 	if nu >= MaxUserFailures || ni >= MaxIPFailures {
 		s.Audit(ctx, name, "signin.locked", "", ip)
 		return "", Session{}, ErrLocked
+	}
+	// Each check takes 64 MiB: a few at a time, so a flood of sign-ins
+	// cannot run the server out of memory.
+	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, maxHashing) })
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return "", Session{}, ctx.Err()
 	}
 	u, err := s.Store.User(ctx, name)
 	ok := false
