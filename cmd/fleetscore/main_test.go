@@ -334,6 +334,11 @@ func TestKill9MidRun(t *testing.T) {
 			}
 		}
 	}
+	// Tenants run in batches of the config's concurrency and finish
+	// together; a moment after the third one is done, the next batch has
+	// logged its collections as running and waits on Graph (150 ms a
+	// request): the kill lands in the middle of those tenants.
+	time.Sleep(100 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
