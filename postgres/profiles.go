@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,48 +12,8 @@ import (
 	"github.com/fleetscore/fleetscore"
 )
 
-// profileRow is a profiles row as stored, comparable with ==.
-type profileRow struct {
-	title, category, tier, userImpact, cost, actionType, actionURL, service string
-	maxScore                                                                float64
-	rank                                                                    int
-	threats                                                                 string // JSON
-	deprecated                                                              bool
-	remediation                                                             string
-	removed                                                                 bool
-}
-
-func newProfileRow(p fleetscore.ControlProfile) (profileRow, error) {
-	threats := p.Threats
-	if threats == nil {
-		threats = []string{}
-	}
-	b, err := json.Marshal(threats)
-	if err != nil {
-		return profileRow{}, fmt.Errorf("threats of %s: %w", p.ID, err)
-	}
-	return profileRow{
-		title: p.Title, category: p.Category, tier: p.Tier, userImpact: p.UserImpact,
-		cost: p.ImplementationCost, actionType: p.ActionType, actionURL: p.ActionURL, service: p.Service,
-		maxScore: p.MaxScore, rank: p.Rank, threats: string(b), deprecated: p.Deprecated,
-		remediation: p.Remediation,
-	}, nil
-}
-
-func (r profileRow) profile(id string) (fleetscore.ControlProfile, error) {
-	p := fleetscore.ControlProfile{
-		ID: id, Title: r.title, Category: r.category, MaxScore: r.maxScore, Rank: r.rank, Tier: r.tier,
-		UserImpact: r.userImpact, ImplementationCost: r.cost, ActionType: r.actionType,
-		ActionURL: r.actionURL, Service: r.service, Deprecated: r.deprecated, Remediation: r.remediation,
-	}
-	if err := json.Unmarshal([]byte(r.threats), &p.Threats); err != nil {
-		return p, fmt.Errorf("threats of %s: %w", id, err)
-	}
-	if len(p.Threats) == 0 {
-		p.Threats = nil
-	}
-	return p, nil
-}
+// profileRow is a profiles row as stored (package relational).
+type profileRow = relational.ProfileRow
 
 // stateRow is a control_states row without its key, comparable with ==.
 type stateRow struct {
@@ -95,7 +55,7 @@ func saveProfiles(ctx context.Context, tx pgx.Tx, tenant int64, profiles []fleet
 		}
 		id := dict[p.ID]
 		listed[id] = true
-		row, err := newProfileRow(p)
+		row, err := relational.NewProfileRow(p)
 		if err != nil {
 			return err
 		}
@@ -120,7 +80,7 @@ func saveProfiles(ctx context.Context, tx pgx.Tx, tenant int64, profiles []fleet
 	}
 
 	for _, sp := range list {
-		if listed[sp.control] || sp.row.removed {
+		if listed[sp.control] || sp.row.Removed {
 			continue
 		}
 		wb.Queue(`
@@ -160,8 +120,8 @@ func queueProfile(wb *pgx.Batch, tenant, control int64, r profileRow) {
 		    deprecated          = excluded.deprecated,
 		    remediation         = excluded.remediation,
 		    removed             = false`,
-		tenant, control, r.title, r.category, r.maxScore, r.rank, r.tier, r.userImpact,
-		r.cost, r.actionType, r.actionURL, r.service, r.threats, r.deprecated, r.remediation)
+		tenant, control, r.Title, r.Category, r.MaxScore, r.Rank, r.Tier, r.UserImpact,
+		r.Cost, r.ActionType, r.ActionURL, r.Service, r.Threats, r.Deprecated, r.Remediation)
 }
 
 // storedProfile is a profiles row with its control's key and name.
@@ -192,9 +152,9 @@ func loadProfileRows(ctx context.Context, q querier, tenant int64, currentOnly b
 			p storedProfile
 			r = &p.row
 		)
-		err := rows.Scan(&p.control, &p.name, &r.title, &r.category, &r.maxScore, &r.rank, &r.tier, &r.userImpact,
-			&r.cost, &r.actionType, &r.actionURL, &r.service, &r.threats, &r.deprecated,
-			&r.remediation, &r.removed)
+		err := rows.Scan(&p.control, &p.name, &r.Title, &r.Category, &r.MaxScore, &r.Rank, &r.Tier, &r.UserImpact,
+			&r.Cost, &r.ActionType, &r.ActionURL, &r.Service, &r.Threats, &r.Deprecated,
+			&r.Remediation, &r.Removed)
 		if err != nil {
 			return nil, fmt.Errorf("load profiles: %w", err)
 		}
@@ -264,7 +224,7 @@ func profiles(ctx context.Context, tx pgx.Tx, tenantID string) ([]fleetscore.Con
 	out := make([]fleetscore.ControlProfile, len(stored))
 	index := make(map[int64]int, len(stored))
 	for i, sp := range stored {
-		if out[i], err = sp.row.profile(sp.name); err != nil {
+		if out[i], err = sp.row.Profile(sp.name); err != nil {
 			return nil, err
 		}
 		index[sp.control] = i

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/fleetscore/fleetscore"
-	"github.com/fleetscore/fleetscore/internal/history"
+	"github.com/fleetscore/fleetscore/internal/relational"
 )
 
 // SaveBatch writes one tenant's batch in one transaction: the tenant, its
@@ -36,7 +36,7 @@ func (s *Store) SaveBatch(ctx context.Context, b fleetscore.Batch) error {
 }
 
 func (s *Store) saveBatch(ctx context.Context, b fleetscore.Batch) error {
-	days, err := history.BatchDays(b)
+	days, err := relational.BatchDays(b)
 	if err != nil {
 		return err
 	}
@@ -135,10 +135,10 @@ func intern(ctx context.Context, tx pgx.Tx, names []string) (map[string]int64, e
 	return dict, nil
 }
 
-// state and change are the shared encoding's (package history).
+// state and change are the shared encoding's (package relational).
 type (
-	state  = history.State
-	change = history.Change
+	state  = relational.State
+	change = relational.Change
 )
 
 type changeKey struct{ control, day int64 }
@@ -273,7 +273,7 @@ func saveChanges(ctx context.Context, tx pgx.Tx, tenant, first int64, batch map[
 	if err != nil {
 		return err
 	}
-	want := history.Encode(before, days, stored, batch)
+	want := relational.Encode(before, days, stored, batch)
 
 	have := make(map[changeKey]change, len(stored))
 	for _, c := range stored {

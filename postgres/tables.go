@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"slices"
 	"strings"
 
@@ -49,7 +50,7 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tables: foreign keys: %w", err)
 	}
-	return referencedFirst(names, refers), nil
+	return relational.ReferencedFirst(names, refers), nil
 }
 
 // column is a column's name and PostgreSQL type.
@@ -243,40 +244,4 @@ func quoteAll(names []string) string {
 		q[i] = quote(n)
 	}
 	return strings.Join(q, ", ")
-}
-
-// referencedFirst orders tables so that each comes after the tables it
-// refers to, and otherwise by name.
-func referencedFirst(names []string, refers map[string][]string) []string {
-	var out []string
-	placed := map[string]bool{}
-	for len(out) < len(names) {
-		progress := false
-		for _, t := range names {
-			if placed[t] {
-				continue
-			}
-			ready := true
-			for _, r := range refers[t] {
-				if r != t && !placed[r] && slices.Contains(names, r) {
-					ready = false
-				}
-			}
-			if ready {
-				out = append(out, t)
-				placed[t] = true
-				progress = true
-				break // the first ready one by name, then look again from the start
-			}
-		}
-		if !progress { // a cycle: the rest by name
-			for _, t := range names {
-				if !placed[t] {
-					out = append(out, t)
-					placed[t] = true
-				}
-			}
-		}
-	}
-	return out
 }

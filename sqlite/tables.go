@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"slices"
 	"strings"
 )
@@ -26,43 +27,7 @@ func (s *Store) Tables(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("list tables: foreign keys of %s: %w", t, err)
 		}
 	}
-	return referencedFirst(names, refers), nil
-}
-
-// referencedFirst orders tables so that each comes after the tables it
-// refers to, and otherwise by name.
-func referencedFirst(names []string, refers map[string][]string) []string {
-	var out []string
-	placed := map[string]bool{}
-	for len(out) < len(names) {
-		progress := false
-		for _, t := range names {
-			if placed[t] {
-				continue
-			}
-			ready := true
-			for _, r := range refers[t] {
-				if r != t && !placed[r] && slices.Contains(names, r) {
-					ready = false
-				}
-			}
-			if ready {
-				out = append(out, t)
-				placed[t] = true
-				progress = true
-				break // the first ready one by name, then look again from the start
-			}
-		}
-		if !progress { // a cycle: the rest by name
-			for _, t := range names {
-				if !placed[t] {
-					out = append(out, t)
-					placed[t] = true
-				}
-			}
-		}
-	}
-	return out
+	return relational.ReferencedFirst(names, refers), nil
 }
 
 func stringsOf(ctx context.Context, q querier, query string, args ...any) ([]string, error) {

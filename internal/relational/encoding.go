@@ -1,8 +1,9 @@
-// Package history is the compact encoding of control scores that both
-// stores share: a control's score is kept only on the days it changes, and
-// the controls of any day are replayed from those changes. The stores own
-// the SQL; this package owns the algorithm, so the two cannot drift apart.
-package history
+// Package relational is what the two SQL stores (sqlite, postgres) share in
+// Go: the compact encoding of control scores (a control's score is kept only
+// on the days it changes, and any day is replayed from those changes), the
+// row form of a control profile, and the order to copy tables in. The stores
+// own their SQL; this package owns the logic, so the two cannot drift apart.
+package relational
 
 import (
 	"cmp"
