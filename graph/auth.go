@@ -108,6 +108,9 @@ func (c *Client) token(ctx context.Context, t Target) (string, error) {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return "", timeoutError(t.TenantID, ctx.Err())
+			}
 			return "", &Error{Kind: KindTimeout, Tenant: t.TenantID, Msg: "token request did not finish before the tenant's deadline", Advice: "the Entra endpoint was too slow; raise timeout or check the network", Err: ctx.Err()}
 		}
 		return "", classifyTokenError(t.TenantID, t.ClientID, err)

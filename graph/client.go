@@ -384,7 +384,12 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return c.jitter(d)
 }
 
+// timeoutError says why a tenant's requests stopped: its deadline passed,
+// or the run was stopped (cancelled), which is no fault of Graph's.
 func timeoutError(tenant string, err error) *Error {
+	if errors.Is(err, context.Canceled) {
+		return &Error{Kind: KindCancelled, Tenant: tenant, Msg: "the collection was stopped (cancelled) before the tenant was done", Advice: "nothing to fix: the next run carries on", Err: err}
+	}
 	return &Error{Kind: KindTimeout, Tenant: tenant, Msg: "the tenant's collection did not finish before its deadline", Advice: "Graph was slow or kept throttling; raise timeout in the config, or let the next run catch up", Err: err}
 }
 

@@ -30,6 +30,7 @@ const (
 	KindMalformed      Kind = "malformed"        // a response that is not the JSON Graph documents
 	KindNetwork        Kind = "network"          // no answer at all
 	KindTimeout        Kind = "timeout"          // the tenant's deadline passed
+	KindCancelled      Kind = "cancelled"        // the run was stopped before the tenant was done
 	KindGraph          Kind = "graph"            // any other Graph error
 )
 

@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +183,14 @@ func TestFollowableNextLink(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s: got %q, %v; want %q", tc.link, got, err, tc.want)
 		}
+	}
+}
+
+func TestStoppedIsNotATimeout(t *testing.T) {
+	if e := timeoutError("t", context.Canceled); e.Kind != KindCancelled || !strings.Contains(e.Msg, "stopped") {
+		t.Errorf("cancelled: %+v", e)
+	}
+	if e := timeoutError("t", context.DeadlineExceeded); e.Kind != KindTimeout || !strings.Contains(e.Msg, "deadline") {
+		t.Errorf("deadline: %+v", e)
 	}
 }

@@ -475,20 +475,7 @@ func scores(ctx context.Context, tx pgx.Tx, tenantID string, from, to fleetscore
 	if err != nil {
 		return nil, err
 	}
-	i := 0
-	for k := range out {
-		d := out[k].Day.Unix()
-		for ; i < len(changes) && changes[i].Day <= d; i++ {
-			st.Apply(changes[i])
-		}
-		cs := make([]fleetscore.ControlScore, 0, len(st))
-		for _, c := range controls { // sorted by name
-			if v, ok := st[c.id]; ok {
-				cs = append(cs, fleetscore.ControlScore{Name: c.name, Category: c.category, Score: v})
-			}
-		}
-		out[k].Controls = cs
-	}
+	relational.Replay(out, st, changes, controls)
 	return out, nil
 }
 
@@ -505,10 +492,7 @@ func dayBounds(from, to fleetscore.Day) (lo, hi int64) {
 	return lo, hi
 }
 
-type tenantControl struct {
-	id             int64
-	name, category string
-}
+type tenantControl = relational.Control
 
 // tenantControls lists the controls a tenant's scores ever had, by name.
 func tenantControls(ctx context.Context, q querier, tenant int64) ([]tenantControl, error) {
@@ -525,7 +509,7 @@ func tenantControls(ctx context.Context, q querier, tenant int64) ([]tenantContr
 	var out []tenantControl
 	for rows.Next() {
 		var c tenantControl
-		if err := rows.Scan(&c.id, &c.name, &c.category); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.Category); err != nil {
 			return nil, fmt.Errorf("load control names: %w", err)
 		}
 		out = append(out, c)

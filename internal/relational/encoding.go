@@ -112,3 +112,34 @@ func BatchDays(b fleetscore.Batch) ([]fleetscore.Score, error) {
 
 // Finite reports whether f is a number a store can keep.
 func Finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// Control is a control a tenant's scores had: its key, name and category.
+type Control struct {
+	ID             int64
+	Name, Category string
+}
+
+// Replay fills the Controls of days (ascending) from the state in effect
+// before the first of them and the change rows of their range (ascending by
+// day); controls, sorted by name, gives each key its name and category, and
+// the controls of every day come out sorted by name.
+func Replay(days []fleetscore.Score, before State, changes []Change, controls []Control) {
+	st := maps.Clone(before)
+	if st == nil {
+		st = State{}
+	}
+	i := 0
+	for k := range days {
+		d := days[k].Day.Unix()
+		for ; i < len(changes) && changes[i].Day <= d; i++ {
+			st.Apply(changes[i])
+		}
+		cs := make([]fleetscore.ControlScore, 0, len(st))
+		for _, c := range controls {
+			if v, ok := st[c.ID]; ok {
+				cs = append(cs, fleetscore.ControlScore{Name: c.Name, Category: c.Category, Score: v})
+			}
+		}
+		days[k].Controls = cs
+	}
+}
