@@ -52,3 +52,24 @@ func TenantRow(t fleetscore.TenantStatus) Tenant {
 	}
 	return r
 }
+
+// Summarize is the fleet's headline from its tenant rows: how many have a
+// snapshot, how many meet their target, and the mean of their percents
+// (each a percent of its own snapshot, never a ratio of summed points).
+func Summarize(rows []Tenant) (scored, meeting int, average float64) {
+	sum := 0.0
+	for _, r := range rows {
+		if r.Percent == nil {
+			continue
+		}
+		scored++
+		sum += *r.Percent
+		if r.MeetsTarget {
+			meeting++
+		}
+	}
+	if scored > 0 {
+		average = sum / float64(scored)
+	}
+	return scored, meeting, average
+}

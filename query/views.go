@@ -121,7 +121,6 @@ func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 	}
 	byTenant := daily(all)
 	o := &Overview{Today: today, Tenants: len(statuses)}
-	sum := 0.0
 	for _, st := range statuses {
 		row := OverviewRow{Tenant: TenantRow(st)}
 		days := byTenant[st.ID]
@@ -129,11 +128,6 @@ func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 			row.Change7d = change(days, *st.Latest, 7)
 			row.Change30d = change(days, *st.Latest, 30)
 			row.Falling = row.Change7d != nil && *row.Change7d < -0.05
-			o.Scored++
-			sum += *row.Percent
-			if row.MeetsTarget {
-				o.Meeting++
-			}
 		}
 		row.Spark = make([]float64, SparkDays)
 		first := today.AddDays(-SparkDays + 1)
@@ -147,9 +141,11 @@ func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 		}
 		o.Rows = append(o.Rows, row)
 	}
-	if o.Scored > 0 {
-		o.AveragePercent = sum / float64(o.Scored)
+	rows := make([]Tenant, len(o.Rows))
+	for i, r := range o.Rows {
+		rows[i] = r.Tenant
 	}
+	o.Scored, o.Meeting, o.AveragePercent = Summarize(rows)
 	o.Trend = fleetTrend(statuses, byTenant, today.AddDays(-SparkDays+1), today)
 	return o, nil
 }

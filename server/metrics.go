@@ -62,18 +62,23 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	o, err := query.TenantOverview(ctx, c.s.src, c.s.now())
+	// Only the latest snapshots and collections: a scrape reads no history.
+	statuses, err := c.s.src.Tenants(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
 		g(c.up, 0)
 		return
 	}
+	rows := make([]query.Tenant, len(statuses))
+	for i, st := range statuses {
+		rows[i] = query.TenantRow(st)
+	}
+	_, meeting, average := query.Summarize(rows)
 	g(c.up, 1)
-	g(c.tenants, float64(o.Tenants))
-	g(c.fleetAverage, o.AveragePercent)
-	g(c.fleetMeeting, float64(o.Meeting))
-	failing := map[string]bool{}
-	for _, r := range o.Rows {
+	g(c.tenants, float64(len(rows)))
+	g(c.fleetAverage, average)
+	g(c.fleetMeeting, float64(meeting))
+	for i, r := range rows {
 		l := []string{r.TenantID, r.Name}
 		g(c.target, r.TargetPercent, l...)
 		if r.Percent != nil {
@@ -82,43 +87,38 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			g(c.maxPoints, *r.MaxScore, l...)
 			g(c.meets, b2f(r.MeetsTarget), l...)
 		}
-		if lc := r.LastCollection; lc != nil && lc.Status != fleetscore.StatusRunning {
-			g(c.success, b2f(lc.Status == fleetscore.StatusOK), l...)
-			g(c.lastRun, float64(lc.At.Unix()), l...)
-			failing[r.TenantID] = lc.Status != fleetscore.StatusOK
+		if lc := statuses[i].LastCollection; lc != nil && lc.Status != fleetscore.StatusRunning {
+			ok := lc.Status == fleetscore.StatusOK
+			g(c.success, b2f(ok), l...)
+			g(c.lastRun, float64(lc.FinishedAt.Unix()), l...)
+			g(c.duration, lc.Duration().Seconds(), l...)
+			if ok {
+				g(c.lastSuccess, float64(lc.FinishedAt.Unix()), l...)
+			} else {
+				c.lastSuccessBefore(ctx, r, g)
+			}
 		}
 	}
-	c.collections(ctx, o, failing, g)
-	c.categories(ctx, o, g)
+	c.categories(ctx, rows, g)
 }
 
-// collections adds durations and last-success times from the log.
-func (c *fleetCollector) collections(ctx context.Context, o *query.Overview, failing map[string]bool, g func(*prometheus.Desc, float64, ...string)) {
-	for _, r := range o.Rows {
-		if r.LastCollection == nil {
-			continue
-		}
-		// A failed tenant's last success is further back in its log.
-		n := 1
-		if failing[r.TenantID] {
-			n = 100
-		}
-		log, err := c.s.src.Collections(ctx, r.TenantID, n)
-		if err != nil || len(log) == 0 {
-			continue
-		}
-		g(c.duration, log[0].Duration().Seconds(), r.TenantID, r.Name)
-		for _, col := range log {
-			if col.Status == fleetscore.StatusOK {
-				g(c.lastSuccess, float64(col.FinishedAt.Unix()), r.TenantID, r.Name)
-				break
-			}
+// lastSuccessBefore finds a failing tenant's last success further back in
+// its log: the one per-tenant query of a scrape, and only for failing tenants.
+func (c *fleetCollector) lastSuccessBefore(ctx context.Context, r query.Tenant, g func(*prometheus.Desc, float64, ...string)) {
+	log, err := c.s.src.Collections(ctx, r.TenantID, 100)
+	if err != nil {
+		return
+	}
+	for _, col := range log {
+		if col.Status == fleetscore.StatusOK {
+			g(c.lastSuccess, float64(col.FinishedAt.Unix()), r.TenantID, r.Name)
+			return
 		}
 	}
 }
 
 // categories adds points per control category of each tenant's latest day.
-func (c *fleetCollector) categories(ctx context.Context, o *query.Overview, g func(*prometheus.Desc, float64, ...string)) {
+func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g func(*prometheus.Desc, float64, ...string)) {
 	controls, err := c.s.src.LatestControls(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
@@ -129,7 +129,7 @@ func (c *fleetCollector) categories(ctx context.Context, o *query.Overview, g fu
 		c.s.log.Error("metrics", "err", err)
 		return
 	}
-	for _, r := range o.Rows {
+	for _, r := range rows {
 		if r.Percent == nil {
 			continue
 		}
