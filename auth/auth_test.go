@@ -71,7 +71,7 @@ func TestOIDCRoleMapping(t *testing.T) {
 		{"carol@c.example", []string{"client-gid"}, RoleClient, 2, true},
 		{"mallory@x.example", []string{"other"}, "", 0, false},
 	} {
-		p, ok := o.role(c.name, c.groups)
+		p, ok := o.role(c.name, append([]string{c.name}, c.groups...))
 		if ok != c.ok || p.Role != c.role || len(p.Tenants) != c.tenants {
 			t.Errorf("%s %v: %+v %v", c.name, c.groups, p, ok)
 		}

@@ -229,6 +229,7 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc 
 	if cfg.Auth != nil {
 		o.MetricsToken = cfg.Auth.MetricsToken.Reveal()
 		o.TLS = cfg.Auth.TLSCert != ""
+		o.TrustedProxies = cfg.Auth.TrustedProxies
 	}
 	if hasOIDC {
 		c := cfg.Auth.OIDC
@@ -236,7 +237,7 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc 
 		for _, cl := range c.Clients {
 			clients = append(clients, auth.OIDCClient{Match: cl.Match, Tenants: cl.Tenants})
 		}
-		o.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
+		o.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: c.Issuer, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 			RedirectURL: c.RedirectURL, Admins: c.Admins, Analysts: c.Analysts, Clients: clients, HTTPClient: hc})
 		if err != nil {
 			return o, err
