@@ -118,7 +118,8 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
 		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
-		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS})
+		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
+		TrustedProxies: authOpts.TrustedProxies})
 	if err != nil {
 		return err
 	}
