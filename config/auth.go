@@ -31,7 +31,7 @@ type Auth struct {
 	// is ignored.
 	TrustedProxies []netip.Prefix
 	OIDC           *OIDC
-	Line            int
+	Line           int
 }
 
 // OIDC is sign-in with Microsoft Entra ID, or any OpenID Connect provider.
