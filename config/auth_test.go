@@ -111,7 +111,7 @@ func TestOIDCTenantID(t *testing.T) {
 	for issuer, want := range map[string]string{
 		"issuer: https://idp.example\n": "",
 		"issuer: https://idp.example\n    tenant_id: \"{AAAAAAAA-1111-4111-8111-111111111111}\"\n": "aaaaaaaa-1111-4111-8111-111111111111",
-		"issuer: https://login.microsoftonline.us/aaaaaaaa-1111-4111-8111-111111111111/v2.0\n": "aaaaaaaa-1111-4111-8111-111111111111",
+		"issuer: https://login.microsoftonline.us/aaaaaaaa-1111-4111-8111-111111111111/v2.0\n":     "aaaaaaaa-1111-4111-8111-111111111111",
 	} {
 		c, err := Parse("fleetscore.yaml", []byte(base+oidc+"    "+issuer), getenv)
 		if err != nil {
