@@ -215,15 +215,16 @@ func (o *OIDC) identify(ctx context.Context, idt *oidc.IDToken, tok *oauth2.Toke
 		// The ID token may leave the e-mail (or whether it is verified) to
 		// the UserInfo endpoint.
 		info, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-		if err != nil {
+		switch {
+		case err != nil && len(c.Groups) == 0:
 			return "", nil, fmt.Errorf("the ID token has no verified e-mail, and UserInfo: %w", scrub(err))
-		}
-		// OpenID Connect Core 5.3.2: UserInfo of another subject is not
-		// this person's.
-		if info.Subject != idt.Subject {
+		case err != nil:
+			// The groups may still give a role; the e-mail does not.
+		case info.Subject != idt.Subject:
+			// OpenID Connect Core 5.3.2: UserInfo of another subject is
+			// not this person's.
 			return "", nil, errors.New("UserInfo is of another subject than the ID token")
-		}
-		if email == "" || strings.EqualFold(email, info.Email) {
+		case email == "" || strings.EqualFold(email, info.Email):
 			email, verified = info.Email, info.EmailVerified
 		}
 	}

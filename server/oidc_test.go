@@ -383,7 +383,7 @@ func TestOIDCClaims(t *testing.T) {
 		}
 	}
 	t.Run("other provider", func(t *testing.T) {
-		fleetURL, f := oidcFleet(t, idp, auth.OIDCConfig{Admins: []string{"alice@msp.example"}})
+		fleetURL, f := oidcFleet(t, idp, auth.OIDCConfig{Admins: []string{"alice@msp.example"}, Analysts: []string{"analysts-gid"}})
 		sub := "sub-alice@msp.example"
 		run(t, fleetURL, f, "alice@msp.example", []step{
 			{name: "verified e-mail", ok: true},
@@ -396,6 +396,7 @@ func TestOIDCClaims(t *testing.T) {
 			{name: "UserInfo of another subject refused", claims: map[string]any{"email": nil, "email_verified": nil},
 				userinfo: map[string]any{"sub": "someone-else", "email": "alice@msp.example", "email_verified": true}, why: "another subject"},
 			{name: "no UserInfo and no e-mail refused", claims: map[string]any{"email": nil, "email_verified": nil}, why: "UserInfo"},
+			{name: "no e-mail but a group", claims: map[string]any{"email": nil, "email_verified": nil, "groups": []string{"analysts-gid"}}, ok: true},
 		})
 	})
 	t.Run("entra", func(t *testing.T) {
