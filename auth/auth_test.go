@@ -3,6 +3,7 @@ package auth
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestPasswords(t *testing.T) {
@@ -71,9 +72,27 @@ func TestOIDCRoleMapping(t *testing.T) {
 		{"carol@c.example", []string{"client-gid"}, RoleClient, 2, true},
 		{"mallory@x.example", []string{"other"}, "", 0, false},
 	} {
-		p, ok := o.role(c.name, c.groups)
+		p, ok := o.role(c.name, append([]string{c.name}, c.groups...))
 		if ok != c.ok || p.Role != c.role || len(p.Tenants) != c.tenants {
 			t.Errorf("%s %v: %+v %v", c.name, c.groups, p, ok)
 		}
+	}
+}
+
+func TestBound(t *testing.T) {
+	if got := Bound("ann"); got != "ann" {
+		t.Errorf("Bound(ann) = %q", got)
+	}
+	if got := Bound("a\x00b\xffc"); got != "a\uFFFDb\uFFFDc" {
+		t.Errorf("NUL and bad UTF-8: %q", got)
+	}
+	long := "x" + strings.Repeat("é", 1000) // a cut at 256 bytes falls inside an é
+	got := Bound(long)
+	if len(got) > MaxField+30 || !utf8.ValidString(got) || !strings.HasPrefix(long, strings.TrimSuffix(got, "…[cut 1746 bytes]")) ||
+		!strings.HasSuffix(got, "…[cut 1746 bytes]") {
+		t.Errorf("Bound of %d bytes: %d bytes, %q", len(long), len(got), got[len(got)-40:])
+	}
+	if exact := strings.Repeat("y", MaxField); Bound(exact) != exact {
+		t.Error("a field of exactly MaxField bytes was cut")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +23,17 @@ import (
 
 // OIDCConfig is sign-in with an OpenID Connect provider (Microsoft Entra
 // ID, or any other): the authorization code flow with PKCE, state and
-// nonce. A person's role is that of the first list naming their e-mail or
-// one of their groups: Admins, Analysts, then Clients.
+// nonce. A person's role is that of the first list naming one of their
+// verified identifiers or one of their groups: Admins, Analysts, then
+// Clients. With Entra ID (TenantID set) the identifiers are the UPN
+// (preferred_username, upn) and the object ID (oid) of a person of that
+// tenant; elsewhere the e-mail, only if the provider says it verified it.
+// An unverified e-mail is anyone's to type, so it never gives a role.
 type OIDCConfig struct {
-	Issuer       string
+	Issuer string
+	// TenantID is the MSSP's own Entra tenant: set, the ID token's tid must
+	// be it. Required with an Entra issuer.
+	TenantID     string
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string
@@ -45,6 +53,7 @@ type OIDCClient struct {
 // OIDC runs the sign-in flow.
 type OIDC struct {
 	cfg      OIDCConfig
+	provider *oidc.Provider // for UserInfo
 	verifier *oidc.IDTokenVerifier
 	oauth    oauth2.Config
 	aead     cipher.AEAD
@@ -66,6 +75,10 @@ func NewOIDC(ctx context.Context, c OIDCConfig) (*OIDC, error) {
 	// The key set is fetched later, on the first sign-in: its context must
 	// outlive this call.
 	pctx := oidc.ClientContext(context.WithoutCancel(ctx), hc)
+	if c.TenantID == "" && entraIssuer(c.Issuer) {
+		return nil, fmt.Errorf("OIDC issuer %s is Microsoft Entra ID: give the MSSP's own tenant ID, so that no other tenant's people sign in", c.Issuer)
+	}
+	c.TenantID = strings.ToLower(c.TenantID)
 	p, err := oidc.NewProvider(pctx, c.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("OIDC discovery at %s: %w", c.Issuer, err)
@@ -89,6 +102,7 @@ func NewOIDC(ctx context.Context, c OIDCConfig) (*OIDC, error) {
 	c.Now = now
 	return &OIDC{
 		cfg:      c,
+		provider: p,
 		verifier: p.Verifier(&oidc.Config{ClientID: c.ClientID, Now: now}),
 		oauth: oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
 			Endpoint: p.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile", "email"}},
@@ -157,21 +171,100 @@ func (o *OIDC) Finish(ctx context.Context, cookie, state, code string) (p Princi
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(f.Nonce)) != 1 {
 		return Principal{}, "", errors.New("the ID token's nonce does not match")
 	}
-	var claims struct {
-		Email             string   `json:"email"`
-		PreferredUsername string   `json:"preferred_username"`
-		UPN               string   `json:"upn"`
-		Groups            []string `json:"groups"`
+	name, ids, err := o.identify(oidc.ClientContext(ctx, o.httpClient()), idt, tok)
+	if err != nil {
+		return Principal{Name: name}, "", err
 	}
-	if err := idt.Claims(&claims); err != nil {
-		return Principal{}, "", fmt.Errorf("the ID token's claims: %w", err)
-	}
-	name := strings.ToLower(firstOf(claims.Email, claims.PreferredUsername, claims.UPN, idt.Subject))
-	p, ok := o.role(name, claims.Groups)
+	p, ok := o.role(name, ids)
 	if !ok {
 		return Principal{Name: name}, "", ErrNotAllowed
 	}
 	return p, f.Next, nil
+}
+
+// idClaims are the ID token's claims a role may be mapped on.
+type idClaims struct {
+	Email             string   `json:"email"`
+	EmailVerified     any      `json:"email_verified"` // a bool; some providers send "true"
+	PreferredUsername string   `json:"preferred_username"`
+	UPN               string   `json:"upn"`
+	OID               string   `json:"oid"`
+	TID               string   `json:"tid"`
+	Groups            []string `json:"groups"`
+}
+
+// identify finds the person's name and the identifiers (verified ones and
+// group IDs) the role lists are matched on.
+func (o *OIDC) identify(ctx context.Context, idt *oidc.IDToken, tok *oauth2.Token) (name string, ids []string, err error) {
+	var c idClaims
+	if err := idt.Claims(&c); err != nil {
+		return "", nil, fmt.Errorf("the ID token's claims: %w", err)
+	}
+	if o.cfg.TenantID != "" {
+		// Entra ID: its email claim is whatever the account's mail field
+		// says, set by whoever runs that tenant, so it is never used.
+		if !strings.EqualFold(c.TID, o.cfg.TenantID) {
+			return "", nil, fmt.Errorf("the ID token is of tenant %q, not of the MSSP's tenant", c.TID)
+		}
+		upn := strings.ToLower(firstOf(c.PreferredUsername, c.UPN))
+		name = firstOf(upn, strings.ToLower(c.OID), idt.Subject)
+		return name, slices.Concat([]string{strings.ToLower(c.PreferredUsername), strings.ToLower(c.UPN), strings.ToLower(c.OID)}, c.Groups), nil
+	}
+	email, verified := c.Email, truthy(c.EmailVerified)
+	if email == "" || c.EmailVerified == nil {
+		// The ID token may leave the e-mail (or whether it is verified) to
+		// the UserInfo endpoint.
+		info, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		switch {
+		case err != nil && len(c.Groups) == 0:
+			return "", nil, fmt.Errorf("the ID token has no verified e-mail, and UserInfo: %w", scrub(err))
+		case err != nil:
+			// The groups may still give a role; the e-mail does not.
+		case info.Subject != idt.Subject:
+			// OpenID Connect Core 5.3.2: UserInfo of another subject is
+			// not this person's.
+			return "", nil, errors.New("UserInfo is of another subject than the ID token")
+		case email == "" || strings.EqualFold(email, info.Email):
+			email, verified = info.Email, info.EmailVerified
+		}
+	}
+	email = strings.ToLower(email)
+	if email != "" && !verified {
+		if len(c.Groups) == 0 {
+			return email, nil, fmt.Errorf("the provider has not verified the e-mail %s, so it gives no role", email)
+		}
+		return idt.Subject, c.Groups, nil // matched on their groups only
+	}
+	if email == "" {
+		return idt.Subject, c.Groups, nil
+	}
+	return email, append([]string{email}, c.Groups...), nil
+}
+
+// truthy reads email_verified: true, or "true" as some providers send it.
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(v, "true")
+	}
+	return false
+}
+
+// entraIssuer reports an issuer on one of Microsoft Entra ID's sign-in
+// hosts.
+func entraIssuer(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+		"login.partner.microsoftonline.cn", "sts.windows.net":
+		return true
+	}
+	return false
 }
 
 func (o *OIDC) httpClient() *http.Client {
@@ -181,9 +274,11 @@ func (o *OIDC) httpClient() *http.Client {
 	return http.DefaultClient
 }
 
-// role maps a person to the first list that names them.
-func (o *OIDC) role(name string, groups []string) (Principal, bool) {
-	ids := append([]string{name}, groups...)
+// role maps a person to the first list that names one of their
+// identifiers (verified ones and group IDs; never their bare name, which
+// may be an unverified claim).
+func (o *OIDC) role(name string, ids []string) (Principal, bool) {
+	ids = slices.Clone(ids)
 	for i := range ids {
 		ids[i] = strings.ToLower(ids[i])
 	}

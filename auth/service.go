@@ -25,14 +25,19 @@ var (
 	ErrBadCredentials = errors.New("wrong name or password")
 	ErrLocked         = errors.New("too many failed sign-ins; try again later")
 	ErrExpired        = errors.New("the credential has expired or was revoked")
+	// ErrBadName is a typed name that cannot be anyone's: a NUL byte or
+	// bytes that are not UTF-8. It counts as a failed sign-in.
+	ErrBadName = errors.New("the name holds a NUL byte or is not valid text")
 )
 
 // MinPasswordLength is the shortest password a local user may have.
 const MinPasswordLength = 12
 
-// Lockout: after MaxUserFailures failed sign-ins of one name, or
-// MaxIPFailures from one address, within FailureWindow, sign-in is refused
-// until the window has passed.
+// Lockout: after MaxUserFailures failed sign-ins of one name within
+// FailureWindow, sign-in of that name is refused until the window has
+// passed. After MaxIPFailures from one address, only a correct password
+// gets through from it: behind a proxy many people share an address, and
+// the per-name limit still protects each account.
 const (
 	MaxUserFailures = 5
 	MaxIPFailures   = 20
@@ -82,12 +87,14 @@ func (s *Service) ttl() (abs, idle time.Duration) {
 }
 
 // Audit records an event; a failure to record it is logged, never fatal.
+// Every field but the action may come from a request, so each is Bound
+// before it is stored or logged.
 func (s *Service) Audit(ctx context.Context, actor, action, detail, ip string) {
-	e := Event{At: s.now(), Actor: actor, Action: action, Detail: detail, IP: ip}
+	e := Event{At: s.now(), Actor: Bound(actor), Action: Bound(action), Detail: Bound(detail), IP: Bound(ip)}
 	if err := s.Store.Audit(ctx, e); err != nil {
-		s.log().Error("audit", "action", action, "err", err)
+		s.log().Error("audit", "action", e.Action, "err", err)
 	}
-	s.log().Info("audit", "actor", actor, "action", action, "detail", detail, "ip", ip)
+	s.log().Info("audit", "actor", e.Actor, "action", e.Action, "detail", e.Detail, "ip", e.IP)
 }
 
 // argon2id parameters (RFC 9106's second recommendation, 64 MiB).
@@ -152,12 +159,15 @@ func Hash(secret string) string {
 }
 
 // SignIn checks a local user's password and opens a session. It refuses
-// (ErrLocked) after too many failures of the name or from the address.
+// (ErrLocked) after too many failures of the name, and, after too many from
+// the address, everything but the right password. A name that cannot be
+// anyone's (ErrBadName) is a failure that never reaches the store.
 func (s *Service) SignIn(ctx context.Context, name, password, ip string) (id string, sess Session, err error) {
 	name = strings.TrimSpace(name)
 	now := s.now()
 	since := now.Add(-FailureWindow)
-	userKey, ipKey := "user:"+strings.ToLower(name), "ip:"+ip
+	// The keys are stored: bounded, whatever was typed.
+	userKey, ipKey := "user:"+Bound(strings.ToLower(name)), "ip:"+Bound(ip)
 	nu, err := s.Store.Failures(ctx, userKey, since)
 	if err != nil {
 		return "", Session{}, err
@@ -166,9 +176,25 @@ func (s *Service) SignIn(ctx context.Context, name, password, ip string) (id str
 	if err != nil {
 		return "", Session{}, err
 	}
-	if nu >= MaxUserFailures || ni >= MaxIPFailures {
+	if nu >= MaxUserFailures {
 		s.Audit(ctx, name, "signin.locked", "", ip)
 		return "", Session{}, ErrLocked
+	}
+	failed := func(why error, detail string) error {
+		for _, k := range []string{userKey, ipKey} {
+			if err := s.Store.AddFailure(ctx, k, now); err != nil {
+				return err
+			}
+		}
+		s.Audit(ctx, name, "signin.failed", detail, ip)
+		return why
+	}
+	addrLocked := ni >= MaxIPFailures
+	if !validName(name) {
+		if addrLocked {
+			return "", Session{}, failed(ErrLocked, "local, address locked")
+		}
+		return "", Session{}, failed(ErrBadName, "local, a name that is not valid text")
 	}
 	// Each check takes 64 MiB: a few at a time, so a flood of sign-ins
 	// cannot run the server out of memory.
@@ -190,13 +216,12 @@ func (s *Service) SignIn(ctx context.Context, name, password, ip string) (id str
 		return "", Session{}, err
 	}
 	if !ok {
-		for _, k := range []string{userKey, ipKey} {
-			if err := s.Store.AddFailure(ctx, k, now); err != nil {
-				return "", Session{}, err
-			}
+		// From a locked address a wrong password reads as locked, so the
+		// answer there says nothing of the name.
+		if addrLocked {
+			return "", Session{}, failed(ErrLocked, "local, address locked")
 		}
-		s.Audit(ctx, name, "signin.failed", "local", ip)
-		return "", Session{}, ErrBadCredentials
+		return "", Session{}, failed(ErrBadCredentials, "local")
 	}
 	_ = s.Store.ClearFailures(ctx, userKey)
 	id, sess, err = s.NewSession(ctx, Principal{Name: u.Name, Role: u.Role, Tenants: u.Tenants})

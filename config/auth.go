@@ -2,15 +2,17 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
 var (
-	authKeys       = []string{"metrics_token_env", "tls_cert", "tls_key", "oidc"}
-	oidcKeys       = []string{"issuer", "client_id", "client_secret_env", "redirect_url", "admins", "analysts", "clients"}
+	authKeys       = []string{"metrics_token_env", "tls_cert", "tls_key", "trusted_proxies", "oidc"}
+	oidcKeys       = []string{"issuer", "tenant_id", "client_id", "client_secret_env", "redirect_url", "admins", "analysts", "clients"}
 	oidcClientKeys = []string{"match", "tenants"}
 )
 
@@ -24,16 +26,25 @@ type Auth struct {
 	MetricsToken    Secret
 	MetricsTokenEnv string
 	TLSCert, TLSKey string // absolute paths; both or neither
-	OIDC            *OIDC
-	Line            int
+	// TrustedProxies are the reverse proxies (addresses or CIDR ranges)
+	// whose X-Forwarded-For names the client; from anyone else the header
+	// is ignored.
+	TrustedProxies []netip.Prefix
+	OIDC           *OIDC
+	Line           int
 }
 
 // OIDC is sign-in with Microsoft Entra ID, or any OpenID Connect provider.
-// A signed-in person's role comes from the first list naming their e-mail
-// (or one of their groups' IDs): admins, analysts, then clients; someone in
-// none is refused.
+// A signed-in person's role comes from the first list naming them (with
+// Entra ID their UPN or object ID, elsewhere their verified e-mail) or one
+// of their groups' IDs: admins, analysts, then clients; someone in none is
+// refused.
 type OIDC struct {
-	Issuer          string // https://login.microsoftonline.com/TENANT/v2.0
+	Issuer string // https://login.microsoftonline.com/TENANT/v2.0
+	// TenantID is the MSSP's own Entra tenant (lower case): set, sign-in
+	// follows Entra ID's rules and refuses ID tokens of any other tenant.
+	// An Entra issuer gives it when tenant_id is not written.
+	TenantID        string
 	ClientID        string
 	ClientSecret    Secret
 	ClientSecretEnv string
@@ -73,8 +84,56 @@ func (p *parser) auth(e entry) *Auth {
 	if (a.TLSCert == "") != (a.TLSKey == "") {
 		p.fail(e.key.Line, "tls_cert and tls_key go together", "give both the certificate (PEM, with its chain) and its private key, or neither")
 	}
+	a.TrustedProxies = p.proxies(m["trusted_proxies"])
 	a.OIDC = p.oidc(m["oidc"])
 	return a
+}
+
+// proxies reads trusted_proxies: addresses and CIDR ranges.
+func (p *parser) proxies(e entry) []netip.Prefix {
+	const example = "trusted_proxies: [10.0.0.5, 192.168.0.0/24, ::1]"
+	var out []netip.Prefix
+	for _, v := range p.stringList(e, example) {
+		pr, err := netip.ParsePrefix(v)
+		if err == nil {
+			pr = pr.Masked()
+		} else {
+			a, err2 := netip.ParseAddr(v)
+			if err2 != nil || a.Zone() != "" {
+				p.fail(e.key.Line, fmt.Sprintf("trusted_proxies: %q is not an IP address or a CIDR range", v),
+					"list the addresses of your reverse proxies as they connect to fleetscore, like "+example)
+				continue
+			}
+			a = a.Unmap()
+			pr = netip.PrefixFrom(a, a.BitLen())
+		}
+		if pr.Bits() == 0 {
+			p.fail(e.key.Line, fmt.Sprintf("trusted_proxies: %q trusts every address", v),
+				"list only your reverse proxies; trusting everyone lets any client write the address the lockout counts")
+			continue
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// entraHosts are the sign-in hosts of Microsoft Entra ID's clouds: an
+// issuer on one of them follows Entra ID's rules (auth.NewOIDC refuses one
+// without a tenant too).
+var entraHosts = []string{"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+	"login.partner.microsoftonline.cn", "sts.windows.net"}
+
+// entraTenant reads the tenant of an Entra issuer
+// (https://login.microsoftonline.com/TENANT/v2.0); entra is false for any
+// other provider.
+func entraTenant(issuer string) (tenant string, entra bool) {
+	u, err := url.Parse(issuer)
+	if err != nil || !slices.Contains(entraHosts, strings.ToLower(u.Hostname())) {
+		return "", false
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	tenant, _ = guid(first)
+	return tenant, true
 }
 
 func (p *parser) oidc(e entry) *OIDC {
@@ -95,6 +154,22 @@ func (p *parser) oidc(e entry) *OIDC {
 		return v
 	}
 	o.Issuer = str("issuer", "issuer: https://login.microsoftonline.com/YOUR-TENANT-ID/v2.0")
+	if v, ok := p.scalar(m["tenant_id"], "a GUID", "tenant_id: YOUR-MSP-TENANT-ID"); ok && v != "" {
+		if o.TenantID, ok = guid(v); !ok {
+			p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %q is not a GUID", v),
+				"write your own (the MSSP's) Directory (tenant) ID, a GUID shown on the Overview page of the Microsoft Entra admin center")
+		}
+	}
+	if tid, entra := entraTenant(o.Issuer); entra && o.TenantID == "" {
+		if tid == "" {
+			p.fail(m["issuer"].key.Line, fmt.Sprintf("issuer %q names no tenant", o.Issuer),
+				"write issuer: https://login.microsoftonline.com/YOUR-MSP-TENANT-ID/v2.0 with your tenant's GUID, or add tenant_id: YOUR-MSP-TENANT-ID")
+		}
+		o.TenantID = tid
+	} else if entra && tid != "" && tid != o.TenantID {
+		p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %s is not the issuer's tenant %s", o.TenantID, tid),
+			"give both your own (the MSSP's) tenant ID, or leave tenant_id out")
+	}
 	o.ClientID = str("client_id", "client_id: the Application (client) ID of fleetscore's sign-in app")
 	o.RedirectURL = str("redirect_url", "redirect_url: https://fleetscore.example.com/signin/callback")
 	for k, v := range map[string]string{"issuer": o.Issuer, "redirect_url": o.RedirectURL} {

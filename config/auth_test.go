@@ -17,8 +17,9 @@ func TestAuthBlock(t *testing.T) {
   metrics_token_env: MT
   tls_cert: tls.crt
   tls_key: tls.key
+  trusted_proxies: [10.0.0.5, 192.168.1.0/24, "::1", 172.16.5.9/16]
   oidc:
-    issuer: https://login.microsoftonline.com/abc/v2.0
+    issuer: https://login.microsoftonline.com/AAAAAAAA-1111-4111-8111-111111111111/v2.0
     client_id: 6e1f3c55-8a0b-4d7e-9f2a-51c0d2b4a7e9
     client_secret_env: OS
     redirect_url: https://fleetscore.example.com/signin/callback
@@ -37,6 +38,12 @@ func TestAuthBlock(t *testing.T) {
 		a.OIDC.Clients[0].Tenants[0] != "11111111-2222-3333-4444-555555555555" {
 		t.Errorf("auth: %+v %+v", a, a.OIDC)
 	}
+	if got := fmt.Sprint(a.TrustedProxies); got != "[10.0.0.5/32 192.168.1.0/24 ::1/128 172.16.0.0/16]" {
+		t.Errorf("trusted_proxies: %s", got)
+	}
+	if a.OIDC.TenantID != "aaaaaaaa-1111-4111-8111-111111111111" {
+		t.Errorf("the tenant of an Entra issuer: %q", a.OIDC.TenantID)
+	}
 	if s := fmt.Sprintf("%v %+v %#v", c, a, a.OIDC); strings.Contains(s, "metrics-token-value") || strings.Contains(s, "oidc-secret-value") {
 		t.Errorf("a printed config shows a secret: %s", s)
 	}
@@ -48,6 +55,13 @@ func TestAuthBlock(t *testing.T) {
 		{"auth:\n  metrics_token_env: NOPE\n", "NOPE", 8},
 		{"auth:\n  password: hunter2\n", "password", 8},
 		{"auth:\n  oidc:\n    issuer: https://x.example\n", "oidc has no client_id", 8},
+		{"auth:\n  trusted_proxies: [10.0.0.1, proxy.example]\n", `"proxy.example" is not an IP address`, 8},
+		{"auth:\n  trusted_proxies: 0.0.0.0/0\n", "trusts every address", 8},
+		{"auth:\n  trusted_proxies: {a: b}\n", "trusted_proxies must be a list", 8},
+		{"auth:\n  oidc:\n    issuer: https://login.microsoftonline.com/organizations/v2.0\n", "names no tenant", 9},
+		{"auth:\n  oidc:\n    tenant_id: contoso.onmicrosoft.com\n", "tenant_id \"contoso.onmicrosoft.com\" is not a GUID", 9},
+		{"auth:\n  oidc:\n    issuer: https://login.microsoftonline.com/aaaaaaaa-1111-4111-8111-111111111111/v2.0\n    tenant_id: bbbbbbbb-2222-4222-8222-222222222222\n",
+			"not the issuer's tenant", 10},
 		{"auth:\n  oidc:\n    clients:\n      - match: a@b.c\n        tenants: [contoso]\n", "not a GUID", 11},
 	} {
 		_, err := Parse(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
@@ -86,4 +100,26 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOIDCTenantID: tenant_id turns on Entra ID's rules for any issuer (a
+// sovereign cloud's, or a test provider); another provider has none.
+func TestOIDCTenantID(t *testing.T) {
+	base := "app:\n  client_id: 6e1f3c55-8a0b-4d7e-9f2a-51c0d2b4a7e9\n  client_secret_env: S\ntenants:\n  - name: A\n    tenant_id: 11111111-2222-3333-4444-555555555555\n"
+	getenv := func(k string) string { return "v-" + k }
+	oidc := "auth:\n  oidc:\n    client_id: x\n    client_secret_env: OS\n    redirect_url: https://f.example/signin/callback\n"
+	for issuer, want := range map[string]string{
+		"issuer: https://idp.example\n": "",
+		"issuer: https://idp.example\n    tenant_id: \"{AAAAAAAA-1111-4111-8111-111111111111}\"\n": "aaaaaaaa-1111-4111-8111-111111111111",
+		"issuer: https://login.microsoftonline.us/aaaaaaaa-1111-4111-8111-111111111111/v2.0\n":     "aaaaaaaa-1111-4111-8111-111111111111",
+	} {
+		c, err := Parse("fleetscore.yaml", []byte(base+oidc+"    "+issuer), getenv)
+		if err != nil {
+			t.Errorf("%s: %v", issuer, err)
+			continue
+		}
+		if got := c.Auth.OIDC.TenantID; got != want {
+			t.Errorf("%s: tenant %q; want %q", issuer, got, want)
+		}
+	}
 }

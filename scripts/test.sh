@@ -118,3 +118,4 @@ go test -count=1 "$@" ./...
 say "fuzzing the config parser and the API's parameters for a short while"
 go test -run '^$' -fuzz FuzzParse -fuzztime 10s ./config/
 go test -run '^$' -fuzz FuzzAPIParams -fuzztime 10s ./server/
+go test -run '^$' -fuzz FuzzCSVCell -fuzztime 60s ./server/

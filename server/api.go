@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -97,16 +99,54 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, t func
 		tb := t()
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, tb.name))
-		cw := csv.NewWriter(w)
-		cw.UseCRLF = true // RFC 4180
-		_ = cw.Write(tb.header)
-		_ = cw.WriteAll(tb.rows)
+		_ = writeCSV(w, tb)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// writeCSV writes a table as CSV (RFC 4180, header row), every cell
+// through safeCell: every CSV fleetscore serves passes here.
+func writeCSV(w io.Writer, t table) error {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
+	write := func(row []string) error {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = safeCell(c)
+		}
+		return cw.Write(cells)
+	}
+	if err := write(t.header); err != nil {
+		return err
+	}
+	for _, row := range t.rows {
+		if err := write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvNumber is a plain decimal number, the only cell starting with - or +
+// a spreadsheet reads as a value rather than a formula.
+var csvNumber = regexp.MustCompile(`^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$`)
+
+// safeCell defuses CSV formula injection (OWASP): a cell a spreadsheet
+// would run as a formula (it starts with =, +, -, @, a tab or a CR, after
+// any spaces and line feeds a spreadsheet may trim) gets a leading single
+// quote, so it shows as text. Tenant names, control titles from Graph and
+// names typed at sign-in all reach CSV cells. Numbers stay numbers.
+func safeCell(c string) string {
+	t := strings.TrimLeft(c, " \n")
+	if t == "" || !strings.ContainsRune("=+-@\t\r", rune(t[0])) || csvNumber.MatchString(c) {
+		return c
+	}
+	return "'" + c
 }
 
 // Number formatting for CSV: the shortest text that reads back to the same

@@ -10,9 +10,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,14 +103,71 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// clientIP is the peer's address, the key of the per-address lockout.
-// X-Forwarded-For is not trusted: anyone can write it.
+// clientIP is the request's address, the key of the per-address lockout
+// and what the audit log records: the one withClientIP found.
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
 	}
-	return host
+	if a := peerAddr(r.RemoteAddr); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+type clientIPKey struct{}
+
+// withClientIP finds each request's address once: the peer's, or, when the
+// peer is one of the trusted proxies, the right-most X-Forwarded-For address
+// that is not (anyone can write the header, so only the entries our own
+// proxies appended count).
+func (s *Server) withClientIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := r.RemoteAddr // not an address (a unix socket): kept as it is
+		if a := forwardedFor(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), s.trustedProxies); a.IsValid() {
+			ip = a.String()
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
+	})
+}
+
+// peerAddr is the address of a RemoteAddr (host:port); the zero Addr,
+// printed "invalid IP", if it has none (never from net/http's server).
+func peerAddr(remote string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(remote)
+	return a.Unmap()
+}
+
+// forwardedFor walks X-Forwarded-For from the right while the hop it came
+// from is a trusted proxy. An entry that is not an address ends the walk at
+// the last proxy that wrote one.
+func forwardedFor(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+	isTrusted := func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+	}
+	ip := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		hops := strings.Split(xff[i], ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			if !isTrusted(ip) {
+				return ip
+			}
+			h := strings.TrimSpace(hops[j])
+			a, err := netip.ParseAddr(h)
+			if err != nil {
+				ap, err2 := netip.ParseAddrPort(h)
+				if err2 != nil {
+					return ip
+				}
+				a = ap.Addr()
+			}
+			ip = a.Unmap()
+		}
+	}
+	return ip
 }
 
 // guard enforces a route's requirement.
@@ -251,11 +309,14 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	name, next := r.PostFormValue("name"), safeNext(r.PostFormValue("next"))
 	id, _, err := s.auth.SignIn(r.Context(), name, r.PostFormValue("password"), clientIP(r))
 	if err != nil {
-		v := signinView{page: s.page(r, "", "Sign in"), Next: next, Name: name, OIDC: s.oidc != nil}
+		v := signinView{page: s.page(r, "", "Sign in"), Next: next, Name: auth.Bound(name), OIDC: s.oidc != nil}
 		status := http.StatusUnauthorized
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
 			v.Message = "Wrong name or password."
+		case errors.Is(err, auth.ErrBadName):
+			status = http.StatusBadRequest
+			v.Message = "The name holds characters no name can have (a NUL byte, or bytes that are not UTF-8)."
 		case errors.Is(err, auth.ErrLocked):
 			status = http.StatusTooManyRequests
 			v.Message = "Too many failed sign-ins. Wait 15 minutes and try again."

@@ -40,6 +40,10 @@ type testIdP struct {
 	lifetime  time.Duration // 0: an hour
 	nonce     string        // "": the one asked for
 	exchanged int
+	// claims change the next ID token's (a nil value removes one);
+	// userinfo, if set, is what the UserInfo endpoint answers.
+	claims   map[string]any
+	userinfo map[string]any
 }
 
 type grant struct{ nonce, challenge, redirect string }
@@ -57,7 +61,17 @@ func newTestIdP(t *testing.T) *testIdP {
 		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize",
 			"token_endpoint": u + "/token", "jwks_uri": u + "/jwks", "response_types_supported": []string{"code"},
 			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
-			"code_challenge_methods_supported": []string{"S256"}})
+			"code_challenge_methods_supported": []string{"S256"}, "userinfo_endpoint": u + "/userinfo"})
+	})
+	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer at" || p.userinfo == nil {
+			http.Error(w, "no userinfo", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(p.userinfo)
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
@@ -103,8 +117,16 @@ func newTestIdP(t *testing.T) *testIdP {
 			nonce = g.nonce
 		}
 		now := time.Now()
-		claims, _ := json.Marshal(map[string]any{"iss": p.srv.URL, "sub": "sub-" + p.email, "aud": aud, "nonce": nonce,
-			"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(life).Unix(), "email": p.email, "groups": p.groups})
+		c := map[string]any{"iss": p.srv.URL, "sub": "sub-" + p.email, "aud": aud, "nonce": nonce,
+			"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(life).Unix(), "email": p.email, "email_verified": true, "groups": p.groups}
+		for k, v := range p.claims {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		claims, _ := json.Marshal(c)
 		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
 		if err != nil {
 			http.Error(w, err.Error(), 500)
@@ -125,6 +147,15 @@ func (p *testIdP) set(email string, groups []string, audience string, lifetime t
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.email, p.groups, p.audience, p.lifetime, p.nonce = email, groups, audience, lifetime, nonce
+	p.claims, p.userinfo = nil, nil
+}
+
+// setClaims changes the next ID token's claims and the UserInfo answer,
+// after set.
+func (p *testIdP) setClaims(claims, userinfo map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claims, p.userinfo = claims, userinfo
 }
 
 // TestOIDCSignIn runs the authorization code flow end to end against the
@@ -154,48 +185,9 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 	h = s.Handler()
 
-	// signIn runs the browser's part; spoil changes the callback's query.
-	signIn := func(t *testing.T, spoil func(url.Values)) (status int, location string, session bool, jar http.CookieJar) {
+	signIn := func(t *testing.T, spoil func(url.Values)) (int, string, bool, http.CookieJar) {
 		t.Helper()
-		jar, _ = cookiejar.New(nil)
-		browser := &http.Client{Jar: jar, Transport: idp.srv.Client().Transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := browser.Get(fleet.URL + "/signin/oidc?next=/actions")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		authorize := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authorize, idp.srv.URL+"/authorize?") ||
-			!strings.Contains(authorize, "code_challenge_method=S256") || !strings.Contains(authorize, "nonce=") {
-			t.Fatalf("start: %d to %q", resp.StatusCode, authorize)
-		}
-		resp, err = browser.Get(authorize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		cb, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil || !strings.HasPrefix(cb.String(), fleet.URL+"/signin/callback?") {
-			t.Fatalf("authorize: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
-		if spoil != nil {
-			q := cb.Query()
-			spoil(q)
-			cb.RawQuery = q.Encode()
-		}
-		resp, err = browser.Get(cb.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		u, _ := url.Parse(fleet.URL)
-		for _, c := range jar.Cookies(u) {
-			if c.Name == SessionCookie && c.Value != "" {
-				session = true
-			}
-		}
-		return resp.StatusCode, resp.Header.Get("Location"), session, jar
+		return idp.signIn(t, fleet.URL, spoil)
 	}
 
 	resp, err := http.Get(fleet.URL + "/signin?next=/actions")
@@ -291,4 +283,133 @@ func TestOIDCSignIn(t *testing.T) {
 	if failed != 8 {
 		t.Errorf("audit log: %d failed sign-ins; want 8", failed)
 	}
+}
+
+// signIn runs the browser's part of a sign-in at the fleetscore server at
+// fleetURL; spoil changes the callback's query.
+func (idp *testIdP) signIn(t *testing.T, fleetURL string, spoil func(url.Values)) (status int, location string, session bool, jar http.CookieJar) {
+	t.Helper()
+	jar, _ = cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: idp.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(fleetURL + "/signin/oidc?next=/actions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	authorize := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authorize, idp.srv.URL+"/authorize?") ||
+		!strings.Contains(authorize, "code_challenge_method=S256") || !strings.Contains(authorize, "nonce=") {
+		t.Fatalf("start: %d to %q", resp.StatusCode, authorize)
+	}
+	resp, err = browser.Get(authorize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(cb.String(), fleetURL+"/signin/callback?") {
+		t.Fatalf("authorize: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if spoil != nil {
+		q := cb.Query()
+		spoil(q)
+		cb.RawQuery = q.Encode()
+	}
+	resp, err = browser.Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(fleetURL)
+	for _, c := range jar.Cookies(u) {
+		if c.Name == SessionCookie && c.Value != "" {
+			session = true
+		}
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), session, jar
+}
+
+// oidcFleet serves a collected fleet with sign-in through idp, configured
+// by c (the issuer, client and redirect are filled in).
+func oidcFleet(t *testing.T, idp *testIdP, c auth.OIDCConfig) (fleetURL string, f *fleettest.Fleet) {
+	t.Helper()
+	f = fleettest.New(t, fleettest.Options{Tenants: 1})
+	var h http.Handler
+	fleet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(fleet.Close)
+	c.Issuer, c.ClientID, c.ClientSecret, c.RedirectURL, c.HTTPClient = idp.srv.URL, idp.clientID, idp.secret, fleet.URL+"/signin/callback", idp.srv.Client()
+	o, err := auth.NewOIDC(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Source: f.Store, Auth: &auth.Service{Store: f.Store}, OIDC: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = s.Handler()
+	return fleet.URL, f
+}
+
+// TestOIDCClaims: a role is mapped on a verified identifier only. With a
+// provider other than Entra ID that is the e-mail the provider marks
+// verified, from the ID token or else from UserInfo; with Entra ID the
+// token's tenant must be the MSSP's, and people match by UPN or object ID,
+// never by the e-mail claim.
+func TestOIDCClaims(t *testing.T) {
+	idp := newTestIdP(t)
+	const own, foreign = "aaaaaaaa-1111-4111-8111-111111111111", "bbbbbbbb-2222-4222-8222-222222222222"
+	const oid = "cccccccc-3333-4333-8333-333333333333"
+	type step struct {
+		name             string
+		claims, userinfo map[string]any
+		ok               bool
+		why              string // the audit log's detail when refused
+	}
+	run := func(t *testing.T, fleetURL string, f *fleettest.Fleet, email string, steps []step) {
+		for _, tc := range steps {
+			t.Run(tc.name, func(t *testing.T) {
+				idp.set(email, nil, "", 0, "")
+				idp.setClaims(tc.claims, tc.userinfo)
+				status, _, session, _ := idp.signIn(t, fleetURL, nil)
+				if tc.ok != session || (tc.ok && status != http.StatusSeeOther) || (!tc.ok && status != http.StatusUnauthorized) {
+					t.Fatalf("%d, session %v; want signed in: %v", status, session, tc.ok)
+				}
+				last, _ := f.Store.AuditLog(context.Background(), 1)
+				if !tc.ok && (len(last) != 1 || last[0].Action != "signin.failed" || !strings.Contains(last[0].Detail, tc.why)) {
+					t.Errorf("audit %+v; want a failed sign-in saying %q", last, tc.why)
+				}
+			})
+		}
+	}
+	t.Run("other provider", func(t *testing.T) {
+		fleetURL, f := oidcFleet(t, idp, auth.OIDCConfig{Admins: []string{"alice@msp.example"}, Analysts: []string{"analysts-gid"}})
+		sub := "sub-alice@msp.example"
+		run(t, fleetURL, f, "alice@msp.example", []step{
+			{name: "verified e-mail", ok: true},
+			{name: "unverified e-mail refused", claims: map[string]any{"email_verified": false}, why: "not verified"},
+			{name: `"false" as a string refused`, claims: map[string]any{"email_verified": "false"}, why: "not verified"},
+			{name: "e-mail only in UserInfo", claims: map[string]any{"email": nil, "email_verified": nil},
+				userinfo: map[string]any{"sub": sub, "email": "Alice@MSP.example", "email_verified": true}, ok: true},
+			{name: "unverified in UserInfo refused", claims: map[string]any{"email": nil, "email_verified": nil},
+				userinfo: map[string]any{"sub": sub, "email": "alice@msp.example", "email_verified": false}, why: "not verified"},
+			{name: "UserInfo of another subject refused", claims: map[string]any{"email": nil, "email_verified": nil},
+				userinfo: map[string]any{"sub": "someone-else", "email": "alice@msp.example", "email_verified": true}, why: "another subject"},
+			{name: "no UserInfo and no e-mail refused", claims: map[string]any{"email": nil, "email_verified": nil}, why: "UserInfo"},
+			{name: "no e-mail but a group", claims: map[string]any{"email": nil, "email_verified": nil, "groups": []string{"analysts-gid"}}, ok: true},
+		})
+	})
+	t.Run("entra", func(t *testing.T) {
+		fleetURL, f := oidcFleet(t, idp, auth.OIDCConfig{TenantID: own,
+			Admins: []string{"admin@msp.onmicrosoft.com", "alice@msp.example"}, Analysts: []string{oid}})
+		run(t, fleetURL, f, "alice@msp.example", []step{
+			{name: "UPN accepted", claims: map[string]any{"tid": own, "preferred_username": "Admin@MSP.onmicrosoft.com"}, ok: true},
+			{name: "upn claim accepted", claims: map[string]any{"tid": own, "upn": "admin@msp.onmicrosoft.com"}, ok: true},
+			{name: "object ID accepted", claims: map[string]any{"tid": own, "oid": oid, "preferred_username": "dave@msp.onmicrosoft.com"}, ok: true},
+			{name: "foreign tid refused", claims: map[string]any{"tid": foreign, "preferred_username": "admin@msp.onmicrosoft.com"}, why: "not of the MSSP's tenant"},
+			{name: "no tid refused", claims: map[string]any{"preferred_username": "admin@msp.onmicrosoft.com"}, why: "not of the MSSP's tenant"},
+			// The e-mail claim (even "verified") names alice, an admin: it is not used.
+			{name: "e-mail claim not used", claims: map[string]any{"tid": own, "preferred_username": "mallory@msp.onmicrosoft.com"}, why: "not given a role"},
+		})
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ type Options struct {
 	// TLS says the listener serves HTTPS: cookies are Secure and answers
 	// carry HSTS.
 	TLS bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (auth.trusted_proxies); from any other peer it is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // OpenAlert is an alert that fired and has not resolved, as the pages show it.
@@ -74,6 +78,8 @@ type Server struct {
 	metricsToken string
 	secure       bool
 	oidc         *auth.OIDC
+
+	trustedProxies []netip.Prefix
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
@@ -83,7 +89,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: no source")
 	}
 	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts,
-		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC}
+		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
+		trustedProxies: o.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,7 +104,7 @@ func New(o Options) (*Server, error) {
 	s.pages = p
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.recoverer(securityHeaders(o.TLS, gzipped(s.identify(mux))))
+	s.handler = s.recoverer(securityHeaders(o.TLS, gzipped(s.withClientIP(s.identify(mux)))))
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ package authtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -202,6 +203,19 @@ func service(t *testing.T, s auth.Store) {
 	if _, err := svc.CheckSession(ctx, id); !errors.Is(err, auth.ErrExpired) {
 		t.Errorf("CheckSession after sign-out: %v", err)
 	}
+
+	// An address with too many failures gets only a correct password
+	// through.
+	for i := range auth.MaxIPFailures {
+		if _, _, err := svc.SignIn(ctx, fmt.Sprintf("nobody-%d", i), "wrong", "10.0.0.9"); !errors.Is(err, auth.ErrBadCredentials) {
+			t.Fatalf("failure %d from one address: %v", i, err)
+		}
+	}
+	if _, _, err := svc.SignIn(ctx, "nobody", "wrong", "10.0.0.9"); !errors.Is(err, auth.ErrLocked) {
+		t.Errorf("a wrong password from a locked-out address: %v; want ErrLocked", err)
+	}
+	_, _, err = svc.SignIn(ctx, "ann", "correct horse battery", "10.0.0.9")
+	must(t, err)
 
 	secret, tok, err := svc.CreateToken(ctx, auth.RoleClient, []string{tenantA}, 24*time.Hour, "test")
 	must(t, err)

@@ -118,7 +118,8 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
 		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
-		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS})
+		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
+		TrustedProxies: authOpts.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -229,6 +230,7 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc 
 	if cfg.Auth != nil {
 		o.MetricsToken = cfg.Auth.MetricsToken.Reveal()
 		o.TLS = cfg.Auth.TLSCert != ""
+		o.TrustedProxies = cfg.Auth.TrustedProxies
 	}
 	if hasOIDC {
 		c := cfg.Auth.OIDC
@@ -236,7 +238,7 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc 
 		for _, cl := range c.Clients {
 			clients = append(clients, auth.OIDCClient{Match: cl.Match, Tenants: cl.Tenants})
 		}
-		o.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
+		o.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: c.Issuer, TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 			RedirectURL: c.RedirectURL, Admins: c.Admins, Analysts: c.Analysts, Clients: clients, HTTPClient: hc})
 		if err != nil {
 			return o, err
