@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -129,6 +130,43 @@ func Percent(current, max float64) float64 {
 	}
 	return current / max * 100
 }
+
+// ScoreTolerance is how far a snapshot's currentScore may pass its
+// maxScore before it is refused: Graph rounds the two apart by hundredths,
+// never by half a point.
+const ScoreTolerance = 0.5
+
+// Check refuses a snapshot no tenant can have: a score or maximum that is
+// not a finite number, a negative one, a current score above the maximum
+// (beyond ScoreTolerance), or a control with negative or non-finite
+// points. Stored, such a day would turn into 500 % and drag the fleet's
+// average past 100 %.
+func (s Score) Check() error {
+	switch {
+	case !finite(s.CurrentScore) || !finite(s.MaxScore):
+		return fmt.Errorf("secure score of %s is not a number (current %v, max %v)", s.Day, s.CurrentScore, s.MaxScore)
+	case s.CurrentScore < 0 || s.MaxScore < 0:
+		return fmt.Errorf("secure score of %s is negative (current %v, max %v)", s.Day, s.CurrentScore, s.MaxScore)
+	case s.CurrentScore > s.MaxScore+ScoreTolerance:
+		return fmt.Errorf("secure score of %s is above its maximum (current %v, max %v)", s.Day, s.CurrentScore, s.MaxScore)
+	}
+	for _, c := range s.Controls {
+		if !finite(c.Score) || c.Score < 0 {
+			return fmt.Errorf("secure score of %s: control %s has %v points", s.Day, c.Name, c.Score)
+		}
+	}
+	return nil
+}
+
+// Check refuses a control profile whose maximum is negative or not a number.
+func (p ControlProfile) Check() error {
+	if !finite(p.MaxScore) || p.MaxScore < 0 {
+		return fmt.Errorf("control profile %s has a maximum of %v points", p.ID, p.MaxScore)
+	}
+	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // ControlScore is one control's points in one day's snapshot.
 type ControlScore struct {

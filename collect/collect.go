@@ -19,12 +19,14 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/internal/redact"
 )
 
 // HistoryDays is how much history Graph keeps: a tenant seen for the first
@@ -101,6 +103,9 @@ type Collector struct {
 	// is reported in Result.ArchiveErr and, when the store keeps an
 	// ArchiveBacklog, retried at the next run; it never fails the tenant.
 	Archive Archive
+	// Scrub removes the configured secrets from every error the collector
+	// records, logs or returns; nil removes nothing.
+	Scrub *redact.Scrubber
 }
 
 // Result is the outcome of one tenant's collection.
@@ -369,6 +374,7 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 	tctx = graph.WithRequestCounter(tctx, &requests)
 	days, profiles, archErr, err := c.fetchAndSave(tctx, j, l)
 	cancel()
+	archErr = c.Scrub.Error(archErr)
 	if archErr != nil {
 		log.Warn("archive", "err", archErr)
 	}
@@ -383,6 +389,10 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 		if leaseLost(ctx, err) {
 			col.Error, col.Advice = errLeaseLost.Error(), "nothing to do: the other instance collects it"
 		}
+		// An upstream may echo a secret (a token endpoint quoting the
+		// client secret): none is stored, logged or passed on.
+		col.Error, col.Advice = c.Scrub.String(col.Error), c.Scrub.String(col.Advice)
+		err = c.Scrub.Error(err)
 		log.Warn("tenant failed", "err", col.Error, "advice", col.Advice)
 	} else {
 		log.Info("tenant collected", "days", days, "controls", profiles, "requests", col.Requests, "took", col.Duration().Round(time.Millisecond))
@@ -461,6 +471,9 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 	for i := range scores {
 		scores[i].TenantID = j.Tenant.ID
 	}
+	// An impossible snapshot (500 of 100 points, negative, not a number)
+	// is refused on its own: the tenant's good days are still written.
+	scores, profs, refused := refuseImpossible(scores, profs)
 	if l != nil {
 		if err := l.renew(ctx); err != nil {
 			return 0, 0, nil, fmt.Errorf("renew the claim before saving: %w", err)
@@ -472,7 +485,54 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		}
 		return 0, 0, nil, fmt.Errorf("save: %w", err)
 	}
-	return len(scores), len(profs), c.archive(ctx, j, plan, scores), nil
+	archErr = c.archive(ctx, j, plan, scores)
+	if len(refused) > 0 {
+		return len(scores), len(profs), archErr, refusedError(j.Tenant.ID, refused, len(scores))
+	}
+	return len(scores), len(profs), archErr, nil
+}
+
+// refuseImpossible drops the snapshots fleetscore.Score.Check refuses, and
+// all the profiles when one of them is impossible (nil keeps the stored
+// ones, so a bad list never replaces a good one).
+func refuseImpossible(scores []fleetscore.Score, profs []fleetscore.ControlProfile) ([]fleetscore.Score, []fleetscore.ControlProfile, []error) {
+	var refused []error
+	kept := scores[:0]
+	for _, s := range scores {
+		if err := s.Check(); err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	for _, p := range profs {
+		if err := p.Check(); err != nil {
+			refused = append(refused, fmt.Errorf("%w: the tenant's recommended actions were left as they were", err))
+			profs = nil
+			break
+		}
+	}
+	return kept, profs, refused
+}
+
+// refusedError is the collection's error when some of what Graph sent was
+// refused: it names each refused day; the good ones were written.
+func refusedError(tenant string, refused []error, kept int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Graph sent impossible values, refused and not stored: ")
+	for i, err := range refused {
+		if i == 5 {
+			fmt.Fprintf(&b, "; and %d more", len(refused)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	fmt.Fprintf(&b, "; the other %d days were written", kept)
+	return &graph.Error{Kind: graph.KindMalformed, Tenant: tenant, Msg: b.String(),
+		Advice: "Microsoft's data for those days is wrong; the next run asks for them again, and if it persists, open a case with Microsoft support"}
 }
 
 // Explain turns a collection error into a one-line message and advice for

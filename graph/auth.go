@@ -6,8 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -42,9 +46,9 @@ func NewCredential(app App, homeTenant string, o AuthOptions) (azcore.TokenCrede
 	copts := azcore.ClientOptions{
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: o.AuthorityHost},
 	}
-	if o.HTTPClient != nil {
-		copts.Transport = o.HTTPClient
-	}
+	// Never the SDK's default client: ours refuses redirects, so a 307
+	// from a token endpoint cannot carry the client secret elsewhere.
+	copts.Transport = noRedirects(o.HTTPClient)
 	// Errors such as "not consented" are final; retrying them only slows the
 	// run. azcore still retries 429 and 5xx from the token endpoint.
 	copts.Retry = policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 10 * time.Second}
@@ -90,8 +94,66 @@ func NewHTTPClient(extraPEM ...[]byte) *http.Client {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: 2 * time.Minute,
 	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: tr, CheckRedirect: refuseRedirect}
 }
+
+// RedirectError is a 3xx answer from Entra or Graph. fleetscore follows
+// none: the request carried a bearer token or a client secret, and a
+// redirect could take either to another host, port or scheme.
+type RedirectError struct {
+	Status   int    // the 3xx
+	From, To string // scheme://host/path of each, without query or credentials
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s answered %d, a redirect to %s: fleetscore follows no redirect with credentials, so nothing was sent there", e.From, e.Status, e.To)
+}
+
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	e := &RedirectError{To: bare(req.URL)}
+	if len(via) > 0 {
+		e.From = bare(via[len(via)-1].URL)
+	}
+	if req.Response != nil {
+		e.Status = req.Response.StatusCode
+	}
+	return e
+}
+
+// bare is a URL without its query, fragment or user info, fit for a message.
+func bare(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.Fragment, c.RawFragment, c.ForceQuery = nil, "", "", "", false
+	return c.String()
+}
+
+// noRedirects is hc (or a new client, when nil) refusing redirects, whatever
+// the caller's client said.
+func noRedirects(hc *http.Client) *http.Client {
+	if hc == nil {
+		return NewHTTPClient()
+	}
+	c := *hc
+	c.CheckRedirect = refuseRedirect
+	return &c
+}
+
+// asRedirect finds a RedirectError in err, also when a library kept only
+// its text.
+func asRedirect(err error) (*RedirectError, bool) {
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return re, true
+	}
+	// azidentity keeps the text of a transport error, not the error.
+	if m := redirectRe.FindStringSubmatch(err.Error()); m != nil {
+		status, _ := strconv.Atoi(m[2])
+		return &RedirectError{Status: status, From: m[1], To: m[3]}, true
+	}
+	return nil, false
+}
+
+var redirectRe = regexp.MustCompile(`(\S+) answered (\d{3}), a redirect to (\S+): fleetscore follows no redirect`)
 
 // Target is one tenant to read, with the credential of its app.
 type Target struct {

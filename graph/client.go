@@ -44,7 +44,14 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Seed for the backoff jitter.
 	Seed uint64
+	// MaxPageBytes caps one page of Graph's answer; 0 is DefaultMaxPageBytes.
+	MaxPageBytes int64
 }
+
+// DefaultMaxPageBytes caps one page: a real 90-day page is about 7 MB, so
+// 64 MB is far above any that Graph sends and far below what would run the
+// collector out of memory.
+const DefaultMaxPageBytes = 64 << 20
 
 // Client reads Secure Score for any number of tenants. It is safe for
 // concurrent use; it keeps each tenant within Graph's limits.
@@ -56,6 +63,7 @@ type Client struct {
 	maxAttempts int
 	maxBackoff  time.Duration
 	sleep       func(context.Context, time.Duration) error
+	maxPage     int64
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -111,14 +119,16 @@ func New(o Options) (*Client, error) {
 		maxAttempts: o.MaxAttempts,
 		maxBackoff:  o.MaxBackoff,
 		sleep:       o.Sleep,
+		maxPage:     o.MaxPageBytes,
 		rng:         rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		tenants:     make(map[string]*tenantLimit),
 	}
 	if c.scope == "" {
 		c.scope = "https://graph.microsoft.com/.default"
 	}
-	if c.hc == nil {
-		c.hc = NewHTTPClient()
+	c.hc = noRedirects(c.hc)
+	if c.maxPage <= 0 {
+		c.maxPage = DefaultMaxPageBytes
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -429,17 +439,19 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 		if ctx.Err() != nil {
 			return -1, timeoutError(t.TenantID, ctx.Err())
 		}
+		if re, ok := asRedirect(err); ok {
+			return -1, &Error{Kind: KindGraph, Tenant: t.TenantID, Status: re.Status, Msg: re.Error(),
+				Advice: "graph_url must name Microsoft Graph itself, or a proxy that answers without redirecting"}
+		}
 		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Msg: "Graph did not answer: " + scrub(err.Error()), Advice: "check the network and graph_url; the next run catches up"}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		if ctx.Err() != nil {
+	if resp.StatusCode/100 != 2 {
+		// An error's body is read for its code and message only.
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil && ctx.Err() != nil {
 			return -1, timeoutError(t.TenantID, ctx.Err())
 		}
-		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Status: resp.StatusCode, Msg: "reading Graph's answer failed: " + err.Error()}
-	}
-	if resp.StatusCode/100 != 2 {
 		e := responseError(t.TenantID, resp, body, tok)
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
@@ -452,22 +464,91 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 		}
 		return -1, e
 	}
-	if hook, ok := ctx.Value(bodyHookKey{}).(func(string, []byte)); ok {
-		hook(req.URL.Path, body)
+	// The page is decoded as it arrives, never read whole first, and never
+	// past maxPage: a hostile or broken upstream cannot fill the memory.
+	body := &capReader{r: resp.Body, left: c.maxPage}
+	hook, hooked := ctx.Value(bodyHookKey{}).(func(string, []byte))
+	var derr error
+	if hooked {
+		var raw []byte
+		if raw, derr = io.ReadAll(body); derr == nil {
+			hook(req.URL.Path, raw)
+			derr = json.Unmarshal(raw, v)
+		}
+	} else {
+		derr = json.NewDecoder(body).Decode(v)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	switch {
+	case body.over:
+		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode,
+			Msg:    fmt.Sprintf("Graph sent more than %d MB for one page of %s: refused", c.maxPage>>20, req.URL.Path),
+			Advice: "a real page is a few MB; check that graph_url points at Microsoft Graph"}
+	case body.err != nil:
+		if ctx.Err() != nil {
+			return -1, timeoutError(t.TenantID, ctx.Err())
+		}
+		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Status: resp.StatusCode, Msg: "reading Graph's answer failed: " + scrub(body.err.Error())}
+	case derr != nil:
 		// A truncated or garbled body is usually transient: retry it.
 		var se *json.SyntaxError
 		msg := "Graph sent a response that is not valid JSON"
-		if errors.As(err, &se) {
-			msg += fmt.Sprintf(" (at byte %d of %d)", se.Offset, len(body))
+		if errors.As(derr, &se) {
+			msg += fmt.Sprintf(" (at byte %d)", se.Offset)
+		} else if errors.Is(derr, io.ErrUnexpectedEOF) || errors.Is(derr, io.EOF) {
+			msg += fmt.Sprintf(" (it ends after %d bytes)", body.read)
 		} else {
-			msg += ": " + err.Error()
+			msg += ": " + derr.Error()
 		}
 		return 0, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode, Msg: msg, Advice: "usually transient; the next run catches up"}
 	}
 	return 0, nil
 }
+
+// capReader reads at most left bytes; over says the body went on past them.
+// It keeps the first read error that is not io.EOF, to tell a dropped
+// connection from a body that is not JSON.
+type capReader struct {
+	r    io.Reader
+	left int64
+	read int64
+	over bool
+	err  error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, errPageTooLarge
+	}
+	if c.left <= 0 {
+		// At the cap: one more byte means the page is too large.
+		var b [1]byte
+		n, err := io.ReadFull(c.r, b[:])
+		if n > 0 {
+			c.over = true
+			return 0, errPageTooLarge
+		}
+		return 0, c.keep(err)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	c.read += int64(n)
+	return n, c.keep(err)
+}
+
+func (c *capReader) keep(err error) error {
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return err
+}
+
+var errPageTooLarge = errors.New("graph: page too large")
 
 // retryAfter reads a Retry-After header: seconds (Graph sends fractions such
 // as 2.128) or an HTTP date. 0 means none was given.

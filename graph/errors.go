@@ -81,6 +81,10 @@ func classifyTokenError(tenant, clientID string, err error) *Error {
 	if e, ok := AsError(err); ok {
 		return e
 	}
+	if re, ok := asRedirect(err); ok {
+		return &Error{Kind: KindAuth, Tenant: tenant, Status: re.Status, Msg: "token request failed: " + re.Error(),
+			Advice: "the cloud's login host (or authority_host) must be Entra itself, or a proxy that answers without redirecting"}
+	}
 	code := 0
 	oauthErr := ""
 	desc := ""

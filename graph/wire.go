@@ -185,7 +185,7 @@ func (w *secureScoreWire) toScore(tenantID string) (fleetscore.Score, error) {
 		MaxScore:          w.MaxScore.V,
 		ActiveUserCount:   int(w.ActiveUserCount.V),
 		LicensedUserCount: int(w.LicensedUserCount.V),
-		EnabledServices:   w.EnabledServices,
+		EnabledServices:   texts(w.EnabledServices),
 		Controls:          make([]fleetscore.ControlScore, 0, len(w.ControlScores)),
 	}
 	for _, a := range w.AverageComparativeScores {
@@ -203,37 +203,54 @@ func (w *secureScoreWire) toScore(tenantID string) (fleetscore.Score, error) {
 			continue
 		}
 		s.Controls = append(s.Controls, fleetscore.ControlScore{
-			Name:     c.ControlName,
-			Category: c.ControlCategory,
+			Name:     text(c.ControlName),
+			Category: text(c.ControlCategory),
 			Score:    c.Score.V,
 		})
 	}
 	return s, nil
 }
 
+// text is a string from Graph as fleetscore keeps it: without NUL bytes,
+// which no title needs and PostgreSQL cannot store in text (one would fail
+// the tenant for good). encoding/json has already replaced invalid UTF-8.
+func text(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+func texts(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = text(s)
+	}
+	return ss
+}
+
 func (w *controlProfileWire) toProfile() fleetscore.ControlProfile {
 	p := fleetscore.ControlProfile{
-		ID:                 w.ID,
-		Title:              w.Title,
-		Category:           w.ControlCategory,
+		ID:                 text(w.ID),
+		Title:              text(w.Title),
+		Category:           text(w.ControlCategory),
 		MaxScore:           w.MaxScore.V,
 		Rank:               int(w.Rank.V),
-		Tier:               w.Tier,
-		UserImpact:         w.UserImpact,
-		ImplementationCost: w.ImplementationCost,
-		ActionType:         w.ActionType,
-		ActionURL:          w.ActionURL,
-		Service:            w.Service,
-		Threats:            w.Threats,
+		Tier:               text(w.Tier),
+		UserImpact:         text(w.UserImpact),
+		ImplementationCost: text(w.ImplementationCost),
+		ActionType:         text(w.ActionType),
+		ActionURL:          text(w.ActionURL),
+		Service:            text(w.Service),
+		Threats:            texts(w.Threats),
 		Deprecated:         bool(w.Deprecated),
-		Remediation:        w.Remediation,
+		Remediation:        text(w.Remediation),
 	}
 	for _, u := range w.ControlStateUpdates {
 		su := fleetscore.ControlStateUpdate{
-			State:      u.State,
-			AssignedTo: u.AssignedTo,
-			Comment:    u.Comment,
-			UpdatedBy:  u.UpdatedBy,
+			State:      text(u.State),
+			AssignedTo: text(u.AssignedTo),
+			Comment:    text(u.Comment),
+			UpdatedBy:  text(u.UpdatedBy),
 		}
 		if u.UpdatedDateTime != "" {
 			if t, err := time.Parse(time.RFC3339Nano, u.UpdatedDateTime); err == nil {

@@ -53,6 +53,8 @@ func cmdCollect(ctx context.Context, e env, args []string) error {
 // tenant's outcome as it finishes and a summary, and fails when any tenant
 // failed (after all of them have run).
 func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client, log *slog.Logger) error {
+	sc := scrubberOf(cfg)
+	log = scrubbed(log, sc)
 	store, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -78,6 +80,7 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 		Concurrency: cfg.Concurrency,
 		Timeout:     cfg.Timeout,
 		Logger:      log,
+		Scrub:       sc,
 		Progress: func(r collect.Result) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -224,6 +227,7 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	if err != nil {
 		return err
 	}
+	sc := scrubberOf(cfg)
 	type outcome struct {
 		ok          bool
 		msg, advice string
@@ -243,7 +247,7 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 			switch {
 			case err != nil:
 				msg, advice := collect.Explain(err, j.ConsentURL)
-				out[i] = outcome{msg: msg, advice: advice}
+				out[i] = outcome{msg: sc.String(msg), advice: sc.String(advice)}
 			case !hasRole:
 				out[i] = outcome{
 					msg:    "token issued, but it carries no SecurityEvents.Read.All role",

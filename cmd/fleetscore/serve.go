@@ -46,6 +46,7 @@ type serveOptions struct {
 // serveFleet runs the scheduler and the web server until ctx ends. The first
 // collection starts at once when a tenant has never been collected.
 func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client, log *slog.Logger, o serveOptions) error {
+	log = scrubbed(log, scrubberOf(cfg))
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return fmt.Errorf("listen %q: %v (write host:port, e.g. 127.0.0.1:8080)", cfg.Listen, err)
 	}
@@ -94,7 +95,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	afterRun := alertsAfterRun(cfg, store, log)
 	var srv *server.Server
 	runner := &collect.Runner{
-		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc},
+		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc, Scrub: scrubberOf(cfg)},
 		Jobs:      func() []collect.Job { return w.jobs },
 		Schedule:  sched,
 		After: func(ctx context.Context, s collect.Summary) {

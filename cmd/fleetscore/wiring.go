@@ -13,6 +13,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/internal/redact"
 	"github.com/fleetscore/fleetscore/postgres"
 	"github.com/fleetscore/fleetscore/sqlite"
 )
@@ -45,6 +46,32 @@ func redactDSN(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// scrubberOf knows every secret value the config holds, to remove it from
+// any text an upstream sends back before it is stored, logged or shown.
+func scrubberOf(cfg *config.Config) *redact.Scrubber {
+	var vals []string
+	for _, t := range cfg.Tenants {
+		if t.App != nil {
+			vals = append(vals, t.App.Secret.Reveal())
+		}
+	}
+	for _, c := range cfg.Channels {
+		vals = append(vals, c.URL.Reveal(), c.Secret.Reveal(), c.Password.Reveal())
+	}
+	if a := cfg.Auth; a != nil {
+		vals = append(vals, a.MetricsToken.Reveal())
+		if a.OIDC != nil {
+			vals = append(vals, a.OIDC.ClientSecret.Reveal())
+		}
+	}
+	return redact.New(vals...)
+}
+
+// scrubbed is log with the config's secrets removed from every record.
+func scrubbed(log *slog.Logger, sc *redact.Scrubber) *slog.Logger {
+	return slog.New(sc.Handler(log.Handler()))
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
