@@ -342,9 +342,33 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
-// safeNext keeps a redirect after sign-in on this site.
+// maxNext bounds the redirect after sign-in: it travels in the OIDC
+// cookie, which a browser drops beyond 4 KB.
+const maxNext = 1024
+
+// safeNext keeps a redirect after sign-in on this site: only a path with a
+// single leading slash, as a browser reads it. A browser's URL parser
+// (WHATWG) drops tabs and newlines anywhere and reads a backslash as a
+// slash, so "/\t/evil" and "/\\evil" are "//evil", another host; the check
+// runs on the text after that rewriting, which is also what is returned.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > maxNext {
+		return "/"
+	}
+	next = strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r':
+			return -1
+		case '\\':
+			return '/'
+		}
+		return r
+	}, next)
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	// url.Parse refuses the other control characters.
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/"
 	}
 	return next

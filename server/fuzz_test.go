@@ -145,3 +145,21 @@ func FuzzCSVCell(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSafeNext: whatever the next check returns, the Location a sign-in
+// answers keeps a browser on fleetscore's origin.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/", "/actions?x=1", "/%09/evil.example/x", "/\t/evil", "/\\evil", "/%5Cevil", "//evil",
+		"/\r\n/evil", "https://evil", " /\t\\evil", "/\x00", "/..//evil", "/./\\evil", "\\\\evil", "/a/../\t/evil"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		if !strings.HasPrefix(got, "/") {
+			t.Fatalf("safeNext(%q) = %q: not a path", next, got)
+		}
+		if loc := redirectTo(next); !staysHome(t, loc) {
+			t.Fatalf("next %q: Location %q leaves %s", next, loc, origin)
+		}
+	})
+}
