@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -56,30 +57,78 @@ func (s *Server) srcFor(ctx context.Context) query.Source {
 	return s.src
 }
 
-// localAdmin is everyone when no sign-in is configured: serve then
-// listens on loopback only.
+// localAdmin is everyone on this machine in open mode.
 var localAdmin = auth.Principal{Name: "local", Role: auth.RoleAdmin}
 
+type openKey struct{}
+
+// isOpen reports whether the request is served in open mode: no sign-in,
+// everyone on loopback is the admin.
+func isOpen(ctx context.Context) bool {
+	open, _ := ctx.Value(openKey{}).(bool)
+	return open
+}
+
+// open reports whether the server is still in open mode. It starts so
+// (Options.Open, or no Auth at all) and ends for good as soon as a user or
+// an API token exists, whoever made it and whenever: from then on every
+// request must sign in. A store that cannot say ends it too: closed is the
+// safe side.
+func (s *Server) open(ctx context.Context) bool {
+	if s.auth == nil {
+		return true
+	}
+	if !s.openMode || s.closed.Load() {
+		return false
+	}
+	users, err := s.auth.Store.Users(ctx)
+	if err != nil {
+		s.log.Error("open mode: users", "err", err)
+		return false
+	}
+	tokens, err := s.auth.Store.Tokens(ctx)
+	if err != nil {
+		s.log.Error("open mode: tokens", "err", err)
+		return false
+	}
+	if len(users) > 0 || len(tokens) > 0 {
+		if !s.closed.Swap(true) {
+			s.log.Warn("open mode ended: a user or an API token exists, so every request must now sign in or send a token")
+		}
+		return false
+	}
+	return true
+}
+
 // identify finds the request's principal: a bearer token on the API, or
-// the session cookie. A bad bearer token is refused at once rather than
-// read as "not signed in".
+// the session cookie. A presented credential is always checked, in open
+// mode too: a bad bearer token is refused at once (401), and a client's
+// token sees only its tenants. Only a request that presents nothing is the
+// local admin in open mode, and only when it names this machine as its
+// Host (a page of another site cannot reach it by DNS rebinding).
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.auth == nil {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, localAdmin)))
+		ctx := r.Context()
+		open := s.open(ctx)
+		if open && !s.localHost(r.Host) {
+			s.misdirected(w, r)
 			return
 		}
-		ctx := r.Context()
+		ctx = context.WithValue(ctx, openKey{}, open)
 		if tok, ok := bearer(r); ok && r.URL.Path != "/metrics" {
+			if s.auth == nil {
+				s.denied(w, r.WithContext(ctx), http.StatusUnauthorized, "this server has no API tokens: send no Authorization header")
+				return
+			}
 			p, err := s.auth.CheckToken(ctx, tok, clientIP(r))
 			if err != nil {
-				s.denied(w, r, http.StatusUnauthorized, "the API token is unknown, expired or revoked")
+				s.denied(w, r.WithContext(ctx), http.StatusUnauthorized, "the API token is unknown, expired or revoked")
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey{}, p)))
 			return
 		}
-		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && s.auth != nil {
 			sess, err := s.auth.CheckSession(ctx, c.Value)
 			switch {
 			case err == nil:
@@ -91,8 +140,46 @@ func (s *Server) identify(next http.Handler) http.Handler {
 				s.log.Error("session", "err", err)
 			}
 		}
+		if _, ok := principalOf(ctx); !ok && open {
+			ctx = context.WithValue(ctx, principalKey{}, localAdmin)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// localHost reports whether a request's Host names this machine: the
+// listen address, localhost, 127.0.0.1 or [::1], with the listen port
+// (any port when the server was not told its address, as in tests).
+func (s *Server) localHost(host string) bool {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		h, port = host, ""
+	}
+	h = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
+	lh, lport, err := net.SplitHostPort(s.listen)
+	if err == nil {
+		lh = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(lh, "["), "]"))
+		if port != lport && !(port == "" && lport == "80") {
+			return false
+		}
+	}
+	switch h {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return err == nil && h == lh && lh != "" && lh != "0.0.0.0" && lh != "::"
+}
+
+// misdirected answers a request whose Host is not this machine's, in open
+// mode: 421, so that a browser pointed here by a rebound DNS name gets
+// nothing.
+func (s *Server) misdirected(w http.ResponseWriter, r *http.Request) {
+	const msg = "this fleetscore serves only requests addressed to this machine (localhost or its listen address) until someone signs in"
+	if isAPI(r) {
+		s.writeError(w, r, &apiError{Status: http.StatusMisdirectedRequest, Code: "misdirected", Message: msg})
+		return
+	}
+	http.Error(w, msg, http.StatusMisdirectedRequest)
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -177,15 +264,22 @@ func (s *Server) guard(need auth.Role, h http.Handler) http.Handler {
 	}
 	if need == metricsToken {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if s.auth == nil {
+			tok, presented := bearer(r)
+			if isOpen(r.Context()) && !presented {
 				h.ServeHTTP(w, r)
+				return
+			}
+			if s.metricsToken == "" && isOpen(r.Context()) {
+				// A presented token is checked in open mode too, and
+				// there is none it could match.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="fleetscore metrics"`)
+				http.Error(w, "no metrics token is configured: send no Authorization header", http.StatusUnauthorized)
 				return
 			}
 			if s.metricsToken == "" {
 				http.Error(w, "metrics are off: set auth.metrics_token_env in the config to serve them", http.StatusNotFound)
 				return
 			}
-			tok, _ := bearer(r)
 			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.metricsToken)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="fleetscore metrics"`)
 				http.Error(w, "metrics need their bearer token", http.StatusUnauthorized)
@@ -212,7 +306,7 @@ func (s *Server) guard(need auth.Role, h http.Handler) http.Handler {
 			s.denied(w, r, http.StatusForbidden, "your role ("+string(p.Role)+") may not see this")
 			return
 		}
-		if r.Method == http.MethodPost && s.auth != nil {
+		if r.Method == http.MethodPost {
 			// A session's forms carry its synchronizer token; a request
 			// with a bearer token has no ambient credential to forge.
 			if sess, ok := sessionOf(r.Context()); ok &&
@@ -287,7 +381,7 @@ type signinView struct {
 }
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
-	if s.auth == nil {
+	if s.auth == nil || isOpen(r.Context()) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -298,7 +392,7 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 // signin checks a local user's password. Every failure reads the same,
 // whether the name exists or not.
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
-	if s.auth == nil {
+	if s.auth == nil || isOpen(r.Context()) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}

@@ -37,7 +37,9 @@ type authFixture struct {
 	logs     *strings.Builder
 }
 
-func newAuthFixture(t *testing.T) *authFixture {
+// newAuthFixture serves with sign-in on; with open, serve started in open
+// mode (Options.Open), which the fixture's tokens and user end at once.
+func newAuthFixture(t *testing.T, open ...bool) *authFixture {
 	t.Helper()
 	f := fleettest.New(t, fleettest.Options{Tenants: 3})
 	logs := &strings.Builder{}
@@ -60,10 +62,11 @@ func newAuthFixture(t *testing.T) *authFixture {
 	if err := f.Store.PutUser(ctx, auth.User{Name: "ann", Role: auth.RoleClient, Tenants: []string{x.a}, PasswordHash: auth.HashPassword(x.password)}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Source: f.Store, Runner: idleRunner{}, Auth: svc, MetricsToken: x.metrics, Logger: log})
+	s, err := New(Options{Source: f.Store, Runner: idleRunner{}, Auth: svc, MetricsToken: x.metrics, Logger: log, Open: len(open) > 0 && open[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
+	x.tokens["bad"] = "not-a-token"
 	x.s = s
 	x.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(x.srv.Close)
@@ -114,10 +117,25 @@ func (x *authFixture) concrete(pattern string) (method, path string) {
 // each role's API token and the metrics token: a role below the route's
 // need gets 403, nobody 401 (or, on a page, the sign-in page), everyone
 // else an answer.
+//
+// It runs twice: with sign-in from the start, and started in open mode,
+// which the tokens end. In both, a bad token gets 401 on every route, and
+// a foreign Host changes nothing (only open mode checks it).
 func TestEveryRouteForEveryRole(t *testing.T) {
-	x := newAuthFixture(t)
+	for _, mode := range []string{"signed-in", "open"} {
+		t.Run(mode, func(t *testing.T) { everyRouteForEveryRole(t, newAuthFixture(t, mode == "open")) })
+	}
+}
+
+func everyRouteForEveryRole(t *testing.T, x *authFixture) {
 	for _, r := range x.s.routeTable() {
 		method, path := x.concrete(r.pattern)
+		if resp, _ := x.do(t, method, path, "bad"); resp.StatusCode != 401 {
+			t.Errorf("%s %s with a bad token: %d; want 401", method, path, resp.StatusCode)
+		}
+		if resp, _ := x.do(t, method, path, "", "Host", "rebind.evil.example"); resp.StatusCode == 421 || resp.StatusCode == 200 && r.need != public {
+			t.Errorf("%s %s as nobody, Host rebind.evil.example: %d", method, path, resp.StatusCode)
+		}
 		for _, role := range []string{"", "client", "analyst", "admin"} {
 			for _, variant := range []string{"", "?format=csv"} {
 				if variant != "" && !strings.HasPrefix(path, "/api/v1/") {
@@ -172,8 +190,15 @@ func TestEveryRouteForEveryRole(t *testing.T) {
 // TestClientSeesOnlyItsTenant asks, as a client bound to tenant A, for
 // tenant B through every path: the answer is 403 or 404, never B's data;
 // and no list, page or CSV it can read mentions B.
+//
+// It runs with sign-in from the start and started in open mode.
 func TestClientSeesOnlyItsTenant(t *testing.T) {
-	x := newAuthFixture(t)
+	for _, mode := range []string{"signed-in", "open"} {
+		t.Run(mode, func(t *testing.T) { clientSeesOnlyItsTenant(t, newAuthFixture(t, mode == "open")) })
+	}
+}
+
+func clientSeesOnlyItsTenant(t *testing.T, x *authFixture) {
 	b := x.b
 	for _, path := range []string{
 		"/tenants/" + b, "/tenants/" + b + "?from=2020-01-01",

@@ -161,14 +161,15 @@ type collectView struct {
 func (s *Server) page(r *http.Request, nav, title string) page {
 	p := page{Title: title, Nav: nav, Assets: s.pages.assets, Version: s.version}
 	who, ok := principalOf(r.Context())
-	if s.auth != nil && ok {
+	open := isOpen(r.Context())
+	if !open && ok {
 		p.User = who.Name
 	}
 	if sess, ok := sessionOf(r.Context()); ok {
 		p.CSRF = sess.CSRF
 	}
 	p.Fleet = ok && !who.Restricted()
-	p.SignedOut = s.auth != nil && !ok
+	p.SignedOut = !open && !ok
 	// The collection's progress covers every tenant: not for a client.
 	if s.runner != nil && p.Fleet {
 		st := s.runner.Status()

@@ -8,10 +8,13 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetscore/fleetscore/auth"
@@ -49,6 +52,15 @@ type Options struct {
 	// TLS says the listener serves HTTPS: cookies are Secure and answers
 	// carry HSTS.
 	TLS bool
+	// Open: serve started with nobody to sign in (no user, no API token, no
+	// OIDC). Every request that presents no credential is then the admin,
+	// if it names this machine as its Host, until a user or an API token
+	// exists; presented credentials are checked all the same. A server
+	// without Auth is always open.
+	Open bool
+	// Listen is the address the server listens on, for the Host check of
+	// open mode; empty accepts localhost, 127.0.0.1 and [::1] on any port.
+	Listen string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (auth.trusted_proxies); from any other peer it is ignored.
 	TrustedProxies []netip.Prefix
@@ -80,6 +92,10 @@ type Server struct {
 	oidc         *auth.OIDC
 
 	trustedProxies []netip.Prefix
+
+	openMode bool
+	closed   atomic.Bool // open mode has ended
+	listen   string
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
@@ -90,7 +106,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts,
 		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
-		trustedProxies: o.TrustedProxies}
+		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,7 +120,7 @@ func New(o Options) (*Server, error) {
 	s.pages = p
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.recoverer(securityHeaders(o.TLS, gzipped(s.withClientIP(s.identify(mux)))))
+	s.handler = s.recoverer(securityHeaders(o.TLS, s.limitBodies(gzipped(s.withClientIP(s.identify(mux))))))
 	return s, nil
 }
 
@@ -123,6 +139,46 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxFormBytes bounds a request body: fleetscore's largest form (sign-in:
+// a name, a password, a next path and a CSRF token) is well under 2 KB.
+const maxFormBytes = 8 << 10
+
+// limitBodies reads every form before any handler does, from at most
+// maxFormBytes, and refuses multipart bodies, which no form of ours sends:
+// net/http would spill their files to the temp directory, and a request
+// copied by WithContext keeps them there for good.
+func (s *Server) limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		fail := func(status int, msg string) {
+			if isAPI(r) {
+				s.writeError(w, r, &apiError{Status: status, Code: "bad_request", Message: msg})
+				return
+			}
+			http.Error(w, msg, status)
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+			fail(http.StatusUnsupportedMediaType, "fleetscore's forms are sent as application/x-www-form-urlencoded; multipart bodies are refused")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d KB", maxFormBytes>>10))
+				return
+			}
+			fail(http.StatusBadRequest, "the form cannot be read")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

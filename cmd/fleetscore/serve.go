@@ -59,7 +59,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if err != nil {
 		return err
 	}
-	if authOpts.Auth == nil {
+	if authOpts.Open {
 		// Nobody can sign in: the dashboard is everyone's, so it stays on
 		// this machine.
 		if err := loopbackOnly(cfg.Listen); err != nil {
@@ -117,17 +117,17 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if p, ok := store.(interface{ Ping(context.Context) error }); ok {
 		ready = p.Ping
 	}
-	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
-		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
-		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
-		TrustedProxies: authOpts.TrustedProxies})
-	if err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set listen in the config or --listen)", cfg.Listen, err)
+	}
+	defer ln.Close()
+	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
+		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
+		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
+		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String()})
+	if err != nil {
+		return err
 	}
 	scheme := "http"
 	if authOpts.TLS {
@@ -161,6 +161,10 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}()
 	fmt.Fprintf(e.stdout, "fleetscore dashboard: %s (API %sapi/v1/tenants, metrics %smetrics); next collection %s\n",
 		url, url, url, scheduleText(cfg.Schedule, o.schedule))
+	if authOpts.Open {
+		fmt.Fprintf(e.stdout, "open mode: no user or API token exists, so everyone on this machine is the admin (on loopback only, "+
+			"and only for requests addressed to it); it ends as soon as one is made with `fleetscore user add` or `fleetscore token create`\n")
+	}
 	if o.ready != nil {
 		o.ready(url)
 	}
@@ -211,10 +215,11 @@ func neverCollected(ctx context.Context, src query.Source) (bool, error) {
 	return false, nil
 }
 
-// signIn builds the sign-in of the server: none (nil Auth) while the
-// database has no user and the config no OIDC provider.
+// signIn builds the sign-in of the server. It is in open mode (Open) while
+// the database has no user and no API token and the config no OIDC
+// provider; presented tokens are checked all the same.
 func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc *http.Client, log *slog.Logger) (server.Options, error) {
-	var o server.Options
+	o := server.Options{Open: true}
 	as, ok := store.(auth.Store)
 	if !ok {
 		return o, nil
@@ -223,11 +228,13 @@ func signIn(ctx context.Context, cfg *config.Config, store fleetscore.Store, hc 
 	if err != nil {
 		return o, err
 	}
-	hasOIDC := cfg.Auth != nil && cfg.Auth.OIDC != nil
-	if len(users) == 0 && !hasOIDC {
-		return o, nil
+	tokens, err := as.Tokens(ctx)
+	if err != nil {
+		return o, err
 	}
+	hasOIDC := cfg.Auth != nil && cfg.Auth.OIDC != nil
 	o.Auth = &auth.Service{Store: as, Log: log}
+	o.Open = len(users) == 0 && len(tokens) == 0 && !hasOIDC
 	if cfg.Auth != nil {
 		o.MetricsToken = cfg.Auth.MetricsToken.Reveal()
 		o.TLS = cfg.Auth.TLSCert != ""

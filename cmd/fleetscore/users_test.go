@@ -221,3 +221,77 @@ func TestServeTLS(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestServeOpenModeEndsWithAToken: serve with nobody to sign in says it is
+// in open mode; a client token made with `token create` while it serves is
+// checked (it sees only its tenant), a bad one is refused, and from then on
+// a request without a credential is refused too. Served again, with only
+// that token and no user, serve is not in open mode.
+func TestServeOpenModeEndsWithAToken(t *testing.T) {
+	cfg, ids := writeConfig(t, []tenantSpec{{name: "Contoso", consent: true}, {name: "Fabrikam", consent: true}})
+	serveOnce := func(check func(base string, out *syncBuffer)) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, func(string) string { return "" },
+				strings.NewReader(""), &out, io.Discard)
+		}()
+		var base string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && base == ""; time.Sleep(50 * time.Millisecond) {
+			if m := regexp.MustCompile(`dashboard: (http://\S*:\d+)/`).FindStringSubmatch(out.String()); m != nil {
+				base = m[1]
+			}
+		}
+		if base == "" {
+			cancel()
+			t.Fatalf("serve did not start: %v\n%s", <-done, out.String())
+		}
+		check(base, &out)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	get := func(url, token string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	var tok string
+	serveOnce(func(base string, out *syncBuffer) {
+		if !strings.Contains(out.String(), "open mode") {
+			t.Errorf("serve does not say it is in open mode:\n%s", out.String())
+		}
+		if code, _ := get(base+"/api/v1/tenants", ""); code != 200 {
+			t.Errorf("open mode, no credential: %d", code)
+		}
+		if code, _ := get(base+"/api/v1/tenants", "not-a-token"); code != 401 {
+			t.Errorf("open mode, a bad token: %d; want 401", code)
+		}
+		tok = strings.TrimSpace(runCmd(t, nil, "token", "create", "--config", cfg, "--role", "client", "--tenant", ids[0]).stdout)
+		code, body := get(base+"/api/v1/tenants?format=csv", tok)
+		if code != 200 || !strings.Contains(body, ids[0]) || strings.Contains(body, ids[1]) {
+			t.Errorf("a client token while serving: %d\n%s", code, body)
+		}
+		if code, _ := get(base+"/api/v1/tenants", ""); code != 401 {
+			t.Errorf("no credential once a token exists: %d; want 401", code)
+		}
+	})
+	serveOnce(func(base string, out *syncBuffer) {
+		if strings.Contains(out.String(), "open mode") {
+			t.Errorf("serve with a token says it is in open mode:\n%s", out.String())
+		}
+		if code, _ := get(base+"/api/v1/tenants", ""); code != 401 {
+			t.Errorf("no credential, a token exists: %d; want 401", code)
+		}
+	})
+}
