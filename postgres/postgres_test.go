@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/auth/authtest"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
 	"github.com/fleetscore/fleetscore/storetest"
 )
@@ -86,19 +85,19 @@ func TestMigrationsOnceWhenInstancesStartTogether(t *testing.T) {
 	if s == nil {
 		t.Fatal("no instance opened the database")
 	}
-	ms, err := migrations()
+	versions, err := relational.Postgres.Versions()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n, newest int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &newest); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &newest); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ms) || newest != len(ms) {
-		t.Errorf("schema_migrations has %d rows up to version %d, want %d", n, newest, len(ms))
+	if n != versions || newest != versions {
+		t.Errorf("schema_migrations has %d rows up to version %d, want %d", n, newest, versions)
 	}
-	if v, err := s.SchemaVersion(ctx); err != nil || v != len(ms) {
-		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, len(ms))
+	if v, err := s.SchemaVersion(ctx); err != nil || v != versions {
+		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, versions)
 	}
 }
 
@@ -109,7 +108,7 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -119,38 +118,11 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	}
 }
 
-// TestSameMigrationsAsSQLite keeps the migrations of the two stores in
-// step: `fleetscore migrate` copies tables by name, and a version means the
-// same schema in both.
-func TestSameMigrationsAsSQLite(t *testing.T) {
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine := map[string]bool{}
-	for _, m := range ms {
-		mine[m.name] = true
-		if _, err := readSQLiteMigration(m.name); err != nil {
-			t.Errorf("migration %s has no SQLite counterpart of the same name: %v", m.name, err)
-		}
-	}
-	theirs, err := filepath.Glob(filepath.Join("..", "sqlite", "migrations", "*.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range theirs {
-		if name := filepath.Base(p); !mine[name] {
-			t.Errorf("sqlite/migrations/%s has no PostgreSQL counterpart: add postgres/migrations/%s, the same tables and columns "+
-				"in PostgreSQL's types (and the store's methods for them), so that both stores keep the same schema", name, name)
-		}
-	}
-}
-
 // rowVersions maps each row of a table to its xmin, the transaction that
 // last wrote it.
 func rowVersions(t *testing.T, s *Store, table string) map[string]string {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT t::text, xmin::text FROM `+quote(table)+` t`)
+	rows, err := s.DB().QueryContext(context.Background(), `SELECT t::text, xmin::text FROM "`+table+`" t`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +257,14 @@ func TestNewControlNamesFromManyTenantsAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 	var names, distinct int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT name) FROM controls`).Scan(&names, &distinct); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT name) FROM controls`).Scan(&names, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if names != 200 || distinct != 200 {
 		t.Errorf("%d control names (%d distinct), want 200", names, distinct)
 	}
 	var maxID int
-	if err := s.pool.QueryRow(ctx, `SELECT max(id) FROM controls`).Scan(&maxID); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT max(id) FROM controls`).Scan(&maxID); err != nil {
 		t.Fatal(err)
 	}
 	if maxID > 4*200 {
@@ -332,10 +304,6 @@ func TestPingAndClose(t *testing.T) {
 	if err := s.Ping(context.Background()); err == nil {
 		t.Error("Ping of a closed store succeeded")
 	}
-}
-
-func readSQLiteMigration(name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join("..", "sqlite", "migrations", name))
 }
 
 // syntheticProfiles are control profiles for the controls of a day, with

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/auth/authtest"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
@@ -80,7 +82,7 @@ func TestOpenCreatesFolderAndSetsPragmas(t *testing.T) {
 	defer s.Close()
 	for _, db := range []struct {
 		name      string
-		q         querier
+		q         *sql.DB
 		queryOnly int
 	}{{"writer", s.w, 0}, {"reader", s.r, 1}} {
 		for pragma, want := range map[string]string{
@@ -111,7 +113,7 @@ func TestOpenCreatesFolderAndSetsPragmas(t *testing.T) {
 func TestMigrationsAreAppliedOnce(t *testing.T) {
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "fleetscore.db")
-	ms, err := migrations()
+	versions, err := relational.SQLite.Versions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +141,8 @@ func TestMigrationsAreAppliedOnce(t *testing.T) {
 			fmt.Fprintf(&b, "%d %s\n", v, at)
 			n++
 		}
-		if n != len(ms) {
-			t.Errorf("%d migrations recorded, want %d", n, len(ms))
+		if n != versions {
+			t.Errorf("%d migrations recorded, want %d", n, versions)
 		}
 		return b.String()
 	}
