@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -421,4 +423,25 @@ func BenchmarkScores90Days(b *testing.B) {
 
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store { return openTemp(t) })
+}
+
+// TestOpensTheReleaseDatabase opens a database written by the previous
+// release (testdata/release.db, written by
+// internal/relational/testdata/mkfixture at commit 1e8987b) and checks that
+// it migrates without loss and reads as the same history written now.
+func TestOpensTheReleaseDatabase(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "release.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "release.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
 }
