@@ -25,7 +25,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/emulator"
 	"github.com/fleetscore/fleetscore/graph"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 )
 
