@@ -44,8 +44,12 @@ type Store struct{ *relational.Store }
 
 var _ fleetscore.Store = (*Store)(nil)
 
-// Option changes how the store is opened (relational.WithClock).
+// Option changes how the store is opened.
 type Option = relational.Option
+
+// WithClock times claims' leases by now instead of the store's own clock:
+// what tests use to make a lease expire without waiting for it.
+func WithClock(now func() time.Time) Option { return relational.WithClock(now) }
 
 // Open connects to the database named by dsn (postgres://user:password@host:
 // port/database?sslmode=..., or any form pgx accepts, pool_max_conns

@@ -23,9 +23,9 @@ import (
 )
 
 // openTemp opens a store in a new throwaway database.
-func openTemp(tb testing.TB) *Store {
+func openTemp(tb testing.TB, opts ...Option) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), pgtest.NewDatabase(tb))
+	s, err := Open(context.Background(), pgtest.NewDatabase(tb), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func openTemp(tb testing.TB) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store { return openTemp(t, WithClock(now)) })
 }
 
 func TestOpenBadDSNDoesNotShowThePassword(t *testing.T) {

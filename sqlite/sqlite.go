@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/internal/relational"
@@ -40,8 +41,12 @@ type Store struct {
 
 var _ fleetscore.Store = (*Store)(nil)
 
-// Option changes how the store is opened (relational.WithClock).
+// Option changes how the store is opened.
 type Option = relational.Option
+
+// WithClock times claims' leases by now instead of the store's own clock:
+// what tests use to make a lease expire without waiting for it.
+func WithClock(now func() time.Time) Option { return relational.WithClock(now) }
 
 // Open opens (creating it and its folder if needed) the database named by dsn
 // and brings its schema up to date. dsn is "sqlite:PATH", a bare PATH, or

@@ -19,9 +19,9 @@ import (
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
-func openTemp(tb testing.TB) *Store {
+func openTemp(tb testing.TB, opts ...Option) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "data", "fleetscore.db"))
+	s, err := Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "data", "fleetscore.db"), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,12 +34,12 @@ func openTemp(tb testing.TB) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store { return openTemp(t, WithClock(now)) })
 }
 
 func TestStoreInMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store {
-		s, err := Open(context.Background(), "sqlite::memory:")
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store {
+		s, err := Open(context.Background(), "sqlite::memory:", WithClock(now))
 		if err != nil {
 			t.Fatal(err)
 		}
