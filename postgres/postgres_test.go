@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/fleetscore/fleetscore/auth/authtest"
 	"github.com/fleetscore/fleetscore/internal/relational"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
+	"github.com/fleetscore/fleetscore/sqlite"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
@@ -372,4 +374,52 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	}
 	defer s.Close()
 	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+}
+
+// TestSameSchemaAsSQLite keeps the dialects' migrations in step: `fleetscore
+// migrate` copies tables by name, the store's queries are the same for
+// both, and a version means the same schema in both.
+func TestSameSchemaAsSQLite(t *testing.T) {
+	ctx := context.Background()
+	pg := openTemp(t)
+	lite, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "fleetscore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	a, err := relational.SQLite.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := relational.Postgres.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Errorf("SQLite has %d migrations, PostgreSQL %d: add the other dialect's twin, the same number", a, b)
+	}
+	pgTables, err := pg.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liteTables, err := lite.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pgTables, liteTables) {
+		t.Fatalf("tables (in copy order): PostgreSQL %v, SQLite %v", pgTables, liteTables)
+	}
+	for _, table := range pgTables {
+		a, err := pg.Columns(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := lite.Columns(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a, b) {
+			t.Errorf("table %s: PostgreSQL's columns %v, SQLite's %v", table, a, b)
+		}
+	}
 }
