@@ -25,6 +25,7 @@ import (
 	"github.com/fleetscore/fleetscore/graph"
 	"github.com/fleetscore/fleetscore/postgres"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
+	"github.com/fleetscore/fleetscore/storetest"
 )
 
 // instanceEnv, when set, makes the test binary a collector instance (see
@@ -54,26 +55,6 @@ type instanceConfig struct {
 	// ClaimsAt is the claims' clock of an instance in its own process: it
 	// stands still, so its leases last until the others' clock passes them.
 	ClaimsAt time.Time
-}
-
-// claimsClock is the claims' clock of the instances in the test's process:
-// it stands still until the test moves it, so no lease expires because the
-// machine was slow, and a dead instance's expire when the test says so.
-type claimsClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *claimsClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *claimsClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // instance is one fleetscore instance: its own connections to the shared
@@ -175,9 +156,12 @@ func runInstanceProcess(path string) int {
 // fleetFixture is an emulator with n tenants and an app consented in all,
 // and a new PostgreSQL database for the instances to share.
 type fleetFixture struct {
-	emu    *emulator.Emulator
-	cfg    instanceConfig // without Owner
-	claims *claimsClock   // of the instances in this process
+	emu *emulator.Emulator
+	cfg instanceConfig // without Owner
+	// claims is the claims' clock of the instances in this process: it
+	// stands still until the test moves it, so no lease expires because the
+	// machine was slow, and a dead instance's expire when the test says so.
+	claims *storetest.Clock
 }
 
 func newFleetFixture(t *testing.T, tenants int, ttl time.Duration) *fleetFixture {
@@ -205,7 +189,7 @@ func newFleetFixture(t *testing.T, tenants int, ttl time.Duration) *fleetFixture
 	}
 	app := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})...)
-	return &fleetFixture{emu: emu, claims: &claimsClock{t: now}, cfg: instanceConfig{
+	return &fleetFixture{emu: emu, claims: storetest.NewClock(now), cfg: instanceConfig{
 		DSN: pgtest.NewDatabase(t), Emulator: emu.URL(), CA: emu.CACertPEM(), AppPEM: app,
 		ClientID: certAppID, Tenants: ts, Now: now, TTL: ttl,
 	}}
@@ -215,7 +199,7 @@ func (ff *fleetFixture) instance(t *testing.T, owner string) *instance {
 	t.Helper()
 	cfg := ff.cfg
 	cfg.Owner = owner
-	in, err := newInstance(context.Background(), cfg, ff.claims.now)
+	in, err := newInstance(context.Background(), cfg, ff.claims.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +405,7 @@ func TestThreeInstancesKillOne(t *testing.T) {
 	// The instance to kill, in its own process.
 	cfg := ff.cfg
 	cfg.Owner = "instance-a"
-	cfg.ClaimsAt = ff.claims.now().Add(-ttl / 2)
+	cfg.ClaimsAt = ff.claims.Now().Add(-ttl / 2)
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +466,7 @@ func TestThreeInstancesKillOne(t *testing.T) {
 			t.Fatalf("a claim of a tenant the dead instance held, before its lease expired: %v, %v; want refused", ok, err)
 		}
 	}
-	ff.claims.advance(3 * ttl / 4)
+	ff.claims.Advance(3 * ttl / 4)
 	wg.Wait()
 	t.Logf("instance a killed after %d tenants with %d claims held, %s into the run; then b collected %d, c %d, %s after the kill",
 		len(aDone), held, killed.Sub(start).Round(time.Millisecond), sb.OK, sc.OK, time.Since(killed).Round(time.Millisecond))

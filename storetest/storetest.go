@@ -70,18 +70,21 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.
 		{"ArchiveBacklog", testArchiveBacklog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk = &Clock{t: time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC)}
+			clk = NewClock(time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC))
 			tc.test(t, open(t, clk.Now))
 		})
 	}
 }
 
 // Clock is a clock that moves only when told to: the claims' clock of the
-// suite's stores.
+// suite's stores, and of collectors' stores in tests of leases.
 type Clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
+
+// NewClock is a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {

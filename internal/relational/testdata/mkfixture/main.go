@@ -1,45 +1,28 @@
-// Command mkfixture writes the databases the upgrade tests open: a small
-// history written by the stores of one release (run it in a checkout of
-// that release: git archive 1e8987b | tar -x), with every table filled, and
-// for each the checksums of its tables and what its Store methods read
-// back. Usage: go run ./cmd/mkfixture SQLITEPATH POSTGRESDSN OUTDIR
+// Command mkfixture writes the databases the upgrade tests open
+// (sqlite/testdata, postgres/testdata): the history releasetest.Fill writes,
+// by the stores of one release, with the checksums of every table and what
+// the store's read methods return. Run it in a checkout of that release, with
+// package releasetest copied in:
 //
-// The PostgreSQL database is then dumped by
-// pg_dump --inserts --no-owner --no-privileges DSN > OUTDIR/release.sql.
+//	git archive 1e8987b | tar -x -C /tmp/release
+//	cp -r internal/relational/releasetest internal/relational/testdata/mkfixture /tmp/release/internal/relational/
+//	cd /tmp/release && go run ./internal/relational/mkfixture /tmp/fixture/release.db postgres://.../fixture /tmp/fixture
+//	pg_dump --inserts --no-owner --no-privileges postgres://.../fixture > /tmp/fixture/release.sql
+//
+// then copy release.db and sqlite.sums to sqlite/testdata (release.sums),
+// release.sql and postgres.sums to postgres/testdata, and sqlite.read.json,
+// gzipped, to releasetest/release.read.json.gz.
 package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"time"
 
-	"github.com/fleetscore/fleetscore"
-	"github.com/fleetscore/fleetscore/alert"
-	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
 	"github.com/fleetscore/fleetscore/postgres"
 	"github.com/fleetscore/fleetscore/sqlite"
-	"github.com/fleetscore/fleetscore/storetest"
 )
-
-type store interface {
-	fleetscore.Store
-	fleetscore.FleetReader
-	alert.StateStore
-	auth.Store
-	Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error)
-	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
-	SetArchivePending(ctx context.Context, tenantID string, day fleetscore.Day, errText string) error
-	Tables(ctx context.Context) ([]string, error)
-	Columns(ctx context.Context, table string) ([]string, error)
-	ScanTable(ctx context.Context, table string, columns []string, fn func(row []any) error) error
-}
 
 func main() {
 	ctx := context.Background()
@@ -47,148 +30,12 @@ func main() {
 	check(err)
 	pg, err := postgres.Open(ctx, os.Args[2])
 	check(err)
-	for name, s := range map[string]store{"sqlite": lite, "postgres": pg} {
-		fill(ctx, s)
-		check(os.WriteFile(filepath.Join(os.Args[3], name+".sums"), []byte(Checksums(ctx, s)), 0o644))
-		check(os.WriteFile(filepath.Join(os.Args[3], name+".read.json"), ReadBack(ctx, s), 0o644))
+	for name, s := range map[string]releasetest.Store{"sqlite": lite, "postgres": pg} {
+		releasetest.Fill(ctx, s)
+		check(os.WriteFile(filepath.Join(os.Args[3], name+".sums"), []byte(releasetest.Checksums(ctx, s)), 0o644))
+		check(os.WriteFile(filepath.Join(os.Args[3], name+".read.json"), releasetest.ReadBack(ctx, s), 0o644))
 		check(s.Close())
 	}
-}
-
-var (
-	day0 = fleetscore.MustDay("2026-09-01")
-	at0  = time.Date(2026, 9, 21, 6, 0, 0, 0, time.UTC)
-)
-
-func fill(ctx context.Context, s store) {
-	tenants := []fleetscore.Tenant{
-		{ID: "0a1b2c3d-0000-4000-8000-000000000001", Name: "Contoso Ltd.", TargetPercent: 75},
-		{ID: "0a1b2c3d-0000-4000-8000-000000000002", Name: "Fabrikam", TargetPercent: 80},
-		{ID: "0a1b2c3d-0000-4000-8000-000000000003", Name: "Northwind", TargetPercent: 0},
-	}
-	check(s.SyncTenants(ctx, tenants))
-	for i, t := range tenants {
-		scores := storetest.History(t.ID, day0, 20, 30, uint64(i+1))
-		scores[len(scores)-1].EnabledServices = []string{"exo", "spo"}
-		var profiles []fleetscore.ControlProfile
-		for j, c := range scores[len(scores)-1].Controls {
-			p := fleetscore.ControlProfile{ID: c.Name, Title: "Fix " + c.Name, Category: c.Category, MaxScore: 10,
-				Rank: j + 1, Tier: "Core", UserImpact: "Low", ImplementationCost: "Low", ActionType: "Config",
-				ActionURL: "https://security.microsoft.com/securescore?control=" + c.Name, Service: "MDO",
-				Threats: []string{"Phishing"}, Deprecated: j%7 == 3, Remediation: "<p>Change the setting.</p>"}
-			if j%5 == 0 {
-				p.StateUpdates = []fleetscore.ControlStateUpdate{{State: fleetscore.StateIgnored, UpdatedBy: "ops@example.com",
-					Comment: "accepted risk", AssignedTo: "ops", UpdatedAt: at0.Add(-time.Duration(j) * time.Hour)}}
-			}
-			profiles = append(profiles, p)
-		}
-		check(s.SaveBatch(ctx, fleetscore.Batch{Tenant: t, Scores: scores, Profiles: profiles}))
-		// A later list without two of them: those are kept, marked removed.
-		check(s.SaveBatch(ctx, fleetscore.Batch{Tenant: t, Profiles: profiles[2:]}))
-		id, err := s.StartCollection(ctx, fleetscore.Collection{TenantID: t.ID, StartedAt: at0.Add(time.Duration(i) * time.Minute)})
-		check(err)
-		c := fleetscore.Collection{ID: id, TenantID: t.ID, FinishedAt: at0.Add(time.Duration(i)*time.Minute + 7*time.Second),
-			Days: 20, Controls: 30, Requests: 4}
-		if i == 2 {
-			c.Error, c.Advice = "Graph answered 403", "grant consent"
-		}
-		check(s.FinishCollection(ctx, c))
-		ok, err := s.Claim(ctx, t.ID, day0.AddDays(19), "instance-a", time.Hour)
-		check(err)
-		if !ok {
-			panic("claim refused")
-		}
-		check(s.Done(ctx, t.ID, day0.AddDays(19), "instance-a", i != 1))
-	}
-	check(s.SetArchivePending(ctx, tenants[1].ID, day0.AddDays(18), "blob storage unreachable"))
-	// The third tenant's second collection never finished.
-	_, err := s.StartCollection(ctx, fleetscore.Collection{TenantID: tenants[2].ID, StartedAt: at0.Add(time.Hour)})
-	check(err)
-
-	msg := alert.Message{Event: alert.Firing, Rule: "below-target", When: "below_target", Title: "below-target: Fabrikam", Summary: "72.5 % < 80 %", At: at0, OpenedAt: at0}
-	applied, err := s.ApplyChanges(ctx, []alert.Change{{Event: alert.Firing, At: at0, Channels: []string{"ops-teams"}, Message: msg,
-		Alert: alert.Open{Key: alert.Key{Rule: "below-target", Tenant: tenants[1].ID}, Facts: []alert.Fact{{Name: "score", Value: "72.5 %"}}, TenantName: "Fabrikam", Title: msg.Title, Summary: msg.Summary}}})
-	check(err)
-	ds, err := s.ClaimDeliveries(ctx, "instance-a", at0, time.Minute)
-	check(err)
-	for _, d := range ds {
-		check(s.RecordAttempt(ctx, d.ID, alert.Attempt{At: at0, Took: 120 * time.Millisecond, Error: "503 from Teams"}))
-		check(s.RecordAttempt(ctx, d.ID, alert.Attempt{At: at0.Add(time.Minute), Took: 80 * time.Millisecond}))
-		check(s.FinishDelivery(ctx, d.ID, alert.StatusDelivered, at0.Add(time.Minute)))
-	}
-	_ = applied
-
-	check(s.PutUser(ctx, auth.User{Name: "admin", Role: auth.RoleAdmin, PasswordHash: "$argon2id$v=19$fixture", CreatedAt: at0}))
-	check(s.PutUser(ctx, auth.User{Name: "client", Role: auth.RoleClient, Tenants: []string{tenants[0].ID}, PasswordHash: "$argon2id$v=19$other", CreatedAt: at0}))
-	check(s.PutSession(ctx, auth.Session{IDHash: "sessionhash", Principal: auth.Principal{Name: "admin", Role: auth.RoleAdmin},
-		CSRF: "csrf", CreatedAt: at0, ExpiresAt: at0.Add(12 * time.Hour), LastSeen: at0}))
-	check(s.PutToken(ctx, auth.Token{ID: "tok1", Hash: "tokenhash1", Role: auth.RoleAnalyst, CreatedAt: at0}))
-	check(s.PutToken(ctx, auth.Token{ID: "tok2", Hash: "tokenhash2", Role: auth.RoleAnalyst, CreatedAt: at0.Add(time.Second), Revoked: true}))
-	check(s.AddFailure(ctx, "admin", at0))
-	check(s.Audit(ctx, auth.Event{At: at0, Actor: "admin", Action: "signin", IP: "192.0.2.1"}))
-}
-
-// Checksums is, for every table, its row count and the SHA-256 of its rows
-// as ScanTable gives them, sorted.
-func Checksums(ctx context.Context, s store) string {
-	tables, err := s.Tables(ctx)
-	check(err)
-	sort.Strings(tables)
-	var b strings.Builder
-	for _, t := range tables {
-		cols, err := s.Columns(ctx, t)
-		check(err)
-		var rows []string
-		check(s.ScanTable(ctx, t, cols, func(row []any) error {
-			parts := make([]string, len(row))
-			for i, v := range row {
-				parts[i] = fmt.Sprintf("%T:%v", v, v)
-			}
-			rows = append(rows, strings.Join(parts, "\x1f"))
-			return nil
-		}))
-		sort.Strings(rows)
-		sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
-		fmt.Fprintf(&b, "%s %s %d %s\n", t, strings.Join(cols, ","), len(rows), hex.EncodeToString(sum[:]))
-	}
-	return b.String()
-}
-
-// ReadBack is what the store's read methods return, as JSON.
-func ReadBack(ctx context.Context, s store) []byte {
-	out := map[string]any{}
-	ts, err := s.Tenants(ctx)
-	check(err)
-	out["tenants"] = ts
-	for _, t := range ts {
-		sc, err := s.Scores(ctx, t.ID, fleetscore.Day{}, fleetscore.Day{})
-		check(err)
-		ps, err := s.Profiles(ctx, t.ID)
-		check(err)
-		out["scores "+t.ID], out["profiles "+t.ID] = sc, ps
-	}
-	var err2 error
-	out["collections"], err2 = s.Collections(ctx, "", 0)
-	check(err2)
-	out["daily"], err2 = s.Daily(ctx, fleetscore.Day{}, fleetscore.Day{})
-	check(err2)
-	out["latest controls"], err2 = s.LatestControls(ctx)
-	check(err2)
-	out["profile summaries"], err2 = s.ProfileSummaries(ctx)
-	check(err2)
-	out["open alerts"], err2 = s.OpenAlerts(ctx)
-	check(err2)
-	out["deliveries"], err2 = s.Deliveries(ctx, 0)
-	check(err2)
-	out["users"], err2 = s.Users(ctx)
-	check(err2)
-	out["tokens"], err2 = s.Tokens(ctx)
-	check(err2)
-	out["audit"], err2 = s.AuditLog(ctx, 10)
-	check(err2)
-	b, err := json.MarshalIndent(out, "", " ")
-	check(err)
-	return b
 }
 
 func check(err error) {
