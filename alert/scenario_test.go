@@ -24,8 +24,8 @@ import (
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/emulator"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/graph"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 )
 

@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,14 +18,16 @@ import (
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/auth/authtest"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
+	"github.com/fleetscore/fleetscore/sqlite"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
 // openTemp opens a store in a new throwaway database.
-func openTemp(tb testing.TB) *Store {
+func openTemp(tb testing.TB, opts ...Option) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), pgtest.NewDatabase(tb))
+	s, err := Open(context.Background(), pgtest.NewDatabase(tb), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -31,7 +36,7 @@ func openTemp(tb testing.TB) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store { return openTemp(t, WithClock(now)) })
 }
 
 func TestOpenBadDSNDoesNotShowThePassword(t *testing.T) {
@@ -86,19 +91,19 @@ func TestMigrationsOnceWhenInstancesStartTogether(t *testing.T) {
 	if s == nil {
 		t.Fatal("no instance opened the database")
 	}
-	ms, err := migrations()
+	versions, err := relational.Postgres.Versions()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n, newest int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &newest); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &newest); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ms) || newest != len(ms) {
-		t.Errorf("schema_migrations has %d rows up to version %d, want %d", n, newest, len(ms))
+	if n != versions || newest != versions {
+		t.Errorf("schema_migrations has %d rows up to version %d, want %d", n, newest, versions)
 	}
-	if v, err := s.SchemaVersion(ctx); err != nil || v != len(ms) {
-		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, len(ms))
+	if v, err := s.SchemaVersion(ctx); err != nil || v != versions {
+		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, versions)
 	}
 }
 
@@ -109,7 +114,7 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -119,38 +124,11 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 	}
 }
 
-// TestSameMigrationsAsSQLite keeps the migrations of the two stores in
-// step: `fleetscore migrate` copies tables by name, and a version means the
-// same schema in both.
-func TestSameMigrationsAsSQLite(t *testing.T) {
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine := map[string]bool{}
-	for _, m := range ms {
-		mine[m.name] = true
-		if _, err := readSQLiteMigration(m.name); err != nil {
-			t.Errorf("migration %s has no SQLite counterpart of the same name: %v", m.name, err)
-		}
-	}
-	theirs, err := filepath.Glob(filepath.Join("..", "sqlite", "migrations", "*.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range theirs {
-		if name := filepath.Base(p); !mine[name] {
-			t.Errorf("sqlite/migrations/%s has no PostgreSQL counterpart: add postgres/migrations/%s, the same tables and columns "+
-				"in PostgreSQL's types (and the store's methods for them), so that both stores keep the same schema", name, name)
-		}
-	}
-}
-
 // rowVersions maps each row of a table to its xmin, the transaction that
 // last wrote it.
 func rowVersions(t *testing.T, s *Store, table string) map[string]string {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT t::text, xmin::text FROM `+quote(table)+` t`)
+	rows, err := s.DB().QueryContext(context.Background(), `SELECT t::text, xmin::text FROM "`+table+`" t`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +263,14 @@ func TestNewControlNamesFromManyTenantsAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 	var names, distinct int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT name) FROM controls`).Scan(&names, &distinct); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT name) FROM controls`).Scan(&names, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if names != 200 || distinct != 200 {
 		t.Errorf("%d control names (%d distinct), want 200", names, distinct)
 	}
 	var maxID int
-	if err := s.pool.QueryRow(ctx, `SELECT max(id) FROM controls`).Scan(&maxID); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT max(id) FROM controls`).Scan(&maxID); err != nil {
 		t.Fatal(err)
 	}
 	if maxID > 4*200 {
@@ -334,10 +312,6 @@ func TestPingAndClose(t *testing.T) {
 	}
 }
 
-func readSQLiteMigration(name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join("..", "sqlite", "migrations", name))
-}
-
 // syntheticProfiles are control profiles for the controls of a day, with
 // remediation text of a realistic size.
 func syntheticProfiles(day fleetscore.Score) []fleetscore.ControlProfile {
@@ -365,4 +339,87 @@ func TestAlertState(t *testing.T) {
 
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store { return openTemp(t) })
+}
+
+// TestOpensTheReleaseDatabase loads a database written by the previous
+// release (testdata/release.sql: pg_dump --inserts of what
+// internal/relational/testdata/mkfixture wrote at commit 1e8987b) and checks
+// that it migrates without loss and reads as the same history written now.
+func TestOpensTheReleaseDatabase(t *testing.T) {
+	ctx := context.Background()
+	dump, err := os.ReadFile(filepath.Join("testdata", "release.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// psql's meta-commands (\restrict) are not SQL.
+	var script strings.Builder
+	for line := range strings.Lines(string(dump)) {
+		if !strings.HasPrefix(line, `\`) {
+			script.WriteString(line)
+		}
+	}
+	dsn := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, script.String(), pgx.QueryExecModeSimpleProtocol)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatalf("load the release's dump: %v", err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+}
+
+// TestSameSchemaAsSQLite keeps the dialects' migrations in step: `fleetscore
+// migrate` copies tables by name, the store's queries are the same for
+// both, and a version means the same schema in both.
+func TestSameSchemaAsSQLite(t *testing.T) {
+	ctx := context.Background()
+	pg := openTemp(t)
+	lite, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "fleetscore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	a, err := relational.SQLite.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := relational.Postgres.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Errorf("SQLite has %d migrations, PostgreSQL %d: add the other dialect's twin, the same number", a, b)
+	}
+	pgTables, err := pg.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liteTables, err := lite.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pgTables, liteTables) {
+		t.Fatalf("tables (in copy order): PostgreSQL %v, SQLite %v", pgTables, liteTables)
+	}
+	for _, table := range pgTables {
+		a, err := pg.Columns(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := lite.Columns(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a, b) {
+			t.Errorf("table %s: PostgreSQL's columns %v, SQLite's %v", table, a, b)
+		}
+	}
 }

@@ -2,9 +2,15 @@
 # Installs and starts what fleetscore's tests need, then runs them.
 #   scripts/test.sh              # go vet + go test ./...
 #   scripts/test.sh -run Collect # extra arguments go to `go test`
+#   scripts/test.sh --stress     # the collect and postgres suites 5 times in a
+#                                # row, each CPU kept busy by a spinner (CI runs
+#                                # the normal mode)
 # Safe to run again: every step checks first and does nothing when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+stress=
+if [ "${1:-}" = "--stress" ]; then stress=1; shift; fi
 
 say() { printf '==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -102,6 +108,20 @@ if [ -z "${FLEETSCORE_TEST_POSTGRES:-}" ]; then
   export FLEETSCORE_TEST_POSTGRES="$(pg_dsn $pg_port)"
 fi
 say "PostgreSQL for the tests: $(printf '%s' "$FLEETSCORE_TEST_POSTGRES" | sed -E 's#(://[^:/@]*):[^@]*@#\1:REDACTED@#')"
+
+# --stress: the suites whose instances share leases, on a machine as busy as
+# a loaded CI runner. The tests are compiled first, so that the spinners slow
+# the tests, not the compiler; the spinners end with the script, however it ends.
+if [ -n "$stress" ]; then
+  go test -count=1 -run '^$' ./collect ./postgres >/dev/null
+  cores=$(nproc)
+  spinners=()
+  trap 'kill "${spinners[@]}" 2>/dev/null || true' EXIT
+  for _ in $(seq "$cores"); do yes >/dev/null & spinners+=($!); done
+  say "stress: go test -count=5 ./collect ./postgres next to $cores CPU spinners"
+  go test -count=5 -timeout 60m "$@" ./collect ./postgres
+  exit 0
+fi
 
 say "go vet ./... and staticcheck (pinned in go.mod's tool block)"
 go vet ./...

@@ -14,7 +14,7 @@ import (
 
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 )
 
 type idleRunner struct{}

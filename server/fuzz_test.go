@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/fleetscore/fleetscore/auth"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 )
 
 // FuzzAPIParams sends arbitrary query strings (and tenant IDs) to every

@@ -20,7 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/fleetscore/fleetscore/auth"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 )
 
 // testIdP is an OpenID Connect provider for the tests: discovery, a JWKS,

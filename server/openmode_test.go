@@ -18,7 +18,7 @@ import (
 
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 )
 
 // countingRunner counts the collections it was asked to start.

@@ -26,7 +26,7 @@ import (
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/collect"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/server"
 )

@@ -15,7 +15,7 @@ import (
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/postgres"
 	"github.com/fleetscore/fleetscore/postgres/pgtest"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fleetscore/fleetscore/auth"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/server"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
-	"github.com/fleetscore/fleetscore/internal/fleettest"
+	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 )
 

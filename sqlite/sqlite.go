@@ -1,27 +1,8 @@
 // Package sqlite is the embedded store of fleetscore: a fleetscore.Store kept
 // in one SQLite file (modernc.org/sqlite, pure Go), the default for a single
-// collector.
-//
-// It owns the schema (migrations/*.sql, embedded and applied in order at Open,
-// each once, recorded in schema_migrations) and the compact encoding of the
-// history, which costs about 200 bytes per tenant-day where Graph's JSON is
-// 25-100 KB:
-//
-//   - tenants and control names are integers everywhere but in their own
-//     tables; a day is an INTEGER (fleetscore.Day.Unix);
-//   - the totals are one row per tenant per day;
-//   - control scores are stored as changes only: a row (tenant, control, day,
-//     score) says the control scores that from that day on, NULL that it is
-//     absent from that day on. Saving re-encodes the changes from the oldest
-//     day of the batch on, so a batch may carry any days (backfill, re-fetch,
-//     a hole in the middle) and saving it twice writes nothing the second time;
-//   - a control's category is kept once per tenant and control (that of the
-//     newest day saved), and EnabledServices for the newest day only: Scores
-//     returns them on that day and leaves them nil on older ones.
-//
-// Control profiles are updated in place when they change; those missing from
-// a batch's list are marked removed and kept. Every distinct state update is
-// kept, in the order first seen.
+// collector. The store itself, its schema and its queries are package
+// relational's, with its SQLite dialect; this package owns the file: the
+// DSN, the connection pragmas, the pools and the size on disk.
 //
 // Writes go through one connection (SQLite has one writer anyway; BEGIN
 // IMMEDIATE makes a transaction take the write lock up front instead of failing
@@ -38,8 +19,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/internal/relational"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -48,66 +31,79 @@ import (
 // (another process on the same file, or a checkpoint) before giving up.
 const busyTimeoutMillis = 10000
 
-// Store is a fleetscore.Store in a SQLite database.
+// Store is a fleetscore.Store in a SQLite database: the relational store
+// with the SQLite dialect, and the size of its file.
 type Store struct {
-	w    *sql.DB // the single writer connection
-	r    *sql.DB // the read pool; the same as w for an in-memory database
+	*relational.Store
+	w, r *sql.DB // the single writer connection and the read pool (w in memory)
 	path string  // the database file; "" in memory
 }
 
 var _ fleetscore.Store = (*Store)(nil)
 
+// Option changes how the store is opened.
+type Option = relational.Option
+
+// WithClock times claims' leases by now instead of the store's own clock:
+// what tests use to make a lease expire without waiting for it.
+func WithClock(now func() time.Time) Option { return relational.WithClock(now) }
+
 // Open opens (creating it and its folder if needed) the database named by dsn
 // and brings its schema up to date. dsn is "sqlite:PATH", a bare PATH, or
 // "sqlite::memory:" for a private in-memory database (tests only: it lives as
 // long as the Store and has a single connection, so reads wait for writes).
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	path, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path}
+	name := path
+	var w, r *sql.DB
 	if path == "" {
-		s.w, err = sql.Open("sqlite", ":memory:?"+params(false, true))
+		name = ":memory:"
+		w, err = sql.Open("sqlite", ":memory:?"+params(false, true))
 		if err != nil {
 			return nil, fmt.Errorf("open in-memory database: %w", err)
 		}
 		// Every connection to ":memory:" is a new empty database: keep exactly one, forever.
-		s.w.SetMaxOpenConns(1)
-		s.w.SetMaxIdleConns(1)
-		s.w.SetConnMaxLifetime(0)
-		s.w.SetConnMaxIdleTime(0)
-		s.r = s.w
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		r = w
 	} else {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create the folder of database %s: %w", path, err)
 		}
-		s.w, err = sql.Open("sqlite", fileURI(path)+"?"+params(false, false))
-		if err != nil {
+		if w, err = sql.Open("sqlite", fileURI(path)+"?"+params(false, false)); err != nil {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
-		s.w.SetMaxOpenConns(1)
-		s.w.SetMaxIdleConns(1)
-	}
-	if err := s.w.PingContext(ctx); err != nil {
-		s.w.Close()
-		return nil, fmt.Errorf("open database %s: %w", s.name(), err)
-	}
-	if err := migrate(ctx, s.w); err != nil {
-		s.w.Close()
-		return nil, fmt.Errorf("database %s: %w", s.name(), err)
-	}
-	if path != "" {
-		s.r, err = sql.Open("sqlite", fileURI(path)+"?"+params(true, false))
-		if err != nil {
-			s.w.Close()
+		if r, err = sql.Open("sqlite", fileURI(path)+"?"+params(true, false)); err != nil {
+			w.Close()
 			return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 		}
 		n := max(4, runtime.NumCPU())
-		s.r.SetMaxOpenConns(n)
-		s.r.SetMaxIdleConns(n)
+		r.SetMaxOpenConns(n)
+		r.SetMaxIdleConns(n)
 	}
-	return s, nil
+	// SQLite has one writer anyway: one connection, whose BEGIN IMMEDIATE
+	// takes the write lock up front instead of failing half-way.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	closeAll := func() {
+		if r != w {
+			r.Close()
+		}
+		w.Close()
+	}
+	if err := w.PingContext(ctx); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("open database %s: %w", name, err)
+	}
+	rs, err := relational.New(ctx, relational.SQLite, w, r, name, opts...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &Store{Store: rs, w: w, r: r, path: path}, nil
 }
 
 // parseDSN returns the file path of dsn, or "" for an in-memory database.
@@ -157,22 +153,6 @@ func params(readOnly, memory bool) string {
 		q.Set("_txlock", "immediate")
 	}
 	return q.Encode()
-}
-
-func (s *Store) name() string {
-	if s.path == "" {
-		return ":memory:"
-	}
-	return s.path
-}
-
-// Close closes the database.
-func (s *Store) Close() error {
-	var err error
-	if s.r != s.w {
-		err = s.r.Close()
-	}
-	return errors.Join(err, s.w.Close())
 }
 
 // Size is the bytes the database takes on disk (the file and its WAL) after a

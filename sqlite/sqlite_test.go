@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,12 +15,13 @@ import (
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/auth/authtest"
+	"github.com/fleetscore/fleetscore/internal/relational"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
-func openTemp(tb testing.TB) *Store {
+func openTemp(tb testing.TB, opts ...Option) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "data", "fleetscore.db"))
+	s, err := Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "data", "fleetscore.db"), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -30,12 +34,12 @@ func openTemp(tb testing.TB) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store { return openTemp(t, WithClock(now)) })
 }
 
 func TestStoreInMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) fleetscore.Store {
-		s, err := Open(context.Background(), "sqlite::memory:")
+	storetest.Run(t, func(t *testing.T, now func() time.Time) fleetscore.Store {
+		s, err := Open(context.Background(), "sqlite::memory:", WithClock(now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +84,7 @@ func TestOpenCreatesFolderAndSetsPragmas(t *testing.T) {
 	defer s.Close()
 	for _, db := range []struct {
 		name      string
-		q         querier
+		q         *sql.DB
 		queryOnly int
 	}{{"writer", s.w, 0}, {"reader", s.r, 1}} {
 		for pragma, want := range map[string]string{
@@ -111,7 +115,7 @@ func TestOpenCreatesFolderAndSetsPragmas(t *testing.T) {
 func TestMigrationsAreAppliedOnce(t *testing.T) {
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "fleetscore.db")
-	ms, err := migrations()
+	versions, err := relational.SQLite.Versions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +143,8 @@ func TestMigrationsAreAppliedOnce(t *testing.T) {
 			fmt.Fprintf(&b, "%d %s\n", v, at)
 			n++
 		}
-		if n != len(ms) {
-			t.Errorf("%d migrations recorded, want %d", n, len(ms))
+		if n != versions {
+			t.Errorf("%d migrations recorded, want %d", n, versions)
 		}
 		return b.String()
 	}
@@ -419,4 +423,25 @@ func BenchmarkScores90Days(b *testing.B) {
 
 func TestAuthStore(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) auth.Store { return openTemp(t) })
+}
+
+// TestOpensTheReleaseDatabase opens a database written by the previous
+// release (testdata/release.db, written by
+// internal/relational/testdata/mkfixture at commit 1e8987b) and checks that
+// it migrates without loss and reads as the same history written now.
+func TestOpensTheReleaseDatabase(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "release.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "release.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
 }

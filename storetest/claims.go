@@ -92,18 +92,18 @@ func testFailedClaimIsReleased(t *testing.T, s fleetscore.Store) {
 	wantClaim(t, c, tenantA.ID, day0, "a", ttl, false, "b collected the day")
 }
 
-func testExpiredClaimIsTakenOver(t *testing.T, s fleetscore.Store) {
+func testExpiredClaimIsTakenOver(t *testing.T, s fleetscore.Store, clk *Clock) {
 	c := claims(t, s)
-	const ttl = 400 * time.Millisecond
+	const ttl = time.Minute
 	// a renews its claim while it works: b never gets it.
 	wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, "nobody claimed the day")
 	for i := range 5 {
-		time.Sleep(ttl / 4)
+		clk.Advance(ttl / 4)
 		wantClaim(t, c, tenantA.ID, day0, "b", ttl, false, fmt.Sprintf("a renewed its claim %s ago", ttl/4))
 		wantClaim(t, c, tenantA.ID, day0, "a", ttl, true, fmt.Sprintf("a renews its claim (%d)", i))
 	}
 	// a dies: its claim expires and b takes the day over.
-	time.Sleep(ttl + ttl/2)
+	clk.Advance(ttl + ttl/2)
 	wantClaim(t, c, tenantA.ID, day0, "b", ttl, true, "a's claim expired")
 	wantClaim(t, c, tenantA.ID, day0, "a", ttl, false, "b took the day over: a lost it")
 	err := c.Done(context.Background(), tenantA.ID, day0, "a", true)
@@ -151,7 +151,7 @@ func testConcurrentClaims(t *testing.T, s fleetscore.Store) {
 	}
 }
 
-func testPendingClaims(t *testing.T, s fleetscore.Store) {
+func testPendingClaims(t *testing.T, s fleetscore.Store, clk *Clock) {
 	c := claims(t, s)
 	const (
 		live = "44444444-4444-4444-8444-444444444444"
@@ -165,7 +165,7 @@ func testPendingClaims(t *testing.T, s fleetscore.Store) {
 	wantClaim(t, c, tenantB.ID, day0, "b", time.Minute, true, "nobody claimed the day")
 	done(t, c, tenantB.ID, day0, "b", false)
 	wantClaim(t, c, tenantC.ID, day0.AddDays(1), "b", time.Minute, true, "nobody claimed the day")
-	time.Sleep(10 * time.Millisecond)
+	clk.Advance(10 * time.Millisecond)
 
 	got, err := c.Pending(context.Background(), day0, []string{live, dead, none, tenantA.ID, tenantB.ID, tenantC.ID})
 	if err != nil {

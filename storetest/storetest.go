@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +27,9 @@ var (
 var day0 = fleetscore.MustDay("2026-01-01")
 
 // Run runs the suite. open must return a new, empty store each time it is
-// called and close it when the test ends (t.Cleanup). Every store must also
+// called, whose claims are timed by now (relational.WithClock), and close it
+// when the test ends (t.Cleanup). The suite moves now itself: a lease
+// expires because the test says so, not because the machine was slow. Every store must also
 // be a claimer (Claim and Done, as collect.Claimer), so that several
 // collectors can share it, and a fleetscore.FleetReader, for the dashboard.
 //
@@ -34,7 +37,8 @@ var day0 = fleetscore.MustDay("2026-01-01")
 // suite's times are whole milliseconds). The suite assumes what the stores
 // may rely on: a control keeps its category from day to day, and only the
 // newest day's EnabledServices must be kept.
-func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
+func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.Store) {
+	var clk *Clock // each test's, new for each (the tests run one after the other)
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, fleetscore.Store)
@@ -59,14 +63,41 @@ func Run(t *testing.T, open func(t *testing.T) fleetscore.Store) {
 		{"ClaimGoesToOneOwner", testClaimGoesToOneOwner},
 		{"DoneClaimIsNotTakenAgain", testDoneClaimIsNotTakenAgain},
 		{"FailedClaimIsReleased", testFailedClaimIsReleased},
-		{"ExpiredClaimIsTakenOver", testExpiredClaimIsTakenOver},
+		{"ExpiredClaimIsTakenOver", func(t *testing.T, s fleetscore.Store) { testExpiredClaimIsTakenOver(t, s, clk) }},
 		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
-		{"PendingClaims", testPendingClaims},
+		{"PendingClaims", func(t *testing.T, s fleetscore.Store) { testPendingClaims(t, s, clk) }},
 		{"FleetReadsAcrossTenants", testFleetReads},
 		{"ArchiveBacklog", testArchiveBacklog},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.test(t, open(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			clk = NewClock(time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC))
+			tc.test(t, open(t, clk.Now))
+		})
 	}
+}
+
+// Clock is a clock that moves only when told to: the claims' clock of the
+// suite's stores, and of collectors' stores in tests of leases.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func testRoundTrip(t *testing.T, s fleetscore.Store) {

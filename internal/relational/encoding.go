@@ -1,8 +1,30 @@
-// Package relational is what the two SQL stores (sqlite, postgres) share in
-// Go: the compact encoding of control scores (a control's score is kept only
-// on the days it changes, and any day is replayed from those changes), the
-// row form of a control profile, and the order to copy tables in. The stores
-// own their SQL; this package owns the logic, so the two cannot drift apart.
+// Package relational is the SQL store of fleetscore, one for SQLite and
+// PostgreSQL over database/sql (modernc.org/sqlite, pgx's stdlib driver):
+// every query is written once, and what the two disagree on is the
+// Dialect's (dialect.go), with the migrations of each dialect numbered
+// together (migrations/sqlite, migrations/postgres). Packages sqlite and
+// postgres open the database and hand it over.
+//
+// It keeps the history compactly, about 200 bytes per tenant-day where
+// Graph's JSON is 25-100 KB:
+//
+//   - tenants and control names are integers everywhere but in their own
+//     tables; a day is an integer (fleetscore.Day.Unix), times are unix
+//     nanoseconds;
+//   - the totals are one row per tenant per day;
+//   - control scores are stored as changes only: a row (tenant, control, day,
+//     score) says the control scores that from that day on, NULL that it is
+//     absent from that day on. Saving re-encodes the changes from the oldest
+//     day of the batch on (Encode), so a batch may carry any days (backfill,
+//     re-fetch, a hole in the middle) and saving it twice writes nothing the
+//     second time; any day is replayed from the changes (Replay);
+//   - a control's category is kept once per tenant and control (that of the
+//     newest day saved), and EnabledServices for the newest day only: Scores
+//     returns them on that day and leaves them nil on older ones.
+//
+// Control profiles are updated in place when they change; those missing from
+// a batch's list are marked removed and kept. Every distinct state update is
+// kept, in the order first seen.
 package relational
 
 import (

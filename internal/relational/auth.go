@@ -1,13 +1,11 @@
-package postgres
+package relational
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
@@ -16,7 +14,9 @@ import (
 // The methods below implement auth.Store (users, sessions, API tokens,
 // failed sign-ins, the audit log; migration 0005); auth.Store documents
 // each. Times are Unix seconds, 0 for "never".
-var _ auth.Store = (*Store)(nil)
+//
+// revoked is an integer in both dialects, so that `fleetscore migrate`
+// copies it as it is.
 
 // unix and fromUnix keep times as Unix seconds, 0 for the zero time.
 func unix(t time.Time) int64 {
@@ -35,7 +35,7 @@ func fromUnix(n int64) time.Time {
 
 // notFound turns sql.ErrNoRows into fleetscore.ErrNotFound.
 func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, fleetscore.ErrNotFound)
 	}
 	if err != nil {
@@ -45,19 +45,19 @@ func notFound(err error, what string) error {
 }
 
 // affected answers ErrNotFound when an update or delete touched no row.
-func affected(res pgconn.CommandTag, err error, what string) error {
+func affected(res sql.Result, err error, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if res.RowsAffected() == 0 {
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return fmt.Errorf("%s: %w", what, fleetscore.ErrNotFound)
 	}
 	return nil
 }
 
 func (s *Store) PutUser(ctx context.Context, u auth.User) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO users (name, role, tenants, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+	_, err := s.writer().exec(ctx, `
+		INSERT INTO users (name, role, tenants, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET role = excluded.role, tenants = excluded.tenants,
 			password_hash = excluded.password_hash`,
 		u.Name, string(u.Role), auth.JoinTenants(u.Tenants), u.PasswordHash, unix(u.CreatedAt))
@@ -71,8 +71,8 @@ func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
 	var u auth.User
 	var role, tenants string
 	var created int64
-	err := s.pool.QueryRow(ctx, `
-		SELECT name, role, tenants, password_hash, created_at FROM users WHERE name = $1`, name).
+	err := s.reader().row(ctx, `
+		SELECT name, role, tenants, password_hash, created_at FROM users WHERE name = ?`, name).
 		Scan(&u.Name, &role, &tenants, &u.PasswordHash, &created)
 	if err := notFound(err, "user "+name); err != nil {
 		return auth.User{}, err
@@ -82,7 +82,7 @@ func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
 }
 
 func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, role, tenants, created_at FROM users ORDER BY name`)
+	rows, err := s.reader().query(ctx, `SELECT name, role, tenants, created_at FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
 }
 
 func (s *Store) RemoveUser(ctx context.Context, name string) error {
-	res, err := s.pool.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
+	res, err := s.writer().exec(ctx, `DELETE FROM users WHERE name = ?`, name)
 	if err := affected(res, err, "remove user "+name); err != nil {
 		return err
 	}
@@ -110,9 +110,9 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 }
 
 func (s *Store) PutSession(ctx context.Context, x auth.Session) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.writer().exec(ctx, `
 		INSERT INTO sessions (id_hash, name, role, tenants, csrf, created_at, expires_at, last_seen)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.IDHash, x.Principal.Name, string(x.Principal.Role), auth.JoinTenants(x.Principal.Tenants), x.CSRF,
 		unix(x.CreatedAt), unix(x.ExpiresAt), unix(x.LastSeen))
 	if err != nil {
@@ -125,8 +125,8 @@ func (s *Store) Session(ctx context.Context, idHash string) (auth.Session, error
 	x := auth.Session{IDHash: idHash}
 	var role, tenants string
 	var created, expires, seen int64
-	err := s.pool.QueryRow(ctx, `
-		SELECT name, role, tenants, csrf, created_at, expires_at, last_seen FROM sessions WHERE id_hash = $1`, idHash).
+	err := s.reader().row(ctx, `
+		SELECT name, role, tenants, csrf, created_at, expires_at, last_seen FROM sessions WHERE id_hash = ?`, idHash).
 		Scan(&x.Principal.Name, &role, &tenants, &x.CSRF, &created, &expires, &seen)
 	if err := notFound(err, "session"); err != nil {
 		return auth.Session{}, err
@@ -137,12 +137,12 @@ func (s *Store) Session(ctx context.Context, idHash string) (auth.Session, error
 }
 
 func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
-	res, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen = $1 WHERE id_hash = $2`, unix(at), idHash)
+	res, err := s.writer().exec(ctx, `UPDATE sessions SET last_seen = ? WHERE id_hash = ?`, unix(at), idHash)
 	return affected(res, err, "touch session")
 }
 
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	_, err := s.writer().exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -150,7 +150,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 }
 
 func (s *Store) DeleteSessionsOf(ctx context.Context, name string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE name = $1`, name)
+	_, err := s.writer().exec(ctx, `DELETE FROM sessions WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("delete sessions of %s: %w", name, err)
 	}
@@ -158,7 +158,7 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, name string) error {
 }
 
 func (s *Store) DeleteSessionsBefore(ctx context.Context, expired, idle time.Time) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2`, unix(expired), unix(idle))
+	_, err := s.writer().exec(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?`, unix(expired), unix(idle))
 	if err != nil {
 		return fmt.Errorf("drop ended sessions: %w", err)
 	}
@@ -166,10 +166,10 @@ func (s *Store) DeleteSessionsBefore(ctx context.Context, expired, idle time.Tim
 }
 
 func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.writer().exec(ctx, `
 		INSERT INTO api_tokens (public_id, hash, role, tenants, created_at, expires_at, last_used, revoked)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, t.Hash, string(t.Role), auth.JoinTenants(t.Tenants), unix(t.CreatedAt), unix(t.ExpiresAt), unix(t.LastUsed), revokedInt(t.Revoked))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, string(t.Role), auth.JoinTenants(t.Tenants), unix(t.CreatedAt), unix(t.ExpiresAt), unix(t.LastUsed), flag(t.Revoked))
 	if err != nil {
 		return fmt.Errorf("save token %s: %w", t.ID, err)
 	}
@@ -192,7 +192,7 @@ func scanToken(sc interface{ Scan(...any) error }) (auth.Token, error) {
 }
 
 func (s *Store) TokenByHash(ctx context.Context, hash string) (auth.Token, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, hash))
+	t, err := scanToken(s.reader().row(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = ?`, hash))
 	if err := notFound(err, "token"); err != nil {
 		return auth.Token{}, err
 	}
@@ -200,7 +200,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (auth.Token, error
 }
 
 func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, public_id`)
+	rows, err := s.reader().query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at DESC, public_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -217,22 +217,22 @@ func (s *Store) Tokens(ctx context.Context) ([]auth.Token, error) {
 }
 
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET revoked = 1 WHERE public_id = $1`, id)
+	res, err := s.writer().exec(ctx, `UPDATE api_tokens SET revoked = 1 WHERE public_id = ?`, id)
 	return affected(res, err, "revoke token "+id)
 }
 
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
-	res, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used = $1 WHERE public_id = $2`, unix(at), id)
+	res, err := s.writer().exec(ctx, `UPDATE api_tokens SET last_used = ? WHERE public_id = ?`, unix(at), id)
 	return affected(res, err, "touch token "+id)
 }
 
 func (s *Store) AddFailure(ctx context.Context, key string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO signin_failures (key, at) VALUES ($1, $2)`, key, unix(at))
+	_, err := s.writer().exec(ctx, `INSERT INTO signin_failures (key, at) VALUES (?, ?)`, key, unix(at))
 	if err != nil {
 		return fmt.Errorf("record failed sign-in: %w", err)
 	}
 	// Keep the table small: failures older than a day no longer count.
-	_, err = s.pool.Exec(ctx, `DELETE FROM signin_failures WHERE at < $1`, unix(at.Add(-24*time.Hour)))
+	_, err = s.writer().exec(ctx, `DELETE FROM signin_failures WHERE at < ?`, unix(at.Add(-24*time.Hour)))
 	if err != nil {
 		return fmt.Errorf("record failed sign-in: %w", err)
 	}
@@ -241,7 +241,7 @@ func (s *Store) AddFailure(ctx context.Context, key string, at time.Time) error 
 
 func (s *Store) Failures(ctx context.Context, key string, since time.Time) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM signin_failures WHERE key = $1 AND at >= $2`, key, unix(since)).Scan(&n)
+	err := s.reader().row(ctx, `SELECT count(*) FROM signin_failures WHERE key = ? AND at >= ?`, key, unix(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count failed sign-ins: %w", err)
 	}
@@ -249,7 +249,7 @@ func (s *Store) Failures(ctx context.Context, key string, since time.Time) (int,
 }
 
 func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM signin_failures WHERE key = $1`, key)
+	_, err := s.writer().exec(ctx, `DELETE FROM signin_failures WHERE key = ?`, key)
 	if err != nil {
 		return fmt.Errorf("clear failed sign-ins: %w", err)
 	}
@@ -257,7 +257,7 @@ func (s *Store) ClearFailures(ctx context.Context, key string) error {
 }
 
 func (s *Store) Audit(ctx context.Context, e auth.Event) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (at, actor, action, detail, ip) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.writer().exec(ctx, `INSERT INTO audit_log (at, actor, action, detail, ip) VALUES (?, ?, ?, ?, ?)`,
 		unix(e.At), e.Actor, e.Action, e.Detail, e.IP)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
@@ -266,7 +266,7 @@ func (s *Store) Audit(ctx context.Context, e auth.Event) error {
 }
 
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]auth.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at, actor, action, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1`, limit)
+	rows, err := s.reader().query(ctx, `SELECT at, actor, action, detail, ip FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
@@ -282,13 +282,4 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]auth.Event, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// revokedInt is the revoked column: an integer, as in SQLite, so that
-// `fleetscore migrate` copies it as it is.
-func revokedInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -1,7 +1,9 @@
 // Package fleettest builds a collected fleet for tests: a real HTTPS
 // emulator of Entra and Graph, a real SQLite store, and a real collection of
 // every tenant through the Graph client, so that tests of the views, the API
-// and the pages read data that went the whole way.
+// and the pages read data that went the whole way. Only tests import it
+// (TestOnlyTestsImportIt): it sits beside the packages it wires, not below
+// internal/, so that no import runs back up the tree.
 package fleettest
 
 import (

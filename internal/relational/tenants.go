@@ -1,14 +1,11 @@
-package postgres
+package relational
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/fleetscore/fleetscore"
 )
@@ -16,9 +13,9 @@ import (
 // SyncTenants records the configured tenants' names and targets. Tenants no
 // longer configured are kept with their history.
 func (s *Store) SyncTenants(ctx context.Context, tenants []fleetscore.Tenant) error {
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		for _, t := range tenants {
-			if _, err := upsertTenant(ctx, tx, t, true, false); err != nil {
+	err := s.write(ctx, func(t *tx) error {
+		for _, tn := range tenants {
+			if _, err := upsertTenant(ctx, t, tn, true, false); err != nil {
 				return err
 			}
 		}
@@ -34,15 +31,15 @@ func (s *Store) SyncTenants(ctx context.Context, tenants []fleetscore.Tenant) er
 // the name and target are set as given (the configuration is the authority);
 // without, only the non-empty ones are, so that a caller knowing just the ID
 // does not erase the name. With lock, the tenant's row stays locked until the
-// transaction ends, so that writers of the same tenant follow each other
-// (FOR NO KEY UPDATE: rows that merely refer to the tenant can still be added).
-func upsertTenant(ctx context.Context, q querier, t fleetscore.Tenant, all, lock bool) (int64, error) {
+// transaction ends (the dialect's lockTenant), so that writers of the same
+// tenant follow each other.
+func upsertTenant(ctx context.Context, q *tx, t fleetscore.Tenant, all, lock bool) (int64, error) {
 	if t.ID == "" {
 		return 0, errors.New("a tenant without an ID")
 	}
-	sel := `SELECT id, name, target_percent FROM tenants WHERE guid = $1`
+	sel := `SELECT id, name, target_percent FROM tenants WHERE guid = ?`
 	if lock {
-		sel += ` FOR NO KEY UPDATE`
+		sel += q.s.d.lockTenant
 	}
 	for range 2 {
 		var (
@@ -50,17 +47,17 @@ func upsertTenant(ctx context.Context, q querier, t fleetscore.Tenant, all, lock
 			name   string
 			target float64
 		)
-		err := q.QueryRow(ctx, sel, t.ID).Scan(&id, &name, &target)
-		if errors.Is(err, pgx.ErrNoRows) {
+		err := q.row(ctx, sel, t.ID).Scan(&id, &name, &target)
+		if errors.Is(err, sql.ErrNoRows) {
 			// Another instance may add it at the same moment: then this
 			// insert waits for it and adds nothing, and the select above
 			// runs again and finds it.
-			err = q.QueryRow(ctx, `
+			err = q.row(ctx, `
 				INSERT INTO tenants (guid, name, target_percent)
-				VALUES ($1, $2, $3)
+				VALUES (?, ?, ?)
 				ON CONFLICT (guid) DO NOTHING
 				RETURNING id`, t.ID, t.Name, t.TargetPercent).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
+			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
@@ -81,10 +78,10 @@ func upsertTenant(ctx context.Context, q querier, t fleetscore.Tenant, all, lock
 		if newName == name && newTarget == target {
 			return id, nil // unchanged: write nothing
 		}
-		_, err = q.Exec(ctx, `
+		_, err = q.exec(ctx, `
 			UPDATE tenants
-			SET name = $1, target_percent = $2
-			WHERE id = $3`, newName, newTarget, id)
+			SET name = ?, target_percent = ?
+			WHERE id = ?`, newName, newTarget, id)
 		if err != nil {
 			return 0, fmt.Errorf("update tenant %s: %w", t.ID, err)
 		}
@@ -95,10 +92,10 @@ func upsertTenant(ctx context.Context, q querier, t fleetscore.Tenant, all, lock
 
 // tenantKey returns the key of a known tenant, or an error wrapping
 // fleetscore.ErrNotFound.
-func tenantKey(ctx context.Context, q querier, tenantID string) (int64, error) {
+func tenantKey(ctx context.Context, q q, tenantID string) (int64, error) {
 	var id int64
-	err := q.QueryRow(ctx, `SELECT id FROM tenants WHERE guid = $1`, tenantID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := q.row(ctx, `SELECT id FROM tenants WHERE guid = ?`, tenantID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("tenant %q: %w", tenantID, fleetscore.ErrNotFound)
 	}
 	if err != nil {
@@ -110,12 +107,12 @@ func tenantKey(ctx context.Context, q querier, tenantID string) (int64, error) {
 // LatestDay is the newest stored day of a tenant; ok is false when there is
 // none, unknown tenants included.
 func (s *Store) LatestDay(ctx context.Context, tenantID string) (fleetscore.Day, bool, error) {
-	var day pgtype.Int8
-	err := s.pool.QueryRow(ctx, `
+	var day sql.NullInt64
+	err := s.reader().row(ctx, `
 		SELECT max(s.day)
 		FROM scores s
 		JOIN tenants t ON t.id = s.tenant
-		WHERE t.guid = $1`, tenantID).Scan(&day)
+		WHERE t.guid = ?`, tenantID).Scan(&day)
 	if err != nil {
 		return fleetscore.Day{}, false, fmt.Errorf("latest day of tenant %s: %w", tenantID, err)
 	}
@@ -130,9 +127,9 @@ func (s *Store) LatestDay(ctx context.Context, tenantID string) (fleetscore.Day,
 // newest collection.
 func (s *Store) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) {
 	var out []fleetscore.TenantStatus
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.read(ctx, func(q q) error {
 		var err error
-		out, err = tenants(ctx, tx)
+		out, err = tenants(ctx, q)
 		return err
 	})
 	if err != nil {
@@ -141,112 +138,70 @@ func (s *Store) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) 
 	return out, nil
 }
 
-func tenants(ctx context.Context, tx pgx.Tx) ([]fleetscore.TenantStatus, error) {
-	var (
-		out         []fleetscore.TenantStatus
-		index       = map[int64]int{} // tenant key -> position in out
-		services    = map[int64]pgtype.Text{}
-		servicesDay = map[int64]pgtype.Int8{}
-	)
-	rows, err := tx.Query(ctx, `
+// tenantRow is a tenant with its key and enabled services.
+type tenantRow struct {
+	id          int64
+	t           fleetscore.Tenant
+	services    sql.NullString
+	servicesDay sql.NullInt64
+}
+
+func tenants(ctx context.Context, q q) ([]fleetscore.TenantStatus, error) {
+	list, err := all(ctx, q, func(r *sql.Rows) (tenantRow, error) {
+		var tr tenantRow
+		return tr, r.Scan(&tr.id, &tr.t.ID, &tr.t.Name, &tr.t.TargetPercent, &tr.services, &tr.servicesDay)
+	}, `
 		SELECT id, guid, name, target_percent, enabled_services, services_day
 		FROM tenants
 		ORDER BY name, guid`)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id  int64
-			t   fleetscore.Tenant
-			es  pgtype.Text
-			esd pgtype.Int8
-		)
-		if err := rows.Scan(&id, &t.ID, &t.Name, &t.TargetPercent, &es, &esd); err != nil {
-			return nil, err
-		}
-		index[id] = len(out)
-		services[id], servicesDay[id] = es, esd
-		out = append(out, fleetscore.TenantStatus{Tenant: t})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	out := make([]fleetscore.TenantStatus, len(list))
+	index := make(map[int64]int, len(list)) // tenant key -> position in out
+	for i, tr := range list {
+		out[i].Tenant, index[tr.id] = tr.t, i
 	}
 
 	// The newest day of each tenant, found through the (tenant, day) key.
-	rows, err = tx.Query(ctx, `
-		SELECT t.id, s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
-		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types
-		FROM tenants t
-		CROSS JOIN LATERAL (
-		    SELECT *
-		    FROM scores
-		    WHERE tenant = t.id
-		    ORDER BY day DESC
-		    LIMIT 1
-		) s`)
+	latest, err := all(ctx, q, func(r *sql.Rows) (keyed[scoreRow], error) {
+		var k keyed[scoreRow]
+		return k, r.Scan(append([]any{&k.key}, k.v.dest()...)...)
+	}, q.s.d.latestScores)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int64
-			r  scoreRow
-		)
-		err := rows.Scan(&id, &r.day, &r.current, &r.max, &r.active, &r.licensed,
-			&r.avgAll, &r.avgSeats, &r.avgIndustry)
-		if err != nil {
-			return nil, err
-		}
-		ts := &out[index[id]]
-		score := r.score(ts.ID)
-		if d := servicesDay[id]; d.Valid && d.Int64 == r.day {
-			if score.EnabledServices, err = decodeServices(services[id]); err != nil {
+	for _, k := range latest {
+		tr, ts := list[index[k.key]], &out[index[k.key]]
+		score := k.v.score(ts.ID)
+		if tr.servicesDay.Valid && tr.servicesDay.Int64 == k.v.day {
+			if score.EnabledServices, err = decodeServices(tr.services); err != nil {
 				return nil, fmt.Errorf("tenant %s: %w", ts.ID, err)
 			}
 		}
 		ts.Latest = &score
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 
 	// The newest collection of each tenant.
-	rows, err = tx.Query(ctx, `
-		SELECT t.id, c.id, c.started_at, c.finished_at, c.status, c.error, c.advice,
-		       c.days, c.controls, c.requests
-		FROM tenants t
-		CROSS JOIN LATERAL (
-		    SELECT *
-		    FROM collections
-		    WHERE tenant = t.id
-		    ORDER BY id DESC
-		    LIMIT 1
-		) c`)
+	colls, err := all(ctx, q, func(r *sql.Rows) (keyed[collectionRow], error) {
+		var k keyed[collectionRow]
+		return k, r.Scan(append([]any{&k.key}, k.v.dest()...)...)
+	}, q.s.d.latestCollections)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int64
-			r  collectionRow
-		)
-		err := rows.Scan(&id, &r.c.ID, &r.started, &r.finished, &r.c.Status, &r.c.Error, &r.c.Advice,
-			&r.c.Days, &r.c.Controls, &r.c.Requests)
-		if err != nil {
-			return nil, err
-		}
-		ts := &out[index[id]]
-		c := r.collection(ts.ID)
+	for _, k := range colls {
+		ts := &out[index[k.key]]
+		c := k.v.collection(ts.ID)
 		ts.LastCollection = &c
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	return out, nil
+}
+
+// keyed is a row with the key of its tenant.
+type keyed[T any] struct {
+	key int64
+	v   T
 }
 
 // scoreRow is a row of the scores table.
@@ -254,7 +209,18 @@ type scoreRow struct {
 	day                           int64
 	current, max                  float64
 	active, licensed              int
-	avgAll, avgSeats, avgIndustry pgtype.Float8
+	avgAll, avgSeats, avgIndustry sql.NullFloat64
+}
+
+// scoreColumns are the columns dest scans, prefixed by the table's alias.
+func scoreColumns(alias string) string {
+	p := alias + "."
+	return p + "day, " + p + "current_score, " + p + "max_score, " + p + "active_users, " + p + "licensed_users, " +
+		p + "avg_all_tenants, " + p + "avg_total_seats, " + p + "avg_industry_types"
+}
+
+func (r *scoreRow) dest() []any {
+	return []any{&r.day, &r.current, &r.max, &r.active, &r.licensed, &r.avgAll, &r.avgSeats, &r.avgIndustry}
 }
 
 func (r scoreRow) score(tenantID string) fleetscore.Score {
@@ -268,7 +234,7 @@ func (r scoreRow) score(tenantID string) fleetscore.Score {
 	}
 	for _, a := range []struct {
 		basis string
-		v     pgtype.Float8
+		v     sql.NullFloat64
 	}{
 		{fleetscore.BasisAllTenants, r.avgAll},
 		{fleetscore.BasisTotalSeats, r.avgSeats},
@@ -285,23 +251,25 @@ func (r scoreRow) score(tenantID string) fleetscore.Score {
 }
 
 // average is the column value of one comparative average: NULL when absent.
-func average(s fleetscore.Score, basis string) pgtype.Float8 {
-	v, ok := s.Averages[basis]
-	return pgtype.Float8{Float64: v, Valid: ok}
+func average(s fleetscore.Score, basis string) any {
+	if v, ok := s.Averages[basis]; ok {
+		return v
+	}
+	return nil
 }
 
-func encodeServices(services []string) (pgtype.Text, error) {
+func encodeServices(services []string) (any, error) {
 	if len(services) == 0 {
-		return pgtype.Text{}, nil
+		return nil, nil
 	}
 	b, err := json.Marshal(services)
 	if err != nil {
-		return pgtype.Text{}, err
+		return nil, err
 	}
-	return pgtype.Text{String: string(b), Valid: true}, nil
+	return string(b), nil
 }
 
-func decodeServices(v pgtype.Text) ([]string, error) {
+func decodeServices(v sql.NullString) ([]string, error) {
 	if !v.Valid {
 		return nil, nil
 	}
@@ -310,19 +278,4 @@ func decodeServices(v pgtype.Text) ([]string, error) {
 		return nil, fmt.Errorf("enabled services %q: %w", v.String, err)
 	}
 	return services, nil
-}
-
-// nanos is the column value of a time: unix nanoseconds, NULL when zero.
-func nanos(t time.Time) pgtype.Int8 {
-	if t.IsZero() {
-		return pgtype.Int8{}
-	}
-	return pgtype.Int8{Int64: t.UnixNano(), Valid: true}
-}
-
-func fromNanos(n pgtype.Int8) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
 }

@@ -1,0 +1,261 @@
+// Package releasetest checks that a database written by the previous
+// release opens and reads identically: testdata/mkfixture, run in a checkout
+// of that release, wrote the fixtures with Fill (the same code as here),
+// with the checksums of every table; Check opens a copy with this code.
+package releasetest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/alert"
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/storetest"
+)
+
+// releaseRead is what the release's read methods returned (ReadBack), the
+// same for both dialects.
+//
+//go:embed release.read.json.gz
+var releaseRead []byte
+
+// Check compares the release database s (opened, so migrated, by this
+// fleetscore) with what the release recorded: sumsFile has the checksums of
+// its tables, which must not change, and every read method must return what
+// the release's did (fields added since may be new) and what it returns for
+// the same history written now into fresh.
+func Check(t *testing.T, s, fresh Store, sumsFile string) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := os.ReadFile(sumsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Checksums(ctx, s); got != string(want) {
+		t.Errorf("the release's tables after opening it:\n%s\nwant (as the release wrote them):\n%s", got, want)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(releaseRead))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var then, now any
+	if err := json.NewDecoder(zr).Decode(&then); err != nil {
+		t.Fatal(err)
+	}
+	got := ReadBack(ctx, s)
+	if err := json.Unmarshal(got, &now); err != nil {
+		t.Fatal(err)
+	}
+	if path := differs(then, now, "read"); path != "" {
+		t.Errorf("the release's database reads differently than the release read it: at %s", path)
+	}
+	Fill(ctx, fresh)
+	if want := ReadBack(ctx, fresh); string(got) != string(want) {
+		t.Errorf("the release's database reads differently from the same history written now:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// differs is the path of the first value of want that got lacks or has
+// otherwise, "" when none: objects may have gained keys.
+func differs(want, got any, path string) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return path
+		}
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			if p := differs(w[k], g[k], path+"."+k); p != "" {
+				return p
+			}
+		}
+		return ""
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return path
+		}
+		for i := range w {
+			if p := differs(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+		return ""
+	default:
+		if want != got {
+			return fmt.Sprintf("%s: %v, want %v", path, got, want)
+		}
+		return ""
+	}
+}
+
+// Store is what the fixture fills and reads: every store method.
+type Store interface {
+	fleetscore.Store
+	fleetscore.FleetReader
+	alert.StateStore
+	auth.Store
+	Claim(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ttl time.Duration) (bool, error)
+	Done(ctx context.Context, tenantID string, day fleetscore.Day, owner string, ok bool) error
+	SetArchivePending(ctx context.Context, tenantID string, day fleetscore.Day, errText string) error
+	Tables(ctx context.Context) ([]string, error)
+	Columns(ctx context.Context, table string) ([]string, error)
+	ScanTable(ctx context.Context, table string, columns []string, fn func(row []any) error) error
+}
+
+var (
+	day0 = fleetscore.MustDay("2026-09-01")
+	at0  = time.Date(2026, 9, 21, 6, 0, 0, 0, time.UTC)
+)
+
+// Fill writes the fixture's history into s, as the release did.
+func Fill(ctx context.Context, s Store) {
+	tenants := []fleetscore.Tenant{
+		{ID: "0a1b2c3d-0000-4000-8000-000000000001", Name: "Contoso Ltd.", TargetPercent: 75},
+		{ID: "0a1b2c3d-0000-4000-8000-000000000002", Name: "Fabrikam", TargetPercent: 80},
+		{ID: "0a1b2c3d-0000-4000-8000-000000000003", Name: "Northwind", TargetPercent: 0},
+	}
+	check(s.SyncTenants(ctx, tenants))
+	for i, t := range tenants {
+		scores := storetest.History(t.ID, day0, 20, 30, uint64(i+1))
+		scores[len(scores)-1].EnabledServices = []string{"exo", "spo"}
+		var profiles []fleetscore.ControlProfile
+		for j, c := range scores[len(scores)-1].Controls {
+			p := fleetscore.ControlProfile{ID: c.Name, Title: "Fix " + c.Name, Category: c.Category, MaxScore: 10,
+				Rank: j + 1, Tier: "Core", UserImpact: "Low", ImplementationCost: "Low", ActionType: "Config",
+				ActionURL: "https://security.microsoft.com/securescore?control=" + c.Name, Service: "MDO",
+				Threats: []string{"Phishing"}, Deprecated: j%7 == 3, Remediation: "<p>Change the setting.</p>"}
+			if j%5 == 0 {
+				p.StateUpdates = []fleetscore.ControlStateUpdate{{State: fleetscore.StateIgnored, UpdatedBy: "ops@example.com",
+					Comment: "accepted risk", AssignedTo: "ops", UpdatedAt: at0.Add(-time.Duration(j) * time.Hour)}}
+			}
+			profiles = append(profiles, p)
+		}
+		check(s.SaveBatch(ctx, fleetscore.Batch{Tenant: t, Scores: scores, Profiles: profiles}))
+		// A later list without two of them: those are kept, marked removed.
+		check(s.SaveBatch(ctx, fleetscore.Batch{Tenant: t, Profiles: profiles[2:]}))
+		id, err := s.StartCollection(ctx, fleetscore.Collection{TenantID: t.ID, StartedAt: at0.Add(time.Duration(i) * time.Minute)})
+		check(err)
+		c := fleetscore.Collection{ID: id, TenantID: t.ID, FinishedAt: at0.Add(time.Duration(i)*time.Minute + 7*time.Second),
+			Days: 20, Controls: 30, Requests: 4}
+		if i == 2 {
+			c.Error, c.Advice = "Graph answered 403", "grant consent"
+		}
+		check(s.FinishCollection(ctx, c))
+		ok, err := s.Claim(ctx, t.ID, day0.AddDays(19), "instance-a", time.Hour)
+		check(err)
+		if !ok {
+			panic("claim refused")
+		}
+		check(s.Done(ctx, t.ID, day0.AddDays(19), "instance-a", i != 1))
+	}
+	check(s.SetArchivePending(ctx, tenants[1].ID, day0.AddDays(18), "blob storage unreachable"))
+	// The third tenant's second collection never finished.
+	_, err := s.StartCollection(ctx, fleetscore.Collection{TenantID: tenants[2].ID, StartedAt: at0.Add(time.Hour)})
+	check(err)
+
+	msg := alert.Message{Event: alert.Firing, Rule: "below-target", When: "below_target", Title: "below-target: Fabrikam", Summary: "72.5 % < 80 %", At: at0, OpenedAt: at0}
+	applied, err := s.ApplyChanges(ctx, []alert.Change{{Event: alert.Firing, At: at0, Channels: []string{"ops-teams"}, Message: msg,
+		Alert: alert.Open{Key: alert.Key{Rule: "below-target", Tenant: tenants[1].ID}, Facts: []alert.Fact{{Name: "score", Value: "72.5 %"}}, TenantName: "Fabrikam", Title: msg.Title, Summary: msg.Summary}}})
+	check(err)
+	ds, err := s.ClaimDeliveries(ctx, "instance-a", at0, time.Minute)
+	check(err)
+	for _, d := range ds {
+		check(s.RecordAttempt(ctx, d.ID, alert.Attempt{At: at0, Took: 120 * time.Millisecond, Error: "503 from Teams"}))
+		check(s.RecordAttempt(ctx, d.ID, alert.Attempt{At: at0.Add(time.Minute), Took: 80 * time.Millisecond}))
+		check(s.FinishDelivery(ctx, d.ID, alert.StatusDelivered, at0.Add(time.Minute)))
+	}
+	_ = applied
+
+	check(s.PutUser(ctx, auth.User{Name: "admin", Role: auth.RoleAdmin, PasswordHash: "$argon2id$v=19$fixture", CreatedAt: at0}))
+	check(s.PutUser(ctx, auth.User{Name: "client", Role: auth.RoleClient, Tenants: []string{tenants[0].ID}, PasswordHash: "$argon2id$v=19$other", CreatedAt: at0}))
+	check(s.PutSession(ctx, auth.Session{IDHash: "sessionhash", Principal: auth.Principal{Name: "admin", Role: auth.RoleAdmin},
+		CSRF: "csrf", CreatedAt: at0, ExpiresAt: at0.Add(12 * time.Hour), LastSeen: at0}))
+	check(s.PutToken(ctx, auth.Token{ID: "tok1", Hash: "tokenhash1", Role: auth.RoleAnalyst, CreatedAt: at0}))
+	check(s.PutToken(ctx, auth.Token{ID: "tok2", Hash: "tokenhash2", Role: auth.RoleAnalyst, CreatedAt: at0.Add(time.Second), Revoked: true}))
+	check(s.AddFailure(ctx, "admin", at0))
+	check(s.Audit(ctx, auth.Event{At: at0, Actor: "admin", Action: "signin", IP: "192.0.2.1"}))
+}
+
+// Checksums is, for every table, its row count and the SHA-256 of its rows
+// as ScanTable gives them, sorted.
+func Checksums(ctx context.Context, s Store) string {
+	tables, err := s.Tables(ctx)
+	check(err)
+	sort.Strings(tables)
+	var b strings.Builder
+	for _, t := range tables {
+		cols, err := s.Columns(ctx, t)
+		check(err)
+		var rows []string
+		check(s.ScanTable(ctx, t, cols, func(row []any) error {
+			parts := make([]string, len(row))
+			for i, v := range row {
+				parts[i] = fmt.Sprintf("%T:%v", v, v)
+			}
+			rows = append(rows, strings.Join(parts, "\x1f"))
+			return nil
+		}))
+		sort.Strings(rows)
+		sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
+		fmt.Fprintf(&b, "%s %s %d %s\n", t, strings.Join(cols, ","), len(rows), hex.EncodeToString(sum[:]))
+	}
+	return b.String()
+}
+
+// ReadBack is what the store's read methods return, as JSON.
+func ReadBack(ctx context.Context, s Store) []byte {
+	out := map[string]any{}
+	ts, err := s.Tenants(ctx)
+	check(err)
+	out["tenants"] = ts
+	for _, t := range ts {
+		sc, err := s.Scores(ctx, t.ID, fleetscore.Day{}, fleetscore.Day{})
+		check(err)
+		ps, err := s.Profiles(ctx, t.ID)
+		check(err)
+		out["scores "+t.ID], out["profiles "+t.ID] = sc, ps
+	}
+	var err2 error
+	out["collections"], err2 = s.Collections(ctx, "", 0)
+	check(err2)
+	out["daily"], err2 = s.Daily(ctx, fleetscore.Day{}, fleetscore.Day{})
+	check(err2)
+	out["latest controls"], err2 = s.LatestControls(ctx)
+	check(err2)
+	out["profile summaries"], err2 = s.ProfileSummaries(ctx)
+	check(err2)
+	out["open alerts"], err2 = s.OpenAlerts(ctx)
+	check(err2)
+	out["deliveries"], err2 = s.Deliveries(ctx, 0)
+	check(err2)
+	out["users"], err2 = s.Users(ctx)
+	check(err2)
+	out["tokens"], err2 = s.Tokens(ctx)
+	check(err2)
+	out["audit"], err2 = s.AuditLog(ctx, 10)
+	check(err2)
+	b, err := json.MarshalIndent(out, "", " ")
+	check(err)
+	return b
+}
+
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
