@@ -301,7 +301,9 @@ func (s *Service) CreateToken(ctx context.Context, role Role, tenants []string, 
 	}
 	secret := TokenPrefix + randomText(32)
 	now := s.now()
-	t := Token{ID: randomText(6), Hash: Hash(secret), Role: role, Tenants: tenants, CreatedAt: now}
+	// Hex: an ID is typed after `token revoke`, where one starting with -
+	// (as base64 may) would read as a flag.
+	t := Token{ID: randomHex(6), Hash: Hash(secret), Role: role, Tenants: tenants, CreatedAt: now}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
@@ -335,4 +337,11 @@ func (s *Service) CheckToken(ctx context.Context, secret, ip string) (Principal,
 		s.Audit(ctx, "token "+t.ID, "token.use", "", ip)
 	}
 	return Principal{Name: "token " + t.ID, Role: t.Role, Tenants: t.Tenants}, nil
+}
+
+// randomHex is n random bytes, hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

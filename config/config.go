@@ -140,7 +140,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		pr := Problem{Path: path}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			pr.What, pr.Fix = "the config file does not exist", "check the path, or write one from the example"
+			pr.What, pr.Fix = "the config file does not exist", "check the path, or write one from config/example.yaml (fleetscore's repository), or run `fleetscore demo` for one that works at once"
 		case errors.Is(err, fs.ErrPermission):
 			pr.What, pr.Fix = "cannot read the config file: permission denied", "let the user fleetscore runs as read it"
 		default:

@@ -28,8 +28,8 @@ import (
 const (
 	clientID    = "3f1c2a10-5b6d-4e8f-9a01-23456789abcd"
 	otherClient = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-	contosoID   = "11111111-1111-1111-1111-111111111111"
-	fabrikamID  = "22222222-2222-2222-2222-222222222222"
+	contosoID   = "3f2b8c1e-7d4a-4b6e-9c2d-5a1e8f3b7c40"
+	fabrikamID  = "8a4c2e6f-1b3d-4f5a-8e7c-2d9b6a4f1e83"
 	theSecret   = "s3cr3t~Value.Never-Shown_42"
 	pfxPassword = "pfx-Pa55word!Never-Shown"
 )
@@ -475,7 +475,7 @@ app:
   certificate: good.pem
 tenants:
   - name: Contoso
-    tenant_id: 11111111-1111-1111-1111-111111111111
+    tenant_id: 3f2b8c1e-7d4a-4b6e-9c2d-5a1e8f3b7c40
   - name: Fabrikam
     tenant_id: ` + fabrikamID + `
     target_percent: 80
@@ -483,14 +483,14 @@ tenants:
       client_id: ` + otherClient + `
       client_secret_env: FLEETSCORE_CLIENT_SECRET
   - name: Northwind
-    tenant_id: 33333333-3333-3333-3333-333333333333
+    tenant_id: 5d1e7a2c-9b4f-4e3a-8c6d-1f7e2a9b3c51
     app:
-      client_id: 44444444-4444-4444-4444-444444444444
+      client_id: 6e2f8b3d-0c5a-4f4b-9d7e-2a8f3b0c4d62
       client_secret_file: secret.txt
   - name: Tailspin
-    tenant_id: 55555555-5555-5555-5555-555555555555
+    tenant_id: 7f3a9c4e-1d6b-4a5c-8e8f-3b9a4c1d5e73
     app:
-      client_id: 66666666-6666-6666-6666-666666666666
+      client_id: 8a4b0d5f-2e7c-4b6d-9f9a-4c0b5d2e6f84
       certificate: pkcs1.pem
 `
 
@@ -724,13 +724,18 @@ func TestExample(t *testing.T) {
 	}
 	path := filepath.Join(dir, "fleetscore.yaml")
 
-	// As shipped, the only problem is the placeholder client_id.
+	// As shipped, the only problems are the placeholders: the all-zero
+	// client_id and the two tenants' repeated-digit IDs.
 	_, err = Parse(path, Example(), goodEnv)
 	var ce *Error
-	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(err.Error(), "client_id is the all-zero placeholder") {
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 || !strings.Contains(err.Error(), "client_id is the all-zero placeholder") ||
+		!strings.Contains(err.Error(), "tenant_id 11111111-1111-1111-1111-111111111111 is a placeholder") ||
+		!strings.Contains(err.Error(), "tenant_id 22222222-2222-2222-2222-222222222222 is a placeholder") {
 		t.Fatalf("example as shipped: %v", err)
 	}
 	filled := bytes.Replace(Example(), []byte("00000000-0000-0000-0000-000000000000"), []byte(clientID), 1)
+	filled = bytes.Replace(filled, []byte("11111111-1111-1111-1111-111111111111"), []byte("3f2b8c1e-7d4a-4b6e-9c2d-5a1e8f3b7c40"), 1)
+	filled = bytes.Replace(filled, []byte("22222222-2222-2222-2222-222222222222"), []byte("8a4c2e6f-1b3d-4f5a-8e7c-2d9b6a4f1e83"), 1)
 	cfg, err := Parse(path, filled, goodEnv)
 	if err != nil {
 		t.Fatal(err)

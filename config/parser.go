@@ -595,11 +595,21 @@ const (
 	tenantIDFix   = "write " + tenantIDWhere + "; domain names like contoso.onmicrosoft.com are not accepted"
 )
 
+// placeholderGUID reports a GUID of one hex digit repeated, such as the
+// example's 11111111-1111-1111-1111-111111111111: no real tenant has one.
+func placeholderGUID(id string) bool {
+	d := strings.ReplaceAll(id, "-", "")
+	return d != "" && strings.Count(d, d[:1]) == len(d)
+}
+
 // tenantID returns the lower-case tenant ID, or what is wrong with it.
 func tenantID(v string) (string, string) {
 	if id, ok := guid(v); ok {
 		if id == zeroGUID {
 			return "", "tenant_id is the all-zero placeholder from the example"
+		}
+		if placeholderGUID(id) {
+			return "", fmt.Sprintf("tenant_id %s is a placeholder (one digit repeated, as in the example), not a real tenant's ID", id)
 		}
 		return id, ""
 	}

@@ -180,12 +180,12 @@ func (c *Client) token(ctx context.Context, t Target) (string, error) {
 	return tok.Token, nil
 }
 
-// CheckToken gets a token for the target's tenant and reports whether it
-// carries the SecurityEvents.Read.All role, without calling Graph.
-func (c *Client) CheckToken(ctx context.Context, t Target) (hasRole bool, err error) {
+// CheckToken gets a token for the target's tenant and reports what it
+// shows of the SecurityEvents.Read.All role, without calling Graph.
+func (c *Client) CheckToken(ctx context.Context, t Target) (RoleKnowledge, error) {
 	tok, err := c.token(ctx, t)
 	if err != nil {
-		return false, err
+		return RoleUnknown, err
 	}
-	return tokenHasRole(tok, "SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"), nil
+	return tokenRoles(tok, secureScoreRoles...), nil
 }

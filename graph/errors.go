@@ -185,10 +185,15 @@ func responseError(tenant string, resp *http.Response, body []byte, token string
 	switch {
 	case resp.StatusCode == http.StatusForbidden:
 		e.Kind = KindNoPermission
-		if !tokenHasRole(token, "SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All") {
+		switch tokenRoles(token, secureScoreRoles...) {
+		case RoleLacking:
 			e.Advice = fmt.Sprintf("the app's token for tenant %s carries no SecurityEvents.Read.All role: the admin consent was revoked, or the permission was added to the app but never admin-consented in this tenant; an admin of the tenant must grant admin consent again (open the admin-consent link)", tenant)
-		} else {
+		case RoleGranted:
 			e.Advice = "Graph refused the request although the token carries SecurityEvents.Read.All: check the tenant has a licence that includes Secure Score, and that no Conditional Access policy blocks the app"
+		default:
+			// Microsoft asks clients to treat access tokens as opaque: when
+			// this one cannot be read, say what may be wrong, not what is.
+			e.Advice = fmt.Sprintf("Graph refused the app in tenant %s, and its token does not show which roles it carries: the admin consent may have been revoked or never granted (an admin of the tenant grants it with the admin-consent link), or the tenant lacks a licence that includes Secure Score, or a Conditional Access policy blocks the app", tenant)
 		}
 	case resp.StatusCode == http.StatusUnauthorized:
 		e.Kind = KindAuth
@@ -205,31 +210,49 @@ func responseError(tenant string, resp *http.Response, body []byte, token string
 	return e
 }
 
-// tokenHasRole reads the roles claim of a JWT access token without verifying
-// it: only to give better advice, never to decide access.
-func tokenHasRole(token string, roles ...string) bool {
+// RoleKnowledge is what an access token shows of a role.
+type RoleKnowledge int
+
+// What a token can show of a role: nothing (an opaque token, which
+// Microsoft allows), that it carries it, or that it does not.
+const (
+	RoleUnknown RoleKnowledge = iota
+	RoleGranted
+	RoleLacking
+)
+
+// secureScoreRoles are the application roles that read Secure Score.
+var secureScoreRoles = []string{"SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"}
+
+// tokenRoles reads the roles claim of a JWT access token without verifying
+// it: only to give better advice, never to decide access. A token that is
+// not a readable JWT shows nothing, and is not guessed at.
+func tokenRoles(token string, roles ...string) RoleKnowledge {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return true // not a JWT: do not guess
+		return RoleUnknown
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return true
+		return RoleUnknown
 	}
 	var claims struct {
-		Roles []string `json:"roles"`
+		Roles *[]string `json:"roles"`
+		Tid   string    `json:"tid"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return true
+	if json.Unmarshal(payload, &claims) != nil || (claims.Roles == nil && claims.Tid == "") {
+		return RoleUnknown
 	}
-	for _, have := range claims.Roles {
-		for _, want := range roles {
-			if strings.EqualFold(have, want) {
-				return true
+	if claims.Roles != nil {
+		for _, have := range *claims.Roles {
+			for _, want := range roles {
+				if strings.EqualFold(have, want) {
+					return RoleGranted
+				}
 			}
 		}
 	}
-	return false
+	return RoleLacking
 }
 
 func firstLine(s string) string {

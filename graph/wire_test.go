@@ -124,18 +124,44 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestTokenHasRole(t *testing.T) {
-	jwt := func(claims string) string {
-		return "eyJhbGciOiJub25lIn0." + b64(claims) + ".sig"
+// jwt is an unsigned token with the claims given.
+func jwt(claims string) string { return "eyJhbGciOiJub25lIn0." + b64(claims) + ".sig" }
+
+func TestTokenRoles(t *testing.T) {
+	for _, c := range []struct {
+		token string
+		want  RoleKnowledge
+	}{
+		{jwt(`{"roles":["SecurityEvents.Read.All"],"tid":"x"}`), RoleGranted},
+		{jwt(`{"roles":["securityevents.readwrite.all"]}`), RoleGranted},
+		{jwt(`{"tid":"x"}`), RoleLacking}, // a readable token with no roles
+		{jwt(`{"roles":["User.Read.All"]}`), RoleLacking},
+		{"opaque-token", RoleUnknown}, // Microsoft's tokens may be opaque
+		{"a.b%%.c", RoleUnknown},      // not base64
+		{jwt(`not json`), RoleUnknown},
+		{jwt(`{"aud":"x"}`), RoleUnknown}, // JSON, but not an Entra access token's claims
+	} {
+		if got := tokenRoles(c.token, secureScoreRoles...); got != c.want {
+			t.Errorf("tokenRoles(%q) = %d; want %d", c.token, got, c.want)
+		}
 	}
-	if !tokenHasRole(jwt(`{"roles":["SecurityEvents.Read.All"]}`), "SecurityEvents.Read.All") {
-		t.Error("role present but not found")
+}
+
+// An opaque token on a 403 gets advice that says what may be wrong, never
+// that the token carries the role.
+func TestForbiddenAdviceWithAnOpaqueToken(t *testing.T) {
+	resp := &http.Response{StatusCode: http.StatusForbidden}
+	body := []byte(`{"error":{"code":"Forbidden","message":"Auth token does not contain valid permissions or user does not have valid roles."}}`)
+	e := responseError("t1", resp, body, "opaque-token")
+	if strings.Contains(e.Advice, "although the token carries") || !strings.Contains(e.Advice, "consent may have been revoked or never granted") ||
+		!strings.Contains(e.Advice, "licence") || !strings.Contains(e.Advice, "Conditional Access") {
+		t.Errorf("advice for an opaque token: %q", e.Advice)
 	}
-	if tokenHasRole(jwt(`{"tid":"x"}`), "SecurityEvents.Read.All") {
-		t.Error("a token without roles must not count as having the role")
+	if e := responseError("t1", resp, body, jwt(`{"tid":"t1","roles":[]}`)); !strings.Contains(e.Advice, "carries no SecurityEvents.Read.All") {
+		t.Errorf("advice for a token without the role: %q", e.Advice)
 	}
-	if !tokenHasRole("opaque-token", "SecurityEvents.Read.All") {
-		t.Error("an opaque token must not be judged")
+	if e := responseError("t1", resp, body, jwt(`{"tid":"t1","roles":["SecurityEvents.Read.All"]}`)); !strings.Contains(e.Advice, "although the token carries") {
+		t.Errorf("advice for a token with the role: %q", e.Advice)
 	}
 }
 

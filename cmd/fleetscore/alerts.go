@@ -140,7 +140,7 @@ func cmdAlertsTest(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%s has no channels: list; add one (see docs/alerts.md)", cfg.Path)
 	}
 	eng := &alert.Engine{Channels: alertChannels(cfg, alertHTTPClient())}
-	fmt.Fprintf(e.stdout, "sending a test message to %d channels\n", len(cfg.Channels))
+	fmt.Fprintf(e.stdout, "sending a test message to %s\n", plural(len(cfg.Channels), "channel"))
 	failed := 0
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	for _, r := range eng.Test(ctx) {
@@ -153,7 +153,11 @@ func cmdAlertsTest(ctx context.Context, e env, args []string) error {
 	}
 	tw.Flush()
 	if failed > 0 {
-		return fmt.Errorf("%d of %d channels did not take the test message", failed, len(cfg.Channels))
+		return fmt.Errorf("%d of %s did not take the test message", failed, plural(len(cfg.Channels), "channel"))
+	}
+	if len(cfg.Channels) == 1 {
+		fmt.Fprintln(e.stdout, "the channel took the test message")
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "all %d channels took the test message\n", len(cfg.Channels))
 	return nil
@@ -234,4 +238,12 @@ func openAlertsFor(cfg *config.Config, store fleetscore.Store) func(context.Cont
 		}
 		return out, nil
 	}
+}
+
+// plural is "1 channel" or "2 channels".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -243,12 +243,15 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 			defer func() { <-sem }()
 			tctx, cancel := context.WithTimeout(ctx, min(cfg.Timeout, time.Minute))
 			defer cancel()
-			hasRole, err := w.graph.CheckToken(tctx, j.Target)
+			roles, err := w.graph.CheckToken(tctx, j.Target)
 			switch {
 			case err != nil:
 				msg, advice := collect.Explain(err, j.ConsentURL)
 				out[i] = outcome{msg: sc.String(msg), advice: sc.String(advice)}
-			case !hasRole:
+			case roles == graph.RoleUnknown:
+				// An opaque token: the first collection tells.
+				out[i] = outcome{ok: true, msg: "token ok; it does not show its roles, so SecurityEvents.Read.All is checked at the first collection"}
+			case roles == graph.RoleLacking:
 				out[i] = outcome{
 					msg:    "token issued, but it carries no SecurityEvents.Read.All role",
 					advice: "grant the app the SecurityEvents.Read.All application permission and have an admin of this tenant consent: " + j.ConsentURL,

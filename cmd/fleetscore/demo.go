@@ -20,7 +20,7 @@ import (
 const demoSecretEnv = "FLEETSCORE_DEMO_SECRET"
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "demo", "[--dir DIR] [--tenants N] [--seed N] [--fresh]")
+	fs := newFlags(e, "demo", "[--dir DIR] [--tenants N] [--seed N] [--fresh] [--listen ADDR] [--no-serve] [--day-every D] [--verbose]")
 	dir := fs.String("dir", filepath.Join("data", "demo"), "folder for the demo's config, certificate and database")
 	tenants := fs.Int("tenants", 25, "emulated client tenants")
 	seed := fs.Int64("seed", 1, "seed of the emulated tenants")

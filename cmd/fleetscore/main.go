@@ -80,7 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 	}
 	usage(stderr)
-	return fmt.Errorf("unknown command %q", args[0])
+	fmt.Fprintf(stderr, "\nfleetscore: unknown command %q\n", args[0])
+	return exitError{2} // a usage error, as no command is
 }
 
 func usage(w io.Writer) {
@@ -101,11 +102,26 @@ func newFlags(e env, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stdout, "Usage: fleetscore %s %s\n\n", name, synopsis)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(e.stderr)
+		printDefaults(e.stdout, fs)
 	}
 	return fs
+}
+
+// printDefaults lists the flags as they are written everywhere else:
+// --name, with their default.
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parse parses flags; --help is a success with no further work (done=true).

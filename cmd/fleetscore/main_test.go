@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -463,5 +464,36 @@ func TestBenchRuns(t *testing.T) {
 	}
 	if res.DecodeFloorSecs <= 0 || res.JSONBytes <= 0 || res.DatabaseBytesFinal <= 0 || res.LatencyIdealSecs <= 0 {
 		t.Errorf("bench figures missing: %+v", res)
+	}
+}
+
+// TestUsageErrors: no command and an unknown command are both usage
+// errors (exit 2); every command's help spells its flags --name, and the
+// demo's lists all of them.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"nosuch"}} {
+		r := runCmd(t, nil, args...)
+		var ee exitError
+		if !errors.As(r.err, &ee) || ee.code != 2 {
+			t.Errorf("fleetscore %v: %v; want exit status 2", args, r.err)
+		}
+	}
+	if r := runCmd(t, nil, "nosuch"); !strings.Contains(r.stderr, `unknown command "nosuch"`) {
+		t.Errorf("unknown command: stderr %q", r.stderr)
+	}
+	r := runCmd(t, nil, "demo", "--help")
+	for _, flag := range []string{"--listen", "--no-serve", "--verbose", "--day-every", "--tenants", "--fresh"} {
+		if !strings.Contains(r.stdout, flag) {
+			t.Errorf("demo --help lacks %s:\n%s", flag, r.stdout)
+		}
+	}
+	for _, c := range commands() {
+		r := runCmd(t, nil, c.name, "--help")
+		if regexp.MustCompile(`(?m)^\s+-[a-z]`).MatchString(r.stdout) {
+			t.Errorf("%s --help prints a flag with one dash:\n%s", c.name, r.stdout)
+		}
+	}
+	if got := plural(1, "channel") + ", " + plural(2, "channel"); got != "1 channel, 2 channels" {
+		t.Errorf("plural: %q", got)
 	}
 }

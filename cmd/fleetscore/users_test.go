@@ -64,6 +64,11 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Errorf("token list: %v\n%s", r.err, r.stdout)
 	}
 	id := strings.Fields(strings.Split(r.stdout, "\n")[1])[0]
+	// Typed after `token revoke`: an ID that may start with - (base64 did,
+	// one time in 32) would be read as a flag.
+	if !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(id) {
+		t.Errorf("token ID %q is not 12 hex digits", id)
+	}
 	if r := runCmd(t, nil, "token", "revoke", id, "--config", cfg); r.err != nil {
 		t.Errorf("token revoke: %v", r.err)
 	}
