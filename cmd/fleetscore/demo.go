@@ -120,7 +120,15 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	cfg.Listen = *listen
 	fmt.Fprintln(e.stdout)
 	sched := collect.Schedule{Interval: *dayEvery}
-	return serveFleet(ctx, e, cfg, hc, newLogger(e.stderr, level), serveOptions{schedule: &sched})
+	err = serveFleet(ctx, e, cfg, hc, newLogger(e.stderr, level), serveOptions{schedule: &sched,
+		afterRun: func(s collect.Summary) {
+			fmt.Fprintf(e.stdout, "%s collection: %d of %d tenants ok, %d days written in %s\n", time.Now().UTC().Format("15:04:05"),
+				s.OK, len(s.Results), s.Days, s.Duration.Round(time.Millisecond))
+		}})
+	if err == nil && ctx.Err() != nil {
+		fmt.Fprintf(e.stdout, "\nstopped; the history stays in %s (run the demo again to carry on)\n", cfg.Database)
+	}
+	return err
 }
 
 func randomSecret() (string, error) {

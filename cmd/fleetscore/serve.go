@@ -41,6 +41,8 @@ type serveOptions struct {
 	schedule *collect.Schedule
 	// ready is called with the dashboard's URL once it listens.
 	ready func(url string)
+	// afterRun is called after each collection run (the demo prints a line).
+	afterRun func(collect.Summary)
 }
 
 // serveFleet runs the scheduler and the web server until ctx ends. The first
@@ -101,6 +103,9 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		After: func(ctx context.Context, s collect.Summary) {
 			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
 			afterRun(ctx, s)
+			if o.afterRun != nil {
+				o.afterRun(s)
+			}
 			// Build the overview now, so the first view after a run is fast.
 			if err := srv.WarmOverview(ctx); err != nil {
 				log.Warn("overview", "err", err)
