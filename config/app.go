@@ -19,6 +19,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"gopkg.in/yaml.v3"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 const (
@@ -326,13 +327,27 @@ func (p *parser) checkPEM(line int, written string, data []byte) bool {
 // pfx opens a PKCS#12 file. It never shows the password, only the name of
 // the variable that holds it.
 func (p *parser) pfx(line int, written, pwName string, data []byte, password string) ([]*x509.Certificate, crypto.PrivateKey, bool) {
-	certs, key, err := azidentity.ParseCertificates(data, []byte(password))
+	// go-pkcs12 reads PBES2 (AES-256 with PBKDF2/SHA-256), the default of
+	// OpenSSL 3 and recent Windows, as well as the legacy algorithms.
+	key, leaf, chain, err := pkcs12.DecodeChain(data, password)
 	if err == nil {
-		return certs, key, true
+		if _, ok := key.(*rsa.PrivateKey); ok && leaf != nil {
+			return append([]*x509.Certificate{leaf}, chain...), key, true
+		}
 	}
-	msg := err.Error()
+	wrongPassword := errors.Is(err, pkcs12.ErrIncorrectPassword)
+	// Other problems (no key, no certificate, not a PFX) are named from
+	// azidentity's reading, as before.
+	certs, akey, aerr := azidentity.ParseCertificates(data, []byte(password))
+	if aerr == nil && !wrongPassword {
+		return certs, akey, true
+	}
+	msg := ""
+	if aerr != nil {
+		msg = aerr.Error()
+	}
 	switch {
-	case strings.Contains(msg, "password incorrect"):
+	case wrongPassword, strings.Contains(msg, "password incorrect"):
 		if pwName == "" {
 			p.fail(line, fmt.Sprintf("certificate %s is a PFX protected by a password", written),
 				"put the password in an environment variable and name it with certificate_password_env")

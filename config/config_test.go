@@ -131,7 +131,7 @@ func makeFixture(dir string) (*fixture, error) {
 		for _, pfx := range []struct {
 			name string
 			args []string
-		}{{"good.pfx", legacy}, {"modern.pfx", nil}} {
+		}{{"good.pfx", legacy}, {"modern.pfx", nil}, {"legacy.pfx", []string{"-legacy"}}} {
 			args := append([]string{"pkcs12", "-export", "-in", "cert.pem", "-inkey", "key.pem",
 				"-out", pfx.name, "-passout", "env:PFXPW"}, pfx.args...)
 			cmd := exec.Command("openssl", args...)
@@ -302,9 +302,12 @@ func TestProblems(t *testing.T) {
 		{name: "PFX without password", pfx: true,
 			yaml:  "app:\n  client_id: " + clientID + "\n  certificate: good.pfx #@here\n" + okTenants,
 			words: []string{"good.pfx is a PFX protected by a password", "certificate_password_env"}},
-		{name: "PFX of OpenSSL 3", pfx: true,
+		{name: "PFX of OpenSSL 3, wrong password", pfx: true, env: env("FLEETSCORE_CERT_PASSWORD", "wrong-guess"),
 			yaml:  "app:\n  client_id: " + clientID + "\n  certificate: modern.pfx #@here\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants,
-			words: []string{"modern.pfx is protected with algorithms fleetscore cannot read", "-nodes", "-legacy"}},
+			words: []string{"the password in $FLEETSCORE_CERT_PASSWORD did not open the PFX file modern.pfx", "set FLEETSCORE_CERT_PASSWORD to the password"}},
+		{name: "PFX of OpenSSL 3 without password", pfx: true,
+			yaml:  "app:\n  client_id: " + clientID + "\n  certificate: modern.pfx #@here\n" + okTenants,
+			words: []string{"modern.pfx is a PFX protected by a password", "certificate_password_env"}},
 		{name: "password env unset", env: env(),
 			yaml:  "app:\n  client_id: " + clientID + "\n  certificate: cert.cer\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD #@here\n" + okTenants,
 			words: []string{"environment variable FLEETSCORE_CERT_PASSWORD, named by certificate_password_env, is empty or not set", "EnvironmentFile="}},
@@ -609,20 +612,26 @@ func TestDatabase(t *testing.T) {
 	}
 }
 
+// TestPFX reads PFX files as OpenSSL 3 writes them by default (AES-256,
+// PBKDF2 with SHA-256: also recent Windows' Export-PfxCertificate), with
+// -legacy, and with the old algorithms named one by one.
 func TestPFX(t *testing.T) {
 	if !fx.hasPFX {
-		t.Skip("openssl is not on PATH: cannot make a PFX file")
+		t.Fatal("openssl is not on PATH: scripts/test.sh installs it")
 	}
-	y := "app:\n  client_id: " + clientID + "\n  certificate: good.pfx\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants
-	cfg, err := Parse(fx.path(), []byte(y), goodEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cfg.App.Certificates) != 1 || cfg.App.Key == nil {
-		t.Errorf("PFX not loaded: %+v", cfg.App)
-	}
-	if cfg.App.Source != "certificate good.pfx" {
-		t.Errorf("Source = %q", cfg.App.Source)
+	for _, name := range []string{"good.pfx", "modern.pfx", "legacy.pfx"} {
+		y := "app:\n  client_id: " + clientID + "\n  certificate: " + name + "\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants
+		cfg, err := Parse(fx.path(), []byte(y), goodEnv)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(cfg.App.Certificates) != 1 || cfg.App.Key == nil {
+			t.Errorf("%s not loaded: %+v", name, cfg.App)
+		}
+		if cfg.App.Source != "certificate "+name {
+			t.Errorf("%s: Source = %q", name, cfg.App.Source)
+		}
 	}
 }
 
