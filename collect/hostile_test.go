@@ -391,3 +391,67 @@ func TestNULInTitlesIsStripped(t *testing.T) {
 		t.Errorf("stored profiles %+v, want MFA / Require MFA", profs)
 	}
 }
+
+// tokenIssuer is an Entra look-alike that issues tok-1, tok-2, ... one per
+// token request, and a Graph that refuses the tokens refused holds (as
+// "expired or not yet valid") on any page after the first.
+func tokenIssuer(t *testing.T, refused func(tok string) bool) (*hostile, *atomic.Int32) {
+	t.Helper()
+	var issued atomic.Int32
+	mux := http.NewServeMux()
+	mux.Handle("/{tenant}/", entra(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("tok-%d", issued.Add(1)), "token_type": "Bearer", "expires_in": 3600})
+	}))
+	scores := []map[string]any{day("2026-11-05", 5, 10, nil), day("2026-11-04", 4, 10, nil)}
+	mux.HandleFunc("GET /v1.0/security/secureScores", func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if r.URL.Query().Get("page") == "" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"value": scores[:1], "@odata.nextLink": "https://" + r.Host + "/v1.0/security/secureScores?page=2"})
+			return
+		}
+		if refused(tok) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"value": scores[1:]})
+	})
+	mux.HandleFunc("GET /v1.0/security/secureScoreControlProfiles", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"value":[]}`)
+	})
+	return newHostile(t, mux), &issued
+}
+
+// A token Graph refuses in the middle of a tenant's pages is replaced by a
+// new one from Entra (not the cache), once; the tenant is collected.
+func TestRefusedTokenIsRenewedOnce(t *testing.T) {
+	h, issued := tokenIssuer(t, func(tok string) bool { return tok == "tok-1" })
+	store := sqliteStore(t)
+	c := &collect.Collector{Store: store, Graph: h.graph(t, graph.Options{}), Timeout: time.Minute}
+	r := c.Run(context.Background(), []collect.Job{hostileJob(secretCredential(t, h, "a-secret-of-the-app"))}).Results[0]
+	if r.Err != nil {
+		t.Fatalf("a token refused mid-pages failed the tenant: %v", r.Err)
+	}
+	if r.Collection.Days != 2 || issued.Load() != 2 {
+		t.Errorf("%d days written, %d tokens issued; want 2 and 2", r.Collection.Days, issued.Load())
+	}
+}
+
+// When the new token is refused too, the tenant fails, with advice about
+// the clock and the cloud, after exactly one renewal.
+func TestRefusedNewTokenAdvisesOnTheClock(t *testing.T) {
+	h, issued := tokenIssuer(t, func(string) bool { return true })
+	c := &collect.Collector{Store: sqliteStore(t), Graph: h.graph(t, graph.Options{}), Timeout: time.Minute}
+	r := c.Run(context.Background(), []collect.Job{hostileJob(secretCredential(t, h, "a-secret-of-the-app"))}).Results[0]
+	if r.Err == nil {
+		t.Fatal("a refused token was taken")
+	}
+	if !strings.Contains(r.Collection.Advice, "clock") || !strings.Contains(r.Collection.Advice, "new token too") {
+		t.Errorf("advice %q; want the clock and the cloud, after a new token", r.Collection.Advice)
+	}
+	if n := issued.Load(); n != 2 {
+		t.Errorf("%d tokens issued; want 2 (one renewal)", n)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -43,6 +45,54 @@ type AuthOptions struct {
 // homeTenant is any tenant the app is used with; tokens are requested per
 // tenant with TokenFor.
 func NewCredential(app App, homeTenant string, o AuthOptions) (azcore.TokenCredential, error) {
+	build := func() (azcore.TokenCredential, error) { return newCredential(app, homeTenant, o) }
+	base, err := build()
+	if err != nil {
+		return nil, err
+	}
+	return &Credential{build: build, base: base}, nil
+}
+
+// Credential is an app's credential for every tenant, whose cached token for
+// one tenant can be dropped: Graph may refuse a token before its expiry
+// (401 InvalidAuthenticationToken), and azidentity has no way to skip its
+// cache.
+type Credential struct {
+	build func() (azcore.TokenCredential, error)
+	base  azcore.TokenCredential
+
+	mu    sync.Mutex
+	fresh map[string]azcore.TokenCredential // by tenant, after Renew
+}
+
+// GetToken gets a token for opts.TenantID, from the cache when it has one.
+func (c *Credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	cred, ok := c.fresh[strings.ToLower(opts.TenantID)]
+	c.mu.Unlock()
+	if !ok {
+		cred = c.base
+	}
+	return cred.GetToken(ctx, opts)
+}
+
+// Renew makes the tenant's next token a new one from Entra: the tenant gets
+// a credential of its own, with an empty cache; the other tenants keep theirs.
+func (c *Credential) Renew(tenant string) error {
+	cred, err := c.build()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fresh == nil {
+		c.fresh = make(map[string]azcore.TokenCredential)
+	}
+	c.fresh[strings.ToLower(tenant)] = cred
+	return nil
+}
+
+func newCredential(app App, homeTenant string, o AuthOptions) (azcore.TokenCredential, error) {
 	copts := azcore.ClientOptions{
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: o.AuthorityHost},
 	}

@@ -359,6 +359,7 @@ func (c *Client) followable(next string) (string, error) {
 func (c *Client) get(ctx context.Context, t Target, rawURL string, v any) error {
 	lim := c.limit(strings.ToLower(t.TenantID))
 	var last *Error
+	renewed := false
 	for attempt := 1; ; attempt++ {
 		wait, err := c.try(ctx, t, lim, rawURL, v)
 		if err == nil {
@@ -369,6 +370,20 @@ func (c *Client) get(ctx context.Context, t Target, rawURL string, v any) error 
 			return err
 		}
 		last = e
+		// Graph refused a token before its expiry (revoked, or a clock
+		// apart): once, get a new one from Entra rather than the cache.
+		if e.Status == http.StatusUnauthorized && !renewed {
+			if r, ok := t.Credential.(interface{ Renew(tenant string) error }); ok && r.Renew(t.TenantID) == nil {
+				renewed = true
+				c.log.Debug("graph refused the token; retrying once with a new one", "tenant", t.TenantID)
+				attempt--
+				continue
+			}
+		}
+		if e.Status == http.StatusUnauthorized && renewed {
+			e.Advice = "Graph refused a new token too: check this machine's clock (a token is refused when the clock is minutes off), " +
+				"and that graph_url and cloud match the authority (a token from one cloud is not valid in another)"
+		}
 		if wait < 0 || attempt >= c.maxAttempts {
 			return last
 		}
