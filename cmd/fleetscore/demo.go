@@ -17,7 +17,6 @@ import (
 	"github.com/fleetscore/fleetscore/graph"
 )
 
-const demoSecretEnv = "FLEETSCORE_DEMO_SECRET"
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "demo", "[--dir DIR] [--tenants N] [--seed N] [--fresh] [--listen ADDR] [--no-serve] [--day-every D] [--verbose]")
@@ -47,7 +46,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	secretTenants := min(2, *tenants/5)
 	em, err := startEmulated(emulatedOptions{
 		dir: *dir, tenants: *tenants, seed: *seed,
-		secretTenants: secretTenants, secretEnv: demoSecretEnv, secret: secret,
+		secretTenants: secretTenants, secret: secret,
 	})
 	if err != nil {
 		return err
@@ -70,13 +69,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	getenv := func(k string) string {
-		if k == demoSecretEnv {
-			return secret
-		}
-		return e.getenv(k)
-	}
-	cfg, err := config.Load(em.configPath, getenv)
+	cfg, err := config.Load(em.configPath, e.getenv)
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

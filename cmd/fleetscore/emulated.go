@@ -39,15 +39,17 @@ type emulatedOptions struct {
 	latency     time.Duration
 	concurrency int
 	// secretTenants get their own app with a client secret (the
-	// one-app-per-client model); the secret is read from secretEnv.
+	// one-app-per-client model), kept in demoSecretFile (0600).
 	secretTenants int
-	secretEnv     string
 	secret        string
 	database      string
 }
 
 const demoClientID = "6e1f3c55-8a0b-4d7e-9f2a-51c0d2b4a7e9"
 const demoSecretClientID = "0b9d2f41-3c6e-4a85-b1d7-8e2f60a9c3d5"
+
+// demoSecretFile holds the secret app's client secret, beside the config.
+const demoSecretFile = "client-secret.txt"
 
 // startEmulated starts an emulator on o.listen with o.tenants tenants, one
 // certificate app consented everywhere, and writes o.dir/fleetscore.yaml.
@@ -75,6 +77,11 @@ func startEmulated(o emulatedOptions) (*emulated, error) {
 	if o.secretTenants > 0 {
 		em.emu.AddApp(emulator.App{ClientID: demoSecretClientID, Secrets: []string{o.secret}})
 		em.emu.ConsentAll(demoSecretClientID)
+		// Kept in a file the config names, so that every command the demo
+		// prints (tenants, collect) works as printed, in any shell.
+		if err := os.WriteFile(filepath.Join(o.dir, demoSecretFile), []byte(o.secret+"\n"), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	listen := o.listen
 	if listen == "" {
@@ -109,7 +116,7 @@ func startEmulated(o emulatedOptions) (*emulated, error) {
 			fmt.Fprintf(&b, "    target_percent: 80\n")
 		}
 		if i >= len(tenants)-o.secretTenants {
-			fmt.Fprintf(&b, "    app:\n      client_id: %s\n      client_secret_env: %s\n", demoSecretClientID, o.secretEnv)
+			fmt.Fprintf(&b, "    app:\n      client_id: %s\n      client_secret_file: %s\n", demoSecretClientID, demoSecretFile)
 		}
 	}
 	em.configPath = filepath.Join(o.dir, "fleetscore.yaml")

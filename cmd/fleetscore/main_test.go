@@ -432,6 +432,18 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// The command the demo prints works as printed, in a shell that has
+	// none of the demo's environment.
+	m := regexp.MustCompile(`go run \./cmd/fleetscore (tenants --config \S+)`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("the demo prints no follow-up command:\n%s", r.stdout)
+	}
+	if fr := runCmd(t, nil, strings.Fields(m[1])...); fr.err != nil || !strings.Contains(fr.stdout, "NAME") {
+		t.Errorf("the demo's own follow-up %q: %v\n%s%s", m[1], fr.err, fr.stdout, fr.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, demoSecretFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the demo's secret file: %v", err)
+	}
 	// A second run only adds what is new and reuses the same database.
 	r = runCmd(t, os.Getenv, "demo", "--dir", dir, "--tenants", "6", "--no-serve")
 	if r.err != nil || !strings.Contains(r.stdout, "5 of 6 tenants collected") {
