@@ -17,7 +17,6 @@ import (
 	"github.com/fleetscore/fleetscore/graph"
 )
 
-
 func cmdDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "demo", "[--dir DIR] [--tenants N] [--seed N] [--fresh] [--listen ADDR] [--no-serve] [--day-every D] [--verbose]")
 	dir := fs.String("dir", filepath.Join("data", "demo"), "folder for the demo's config, certificate and database")
