@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/csv"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"regexp"
@@ -103,9 +105,14 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, t func
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, _ = w.Write(roundJSON(buf.Bytes()))
 }
 
 // writeCSV writes a table as CSV (RFC 4180, header row), every cell
@@ -153,11 +160,68 @@ func safeCell(c string) string {
 // float, so CSV and JSON carry the same values.
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-func numPtr(f *float64) string {
+// The API's edge rounds what it shows, and only there: points to 2
+// decimals and percents (and percentage points) to 4, so that a sum such as
+// 112.59000000000002 reads 112.59; the query layer keeps full precision.
+const (
+	pointDecimals   = 2
+	percentDecimals = 4
+)
+
+func round(f float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	r := math.Round(f*p) / p
+	if r == 0 {
+		return 0 // never -0
+	}
+	return r
+}
+
+func apiPoints(f float64) string  { return num(round(f, pointDecimals)) }
+func apiPercent(f float64) string { return num(round(f, percentDecimals)) }
+
+func pointsPtr(f *float64) string {
 	if f == nil {
 		return ""
 	}
-	return num(*f)
+	return apiPoints(*f)
+}
+
+func percentPtr(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return apiPercent(*f)
+}
+
+// jsonFraction is a member of a JSON object whose value has a fraction.
+// The opening quote of the key follows {, a comma or white space: inside a
+// string every quote is escaped, so no string's text can match.
+var jsonFraction = regexp.MustCompile(`([{,\s])"([A-Za-z0-9_]+)":(\s*)(-?[0-9]+\.[0-9]+(?:[eE][-+]?[0-9]+)?)`)
+
+// roundJSON rounds every fractional member of an encoded answer by its
+// name, as the CSV columns are: percents ("percent" in the name, and the
+// change_ fields, which are percentage points) to 4 decimals, durations
+// (seconds) as they are, everything else (points) to 2.
+func roundJSON(b []byte) []byte {
+	return jsonFraction.ReplaceAllFunc(b, func(m []byte) []byte {
+		g := jsonFraction.FindSubmatch(m)
+		key := string(g[2])
+		f, err := strconv.ParseFloat(string(g[4]), 64)
+		if err != nil || key == "seconds" {
+			return m
+		}
+		v := apiPoints(f)
+		if strings.Contains(key, "percent") || strings.HasPrefix(key, "change_") {
+			v = apiPercent(f)
+		}
+		out := append([]byte{}, g[1]...)
+		out = append(out, '"')
+		out = append(out, key...)
+		out = append(out, '"', ':')
+		out = append(out, g[3]...)
+		return append(out, v...)
+	})
 }
 
 func strPtr(s *string) string {
@@ -248,8 +312,8 @@ func tenantsTable(rows []query.Tenant) table {
 		if lc := r.LastCollection; lc != nil {
 			at, status, errText = stamp(lc.At), lc.Status, lc.Error
 		}
-		t.rows = append(t.rows, []string{r.TenantID, r.Name, numPtr(r.Percent), numPtr(r.CurrentScore), numPtr(r.MaxScore),
-			strPtr(r.AsOf), num(r.TargetPercent), strconv.FormatBool(r.MeetsTarget), numPtr(r.Change7d), numPtr(r.Change30d),
+		t.rows = append(t.rows, []string{r.TenantID, r.Name, percentPtr(r.Percent), pointsPtr(r.CurrentScore), pointsPtr(r.MaxScore),
+			strPtr(r.AsOf), apiPercent(r.TargetPercent), strconv.FormatBool(r.MeetsTarget), percentPtr(r.Change7d), percentPtr(r.Change30d),
 			at, status, errText})
 	}
 	return t
@@ -316,11 +380,11 @@ func (s *Server) apiScores(w http.ResponseWriter, r *http.Request) {
 		for _, d := range days {
 			avg := func(b string) string {
 				if v, ok := d.Averages[b]; ok {
-					return num(v)
+					return apiPoints(v)
 				}
 				return ""
 			}
-			t.rows = append(t.rows, []string{d.Date, num(d.CurrentScore), num(d.MaxScore), num(d.Percent),
+			t.rows = append(t.rows, []string{d.Date, apiPoints(d.CurrentScore), apiPoints(d.MaxScore), apiPercent(d.Percent),
 				avg(fleetscore.BasisAllTenants), avg(fleetscore.BasisTotalSeats), avg(fleetscore.BasisIndustryTypes)})
 		}
 		return t
@@ -345,9 +409,9 @@ func (s *Server) apiControls(w http.ResponseWriter, r *http.Request) {
 		t := table{name: "controls-" + id, header: []string{"control", "title", "category", "score", "max_score", "state",
 			"user_impact", "implementation_cost", "tier", "action_url", "deprecated", "open", "points_available"}}
 		for _, c := range cs {
-			t.rows = append(t.rows, []string{c.Control, c.Title, c.Category, num(c.Score), num(c.MaxScore), c.State,
+			t.rows = append(t.rows, []string{c.Control, c.Title, c.Category, apiPoints(c.Score), apiPoints(c.MaxScore), c.State,
 				c.UserImpact, c.ImplementationCost, c.Tier, c.ActionURL, strconv.FormatBool(c.Deprecated),
-				strconv.FormatBool(c.Open), num(c.PointsAvailable)})
+				strconv.FormatBool(c.Open), apiPoints(c.PointsAvailable)})
 		}
 		return t
 	})
@@ -392,7 +456,7 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 			"open_tenants", "tenants", "points_available", "fleet_percent_gain", "ignored_tenants", "third_party_tenants", "deprecated_tenants"}}
 		for _, a := range actions {
 			t.rows = append(t.rows, []string{a.Control, a.Title, a.Category, a.Tier, a.UserImpact, a.ImplementationCost,
-				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), num(a.PointsAvailable), num(a.FleetPercentGain),
+				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), apiPoints(a.PointsAvailable), apiPercent(a.FleetPercentGain),
 				strconv.Itoa(a.IgnoredTenants), strconv.Itoa(a.ThirdPartyTenants), strconv.Itoa(a.DeprecatedTenants)})
 		}
 		return t
@@ -417,7 +481,7 @@ func (s *Server) apiFleet(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, days, func() table {
 		t := table{name: "fleet", header: []string{"date", "average_percent", "tenants", "tenants_meeting_target"}}
 		for _, d := range days {
-			t.rows = append(t.rows, []string{d.Date, num(d.AveragePercent), strconv.Itoa(d.Tenants), strconv.Itoa(d.TenantsMeetingTarget)})
+			t.rows = append(t.rows, []string{d.Date, apiPercent(d.AveragePercent), strconv.Itoa(d.Tenants), strconv.Itoa(d.TenantsMeetingTarget)})
 		}
 		return t
 	})
