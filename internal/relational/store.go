@@ -203,11 +203,13 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 		return err
 	}
 	defer c.Close()
-	// The transaction's own context, which database/sql and the drivers
-	// use to roll back and to commit, follows ctx only until the commit.
+	// The transaction's own context is not ctx: were it cancelled with ctx,
+	// database/sql would roll back and close the connection from another
+	// goroutine while fn may be inside conn.Raw (a nil-pointer panic in
+	// database/sql, seen under load). The statements of fn run with ctx, so
+	// a cancel still stops them; a ctx ended before the commit rolls back.
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
 	sqlTx, err := c.BeginTx(tctx, nil)
 	if err != nil {
 		return err
@@ -216,7 +218,7 @@ func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	if err := fn(&tx{q: q{sqlTx, s}, conn: c}); err != nil {
 		return err
 	}
-	if !stop() || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
 	timer := time.AfterFunc(commitTimeout, cancel)
