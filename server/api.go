@@ -177,14 +177,13 @@ func round(f float64, decimals int) float64 {
 	return r
 }
 
-func apiPoints(f float64) string  { return num(round(f, pointDecimals)) }
 func apiPercent(f float64) string { return num(round(f, percentDecimals)) }
 
 func pointsPtr(f *float64) string {
 	if f == nil {
 		return ""
 	}
-	return apiPoints(*f)
+	return points(*f)
 }
 
 func percentPtr(f *float64) string {
@@ -204,24 +203,25 @@ var jsonFraction = regexp.MustCompile(`([{,\s])"([A-Za-z0-9_]+)":(\s*)(-?[0-9]+\
 // change_ fields, which are percentage points) to 4 decimals, durations
 // (seconds) as they are, everything else (points) to 2.
 func roundJSON(b []byte) []byte {
-	return jsonFraction.ReplaceAllFunc(b, func(m []byte) []byte {
-		g := jsonFraction.FindSubmatch(m)
-		key := string(g[2])
-		f, err := strconv.ParseFloat(string(g[4]), 64)
+	var out []byte
+	last := 0
+	for _, m := range jsonFraction.FindAllSubmatchIndex(b, -1) {
+		key, val := string(b[m[4]:m[5]]), b[m[8]:m[9]]
+		f, err := strconv.ParseFloat(string(val), 64)
 		if err != nil || key == "seconds" {
-			return m
+			continue
 		}
-		v := apiPoints(f)
+		v := points(f)
 		if strings.Contains(key, "percent") || strings.HasPrefix(key, "change_") {
 			v = apiPercent(f)
 		}
-		out := append([]byte{}, g[1]...)
-		out = append(out, '"')
-		out = append(out, key...)
-		out = append(out, '"', ':')
-		out = append(out, g[3]...)
-		return append(out, v...)
-	})
+		out = append(append(out, b[last:m[8]]...), v...)
+		last = m[9]
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
 }
 
 func strPtr(s *string) string {
@@ -380,11 +380,11 @@ func (s *Server) apiScores(w http.ResponseWriter, r *http.Request) {
 		for _, d := range days {
 			avg := func(b string) string {
 				if v, ok := d.Averages[b]; ok {
-					return apiPoints(v)
+					return points(v)
 				}
 				return ""
 			}
-			t.rows = append(t.rows, []string{d.Date, apiPoints(d.CurrentScore), apiPoints(d.MaxScore), apiPercent(d.Percent),
+			t.rows = append(t.rows, []string{d.Date, points(d.CurrentScore), points(d.MaxScore), apiPercent(d.Percent),
 				avg(fleetscore.BasisAllTenants), avg(fleetscore.BasisTotalSeats), avg(fleetscore.BasisIndustryTypes)})
 		}
 		return t
@@ -409,9 +409,9 @@ func (s *Server) apiControls(w http.ResponseWriter, r *http.Request) {
 		t := table{name: "controls-" + id, header: []string{"control", "title", "category", "score", "max_score", "state",
 			"user_impact", "implementation_cost", "tier", "action_url", "deprecated", "open", "points_available"}}
 		for _, c := range cs {
-			t.rows = append(t.rows, []string{c.Control, c.Title, c.Category, apiPoints(c.Score), apiPoints(c.MaxScore), c.State,
+			t.rows = append(t.rows, []string{c.Control, c.Title, c.Category, points(c.Score), points(c.MaxScore), c.State,
 				c.UserImpact, c.ImplementationCost, c.Tier, c.ActionURL, strconv.FormatBool(c.Deprecated),
-				strconv.FormatBool(c.Open), apiPoints(c.PointsAvailable)})
+				strconv.FormatBool(c.Open), points(c.PointsAvailable)})
 		}
 		return t
 	})
@@ -456,7 +456,7 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 			"open_tenants", "tenants", "points_available", "fleet_percent_gain", "ignored_tenants", "third_party_tenants", "deprecated_tenants"}}
 		for _, a := range actions {
 			t.rows = append(t.rows, []string{a.Control, a.Title, a.Category, a.Tier, a.UserImpact, a.ImplementationCost,
-				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), apiPoints(a.PointsAvailable), apiPercent(a.FleetPercentGain),
+				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), points(a.PointsAvailable), apiPercent(a.FleetPercentGain),
 				strconv.Itoa(a.IgnoredTenants), strconv.Itoa(a.ThirdPartyTenants), strconv.Itoa(a.DeprecatedTenants)})
 		}
 		return t

@@ -1018,10 +1018,9 @@ func changeOf(v *float64) change {
 // percent is how the pages write a percent: one decimal.
 func percent(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
 
-// points writes Secure Score points: up to two decimals, no trailing zeros.
-func points(v float64) string {
-	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
-}
+// points writes Secure Score points: up to two decimals, no trailing zeros;
+// the API's JSON and CSV write them the same way.
+func points(v float64) string { return num(round(v, pointDecimals)) }
 
 func signedPoints(v float64) string {
 	r := math.Round(v*100) / 100
