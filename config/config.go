@@ -59,6 +59,8 @@ type Config struct {
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string
+
+	deferred []deferred // problems with secrets, reported by Require
 }
 
 // App is one app registration with its credential loaded: a certificate
@@ -179,6 +181,7 @@ func parse(path string, data []byte, getenv func(string) string, now time.Time,
 		return nil, &Error{Problems: p.problems}
 	}
 	c.Path = path
+	c.deferred = p.deferred
 	sortProblems(p.warnings)
 	for _, w := range p.warnings {
 		c.Warnings = append(c.Warnings, w.String())

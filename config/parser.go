@@ -27,14 +27,16 @@ var (
 
 // parser collects the problems of one file as it walks the YAML nodes.
 type parser struct {
-	path     string // for messages, as given
-	dir      string // absolute folder of the config file
-	getenv   func(string) string
-	now      time.Time
-	readFile func(string) ([]byte, error)
-	problems []Problem
-	warnings []Problem
-	certs    map[string]*loaded // by absolute path and password variable, so a file is read once
+	path      string // for messages, as given
+	dir       string // absolute folder of the config file
+	getenv    func(string) string
+	now       time.Time
+	readFile  func(string) ([]byte, error)
+	problems  []Problem
+	warnings  []Problem
+	deferred  []deferred         // problems with secrets, for Config.Require
+	secretUse Use                // while loading secrets: what they are for
+	certs     map[string]*loaded // by absolute path and password variable, so a file is read once
 }
 
 func (p *parser) fail(line int, what, fix string) {

@@ -17,10 +17,14 @@ import (
 	"github.com/fleetscore/fleetscore/query"
 )
 
-// loadConfig reads and validates the config; its errors already name the
-// file, the line and the fix.
-func loadConfig(e env, path string) (*config.Config, error) {
+// loadConfig reads and validates the config, and loads the secrets that
+// use needs (no others: `user add` works without the service's
+// environment); its errors already name the file, the line and the fix.
+func loadConfig(e env, path string, use config.Use) (*config.Config, error) {
 	cfg, err := config.Load(path, e.getenv)
+	if err == nil {
+		err = cfg.Require(use)
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitError{2}
@@ -38,7 +42,7 @@ func cmdCollect(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseGraph|config.UseArchive|config.UseChannels)
 	if err != nil {
 		return err
 	}
@@ -130,7 +134,7 @@ func cmdTenants(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, 0)
 	if err != nil {
 		return err
 	}
@@ -211,7 +215,7 @@ func cmdCheck(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseAll)
 	if err != nil {
 		return err
 	}

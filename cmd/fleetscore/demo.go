@@ -69,6 +69,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 
 	cfg, err := config.Load(em.configPath, e.getenv)
+	if err == nil {
+		err = cfg.Require(config.UseAll)
+	}
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

@@ -25,7 +25,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseAll)
 	if err != nil {
 		return err
 	}
