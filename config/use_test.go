@@ -74,3 +74,48 @@ auth:
 		t.Error("client_secret_env holding something that is not a variable name was accepted by Load")
 	}
 }
+
+// TestTenantCloud: a tenant's cloud: gives it that cloud's endpoints and
+// scope, and its own app; the others keep the file's, custom endpoints
+// included.
+func TestTenantCloud(t *testing.T) {
+	y := `authority_host: https://login.example.test/
+graph_url: https://graph.example.test
+` + okApp + `
+tenants:
+  - name: Contoso
+    tenant_id: ` + contosoID + `
+  - name: Fabrikam Federal
+    tenant_id: ` + fabrikamID + `
+    cloud: usgov
+    app:
+      client_id: 6a3e0c11-2b4d-4f6e-8a90-1b2c3d4e5f60
+      client_secret_env: GOV_SECRET
+`
+	c, err := parseAll(fx.path(), []byte(y), env("GOV_SECRET", "gov-secret-value"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	con, fab := c.Tenants[0], c.Tenants[1]
+	if con.Cloud.Name != "global" || con.Cloud.AuthorityHost != "https://login.example.test/" || con.Cloud.GraphURL != "https://graph.example.test" ||
+		con.Cloud.GraphScope != "https://graph.microsoft.com/.default" || !con.Cloud.Custom {
+		t.Errorf("Contoso's cloud = %+v; want the file's custom endpoints", con.Cloud)
+	}
+	if fab.Cloud.Name != "usgov" || fab.Cloud.AuthorityHost != "https://login.microsoftonline.us/" || fab.Cloud.GraphURL != "https://graph.microsoft.us" ||
+		fab.Cloud.GraphScope != "https://graph.microsoft.us/.default" || fab.Cloud.Custom {
+		t.Errorf("Fabrikam's cloud = %+v; want usgov's", fab.Cloud)
+	}
+	if got := c.AdminConsentURL(fab); !strings.HasPrefix(got, "https://login.microsoftonline.us/"+fabrikamID+"/adminconsent?client_id=6a3e0c11") {
+		t.Errorf("Fabrikam's consent link = %s", got)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"usgov tenant on the default app", strings.Replace(y, "    app:\n      client_id: 6a3e0c11-2b4d-4f6e-8a90-1b2c3d4e5f60\n      client_secret_env: GOV_SECRET\n", "", 1),
+			":13: tenant Fabrikam Federal is in the usgov cloud, but the default app is registered in global"},
+		{"unknown cloud", strings.Replace(y, "cloud: usgov", "cloud: gcchigh", 1), ":13: unknown cloud \"gcchigh\"; write cloud: usgov (GCC High)"},
+	} {
+		_, err := parseAll(fx.path(), []byte(tc.yaml), env("GOV_SECRET", "gov-secret-value"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.name, err, tc.want)
+		}
+	}
+}

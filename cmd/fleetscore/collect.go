@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -219,7 +220,7 @@ func cmdCheck(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, cloud %s)\n", cfg.Path, len(cfg.Tenants), cfg.Cloud.Name)
+	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, %s)\n", cfg.Path, len(cfg.Tenants), cloudsOf(cfg))
 	return checkTokens(ctx, e, cfg, graph.NewHTTPClient())
 }
 
@@ -283,4 +284,29 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	}
 	fmt.Fprintf(e.stdout, "all %d tenants can be collected\n", len(w.jobs))
 	return nil
+}
+
+// cloudsOf names the clouds the tenants are in: "cloud global", or
+// "clouds global (3 tenants), usgov (1 tenant)".
+func cloudsOf(cfg *config.Config) string {
+	var names []string
+	n := map[string]int{}
+	for _, t := range cfg.Tenants {
+		name := t.Cloud.Name
+		if name == "" {
+			name = cfg.Cloud.Name
+		}
+		if n[name] == 0 {
+			names = append(names, name)
+		}
+		n[name]++
+	}
+	if len(names) <= 1 {
+		return "cloud " + cfg.Cloud.Name
+	}
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s (%s)", name, plural(n[name], "tenant"))
+	}
+	return "clouds " + strings.Join(parts, ", ")
 }
