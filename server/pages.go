@@ -1101,6 +1101,8 @@ func templateFuncs(assets map[string]string) template.FuncMap {
 		"isZero":  func(t time.Time) bool { return t.IsZero() },
 		"lower":   strings.ToLower,
 		"linkify": linkify,
+		// carryDays is how long a snapshot stands in for missed days.
+		"carryDays": func() int { return query.CarryForwardDays },
 	}
 }
 

@@ -185,6 +185,9 @@ func printTenants(w io.Writer, rows []query.Tenant) {
 			score = fmt.Sprintf("%.1f%% %s", *r.Percent, mark)
 			points = fmt.Sprintf("%.2f / %.0f", *r.CurrentScore, *r.MaxScore)
 			asOf = *r.AsOf
+			if r.Stale {
+				asOf += " (stale)" // the fleet figures no longer count it
+			}
 		}
 		last, status := "never", "-"
 		if lc := r.LastCollection; lc != nil {
