@@ -324,7 +324,7 @@ func (s *Server) apiTenants(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.now())
+	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -341,7 +341,7 @@ func (s *Server) apiTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.now())
+	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

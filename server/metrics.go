@@ -70,7 +70,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	rows := make([]query.Tenant, len(statuses))
-	today := fleetscore.DayOf(c.s.now())
+	today := fleetscore.DayOf(c.s.dataNow())
 	for i, st := range statuses {
 		rows[i] = query.TenantRow(st)
 		// The fleet gauges count the tenants the overview's cards count.
