@@ -287,6 +287,16 @@ func TestMigrate(t *testing.T) {
 			{ID: noDotID, Name: "Contoso Ltd"},
 			{ID: northwindID, Name: "Northwind."},
 		}
+		// Unmigratable only looks.
+		before := b.names(t)
+		um, err := archive.Unmigratable(ctx, b.arc, tenants)
+		if err != nil || len(um) != 1 || um[0].Folder != "Contoso Ltd" || um[0].Days != 2 || len(um[0].Tenants) != 2 {
+			t.Errorf("Unmigratable: %+v, %v; want the folder \"Contoso Ltd\" with 2 days of both Contoso tenants", um, err)
+		}
+		if got := b.names(t); !slices.Equal(got, before) {
+			t.Errorf("Unmigratable changed the archive: %q, was %q", got, before)
+		}
+
 		r, err := archive.Migrate(ctx, b.arc, tenants)
 		if err != nil {
 			t.Fatal(err)

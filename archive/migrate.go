@@ -120,13 +120,67 @@ func Migrate(ctx context.Context, arc Archiver, tenants []TenantRef) (Report, er
 	if err != nil {
 		return r, err
 	}
+	legacy, unmigrated, err := scan(ctx, m, refs)
+	r.Unmigrated = unmigrated
+	errs := []error{err}
+	for _, f := range legacy {
+		t := f.tenant
+		for _, d := range f.days {
+			mv := Move{Tenant: t, Day: d, From: LegacyBlobName(t.Name, d), To: BlobName(t.ID, d)}
+			moved, err := m.moveDay(ctx, f.folder, t, d)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case moved:
+				r.Moved = append(r.Moved, mv)
+			default:
+				r.Kept = append(r.Kept, mv)
+			}
+		}
+		if err := m.finish(ctx, f.folder, t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+// Unmigratable are the folders of the old layout in arc that two or more
+// of the tenants map to and that hold days: what Migrate leaves and
+// reports. It changes nothing, for `check`.
+func Unmigratable(ctx context.Context, arc Archiver, tenants []TenantRef) ([]Collision, error) {
+	m, ok := arc.(migrator)
+	if !ok {
+		return nil, &Error{Op: "migrate", Msg: fmt.Sprintf("an archive of type %T cannot be migrated", arc)}
+	}
+	refs, err := canonicalRefs(tenants)
+	if err != nil {
+		return nil, err
+	}
+	_, unmigrated, err := scan(ctx, m, refs)
+	return unmigrated, err
+}
+
+// legacyFolder is a folder of the old layout that is one tenant's alone.
+type legacyFolder struct {
+	folder string
+	tenant TenantRef
+	days   []fleetscore.Day
+}
+
+// scan finds the old-layout folders of the tenants that hold days: those
+// of one tenant, to move, and those several tenants map to, to leave.
+func scan(ctx context.Context, m migrator, refs []TenantRef) ([]legacyFolder, []Collision, error) {
 	present, err := m.folders(ctx)
 	if err != nil {
-		return r, err
+		return nil, nil, err
 	}
 	shared := collisions(refs)
 	reported := map[string]bool{}
-	var errs []error
+	var (
+		legacy     []legacyFolder
+		unmigrated []Collision
+		errs       []error
+	)
 	for _, t := range refs {
 		folder := SafeName(t.Name)
 		if !slices.Contains(present, folder) {
@@ -147,27 +201,13 @@ func Migrate(ctx context.Context, arc Archiver, tenants []TenantRef) (Report, er
 			if !reported[folder] {
 				reported[folder] = true
 				c.Folder, c.Days = folder, len(days)
-				r.Unmigrated = append(r.Unmigrated, c)
+				unmigrated = append(unmigrated, c)
 			}
 			continue
 		}
-		for _, d := range days {
-			mv := Move{Tenant: t, Day: d, From: LegacyBlobName(t.Name, d), To: BlobName(t.ID, d)}
-			moved, err := m.moveDay(ctx, folder, t, d)
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case moved:
-				r.Moved = append(r.Moved, mv)
-			default:
-				r.Kept = append(r.Kept, mv)
-			}
-		}
-		if err := m.finish(ctx, folder, t); err != nil {
-			errs = append(errs, err)
-		}
+		legacy = append(legacy, legacyFolder{folder: folder, tenant: t, days: days})
 	}
-	return r, errors.Join(errs...)
+	return legacy, unmigrated, errors.Join(errs...)
 }
 
 // LegacyCollisions are the old-layout folders that two or more of the
