@@ -66,7 +66,10 @@ func (c Collision) warning() string {
 		dests = append(dests, t.ID+"/")
 	}
 	files := "its files"
-	if c.Days > 0 {
+	switch {
+	case c.Days == 1:
+		files = "its 1 day file"
+	case c.Days > 1:
 		files = fmt.Sprintf("its %d day files", c.Days)
 	}
 	return fmt.Sprintf("archive: folder %q of the old name-keyed layout belongs to tenants %s alike, so %s cannot be attributed automatically and are left there; "+

@@ -265,7 +265,10 @@ func checkArchive(ctx context.Context, e env, cfg *config.Config, hc *http.Clien
 			dests = append(dests, t.ID+"/")
 		}
 		held := "if the archive holds that folder, its days"
-		if c.Days > 0 {
+		switch {
+		case c.Days == 1:
+			held = "the archive holds it with 1 day file, which"
+		case c.Days > 1:
 			held = fmt.Sprintf("the archive holds it with %d day files, which", c.Days)
 		}
 		fmt.Fprintf(e.stderr, "warning: archive: tenants %s map to the same folder %q of the archive layout before tenant-ID folders; %s cannot be attributed automatically and collect leaves them there. "+
