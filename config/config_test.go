@@ -246,6 +246,8 @@ func TestProblems(t *testing.T) {
 			words: []string{"the tenant has no name", "add name:"}},
 		{name: "duplicate tenant id", yaml: okApp + "tenants:\n  - name: Contoso\n    tenant_id: " + contosoID + " #@first\n  - name: Fabrikam\n    tenant_id: " + strings.ToUpper(contosoID) + " #@here\n",
 			words: []string{"tenant_id " + contosoID + " is listed twice, on lines {first} and {here}", "remove one"}},
+		{name: "duplicate tenant id braced", yaml: okApp + "tenants:\n  - name: Contoso\n    tenant_id: " + contosoID + " #@first\n  - name: Contoso EU\n    tenant_id: '{" + strings.ToUpper(contosoID) + "}' #@here\n",
+			words: []string{"tenant_id " + contosoID + " is listed twice, on lines {first} and {here}", "remove one"}},
 		{name: "duplicate tenant name", yaml: okApp + "tenants:\n  - name: Contoso #@first\n    tenant_id: " + contosoID + "\n  - name: contoso #@here\n    tenant_id: " + fabrikamID + "\n",
 			words: []string{`tenant name "contoso" is used twice, on lines {first} and {here}`, "dashboard"}},
 		{name: "no tenants key", yaml: okApp,

@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fleetscore/fleetscore/archive"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
@@ -72,7 +76,7 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	if err := store.SyncTenants(ctx, tenantsOf(w.jobs)); err != nil {
 		return fmt.Errorf("record tenants: %w", err)
 	}
-	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc, log)
 	if err != nil {
 		return err
 	}
@@ -224,7 +228,60 @@ func cmdCheck(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, %s)\n", cfg.Path, len(cfg.Tenants), cloudsOf(cfg))
-	return checkTokens(ctx, e, cfg, graph.NewHTTPClient())
+	hc := graph.NewHTTPClient()
+	checkArchive(ctx, e, cfg, hc)
+	return checkTokens(ctx, e, cfg, hc)
+}
+
+// checkArchive warns of the folders of the old name-keyed archive layout
+// that two configured tenants map to, which collect cannot move to the
+// tenants' ID folders. (Two tenants that would share an ID folder are one
+// tenant_id listed twice, which the config already refuses.) It looks into
+// the archive, reading only; when it cannot, it judges from the names.
+func checkArchive(ctx context.Context, e env, cfg *config.Config, hc *http.Client) {
+	if cfg.Archive == nil {
+		return
+	}
+	refs := tenantRefs(cfg)
+	var found []archive.Collision
+	a := cfg.Archive
+	if a.Folder != "" {
+		if _, err := os.Stat(a.Folder); errors.Is(err, fs.ErrNotExist) {
+			return // nothing archived yet, and check creates nothing
+		}
+	}
+	arc, err := archive.Open(ctx, archiveConfig(a), e.getenv, hc)
+	if err == nil {
+		actx, cancel := context.WithTimeout(ctx, min(cfg.Timeout, time.Minute))
+		found, err = archive.Unmigratable(actx, arc, refs)
+		cancel()
+		arc.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: %s:%d: archive: cannot look for folders of the old layout (%v); judging from the tenants' names alone\n", cfg.Path, a.Line, err)
+		found, _ = archive.LegacyCollisions(refs)
+	}
+	line := map[string]int{}
+	for _, t := range cfg.Tenants {
+		line[t.ID] = t.Line
+	}
+	for _, c := range found {
+		var names, dests []string
+		for _, t := range c.Tenants {
+			names = append(names, fmt.Sprintf("%q (%s:%d, %s)", t.Name, cfg.Path, line[t.ID], t.ID))
+			dests = append(dests, t.ID+"/")
+		}
+		held := "if the archive holds that folder, its days"
+		switch {
+		case c.Days == 1:
+			held = "the archive holds it with 1 day file, which"
+		case c.Days > 1:
+			held = fmt.Sprintf("the archive holds it with %d day files, which", c.Days)
+		}
+		fmt.Fprintf(e.stderr, "warning: archive: tenants %s map to the same folder %q of the archive layout before tenant-ID folders; %s cannot be attributed automatically and collect leaves them there. "+
+			"fix: move each %s/{date}.json by hand into %s according to the azureTenantId inside it, then delete the folder\n",
+			strings.Join(names, " and "), c.Folder, held, c.Folder, strings.Join(dests, " or "))
+	}
 }
 
 // checkTokens gets a token for every tenant and says whether it carries the

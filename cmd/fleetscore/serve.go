@@ -92,7 +92,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if o.schedule != nil {
 		sched = *o.schedule
 	}
-	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc, log)
 	if err != nil {
 		return err
 	}

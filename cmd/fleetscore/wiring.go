@@ -193,21 +193,52 @@ func tenantsOf(jobs []collect.Job) []fleetscore.Tenant {
 }
 
 // openArchive opens the raw-snapshot archive the config names, if any, as
-// the collector's Archive. close releases it.
-func openArchive(ctx context.Context, cfg *config.Config, getenv func(string) string, hc *http.Client) (collect.Archive, func(), error) {
+// the collector's Archive, and moves what versions before the tenant-ID
+// layout wrote there for the configured tenants (archive.Migrate). A
+// migration that fails or leaves days behind is logged, never fatal: the
+// collection writes the new layout either way and the next start tries
+// again. close releases the archive.
+func openArchive(ctx context.Context, cfg *config.Config, getenv func(string) string, hc *http.Client, log *slog.Logger) (collect.Archive, func(), error) {
 	if cfg.Archive == nil {
 		return nil, func() {}, nil
 	}
 	a := cfg.Archive
-	arc, err := archive.Open(ctx, archive.Config{
-		Kind: a.Kind(), Folder: a.Folder, Container: a.Container, AccountURL: a.AccountURL,
-		ConnectionStringEnv: a.ConnectionStringEnv, AccountKeyEnv: a.AccountKeyEnv,
-		ManagedIdentity: a.ManagedIdentity, ClientID: a.ClientID,
-	}, getenv, hc)
+	arc, err := archive.Open(ctx, archiveConfig(a), getenv, hc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s:%d: archive: %w", cfg.Path, a.Line, err)
 	}
+	// Bounded like one tenant's collection, so an unreachable account
+	// delays the start no longer than that.
+	mctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	r, err := archive.Migrate(mctx, arc, tenantRefs(cfg))
+	if n := len(r.Moved); n > 0 {
+		log.Info("archive: moved days of the old name-keyed layout into tenant-ID folders", "days", n)
+	}
+	for _, w := range r.Warnings() {
+		log.Warn(w)
+	}
+	if err != nil {
+		log.Warn("archive: moving the old name-keyed layout did not finish; the next start tries again", "err", err)
+	}
 	return archiveAdapter{arc}, func() { _ = arc.Close() }, nil
+}
+
+func archiveConfig(a *config.Archive) archive.Config {
+	return archive.Config{
+		Kind: a.Kind(), Folder: a.Folder, Container: a.Container, AccountURL: a.AccountURL,
+		ConnectionStringEnv: a.ConnectionStringEnv, AccountKeyEnv: a.AccountKeyEnv,
+		ManagedIdentity: a.ManagedIdentity, ClientID: a.ClientID,
+	}
+}
+
+// tenantRefs are the configured tenants as the archive knows them.
+func tenantRefs(cfg *config.Config) []archive.TenantRef {
+	refs := make([]archive.TenantRef, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		refs[i] = archive.TenantRef{ID: t.ID, Name: t.Name}
+	}
+	return refs
 }
 
 // archiveAdapter gives the collector an archive.Archiver.
