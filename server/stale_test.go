@@ -194,3 +194,54 @@ func TestAPIStaleAndCarriedForward(t *testing.T) {
 		t.Errorf("fleet_tenants_meeting_target %v, want %d", got, last.meeting)
 	}
 }
+
+// TestDataClockDatesThePages: a server whose data runs ahead of the wall
+// clock (the demo's emulated days) dates its overview, its rows and the API
+// by the data's clock, so no row is "as of" a day after the header's and no
+// fresh tenant reads as stale.
+func TestDataClockDatesThePages(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "ahead.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	wall := time.Date(2026, 12, 3, 9, 30, 0, 0, time.UTC)
+	data := wall.AddDate(0, 0, 5) // 8 Dec
+	tn := fleetscore.Tenant{ID: "00000001-0000-4000-8000-000000000001", Name: "Alpha Ltd", TargetPercent: 70}
+	if err := st.SyncTenants(ctx, []fleetscore.Tenant{tn}); err != nil {
+		t.Fatal(err)
+	}
+	var scores []fleetscore.Score
+	for back := 0; back < 10; back++ {
+		scores = append(scores, fleetscore.Score{TenantID: tn.ID, Day: fleetscore.DayOf(data).AddDays(-back), CurrentScore: 80 - float64(back), MaxScore: 100})
+	}
+	if err := st.SaveBatch(ctx, fleetscore.Batch{Tenant: tn, Scores: scores}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Source: st, Now: func() time.Time { return wall }, DataNow: func() time.Time { return data }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &apiFixture{srv: srv, s: s, doc: doc}
+	_, raw := a.get(t, "/")
+	body := string(raw)
+	header := regexp.MustCompile(`tenant · (\d+ \w+(?: \d{4})?) \(UTC\)`).FindStringSubmatch(body)
+	if header == nil || !strings.HasPrefix(header[1], "8 Dec") {
+		t.Errorf("overview header dated %v; want the data's day, 8 Dec", header)
+	}
+	if strings.Contains(body, "stale") {
+		t.Error("a tenant with today's snapshot (by the data's clock) is shown stale")
+	}
+	var list []map[string]any
+	a.getJSON(t, "/api/v1/tenants", &list)
+	if len(list) != 1 || list[0]["as_of"] != "2026-12-08" || list[0]["stale"] != false {
+		t.Errorf("/api/v1/tenants = %v; want as of 2026-12-08, not stale", list)
+	}
+}
