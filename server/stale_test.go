@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -26,11 +24,7 @@ import (
 // the metrics, and the cards count the tenants of the trend's last day.
 func TestAPIStaleAndCarriedForward(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "stale.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	now := time.Date(2025, 12, 3, 9, 30, 0, 0, time.UTC)
 	today := fleetscore.DayOf(now)
 	tenants := []fleetscore.Tenant{
@@ -59,17 +53,7 @@ func TestAPIStaleAndCarriedForward(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := New(Options{Source: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &apiFixture{srv: srv, s: s, doc: doc}
+	a := serveAPI(t, Options{Source: st, Now: func() time.Time { return now }})
 
 	// The tenants: stale in JSON and CSV, only Charlie.
 	var list []map[string]any
@@ -201,11 +185,7 @@ func TestAPIStaleAndCarriedForward(t *testing.T) {
 // fresh tenant reads as stale.
 func TestDataClockDatesThePages(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "ahead.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	wall := time.Date(2026, 12, 3, 9, 30, 0, 0, time.UTC)
 	data := wall.AddDate(0, 0, 5) // 8 Dec
 	tn := fleetscore.Tenant{ID: "00000001-0000-4000-8000-000000000001", Name: "Alpha Ltd", TargetPercent: 70}
@@ -219,17 +199,7 @@ func TestDataClockDatesThePages(t *testing.T) {
 	if err := st.SaveBatch(ctx, fleetscore.Batch{Tenant: tn, Scores: scores}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Source: st, Now: func() time.Time { return wall }, DataNow: func() time.Time { return data }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &apiFixture{srv: srv, s: s, doc: doc}
+	a := serveAPI(t, Options{Source: st, Now: func() time.Time { return wall }, DataNow: func() time.Time { return data }})
 	_, raw := a.get(t, "/")
 	body := string(raw)
 	header := regexp.MustCompile(`tenant · (\d+ \w+(?: \d{4})?) \(UTC\)`).FindStringSubmatch(body)
@@ -244,4 +214,15 @@ func TestDataClockDatesThePages(t *testing.T) {
 	if len(list) != 1 || list[0]["as_of"] != "2026-12-08" || list[0]["stale"] != false {
 		t.Errorf("/api/v1/tenants = %v; want as of 2026-12-08, not stale", list)
 	}
+}
+
+// openSQLite is an empty store for a test.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "fleetscore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
