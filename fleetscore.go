@@ -300,4 +300,14 @@ type FleetReader interface {
 	// profiles without Remediation and Threats, and with only the latest
 	// state update: what a ranking across tenants needs.
 	ProfileSummaries(ctx context.Context) (map[string][]ControlProfile, error)
+	// RecentScores returns, by tenant ID, each tenant's last n stored days
+	// (fewer when it has fewer), oldest first, for the change ledger: their
+	// Controls hold only the controls whose score differs between some two
+	// of those days, so every difference between two of them is there
+	// without replaying every control of every tenant.
+	RecentScores(ctx context.Context, n int) (map[string][]Score, error)
+	// StateUpdates returns, by tenant ID and control ID, every state update
+	// of each tenant's current control profiles, oldest first, as Profiles
+	// has them.
+	StateUpdates(ctx context.Context) (map[string]map[string][]ControlStateUpdate, error)
 }

@@ -133,6 +133,7 @@ type tenantModel struct {
 	industry    int
 	q           quirks
 	domain      string
+	script      *script // nil: not scripted (SetScript)
 }
 
 func newTenantModel(f *fleet, id, name string, controls int, withQuirks bool) *tenantModel {
@@ -256,6 +257,9 @@ func (t *tenantModel) maturity(d int64) float64 {
 
 // hole reports whether day d is missing from the tenant's history.
 func (t *tenantModel) hole(d int64) bool {
+	if t.scripted(d) {
+		return t.script.holes[d]
+	}
 	return t.q.holes && unit(h(t.key, saltHole, uint64(d))) < 1.0/75
 }
 
@@ -324,7 +328,11 @@ func (t *tenantModel) eventDay(tc *tcontrol, d int64) int64 {
 
 // score computes one control's row on day d.
 func (t *tenantModel) score(r *row, tc *tcontrol, d int64, sbuf []stateEvent) {
-	ev := t.eventDay(tc, d)
+	asOf := d
+	if t.scripted(d) {
+		asOf = t.script.base
+	}
+	ev := t.eventDay(tc, asOf)
 	x := h1(tc.key^saltLevel, uint64(ev))
 	v := t.maturity(ev) - tc.u + (unit(x)-0.5)*0.3
 	if unit(mix(x)) < 0.08 {
@@ -358,7 +366,12 @@ func (t *tenantModel) score(r *row, tc *tcontrol, d int64, sbuf []stateEvent) {
 			}
 		}
 	}
-	if st := t.states(tc, d, sbuf[:0]); len(st) > 0 {
+	if t.scripted(d) {
+		if v, ok := t.scriptedPoints(tc.c.id, d); ok {
+			frac = v / float64(c.maxScore)
+		}
+	}
+	if st := t.statesAt(tc, d, sbuf[:0]); len(st) > 0 {
 		switch st[len(st)-1].state {
 		case fleetscore.StateThirdParty:
 			frac = 1 // resolved through a third party: full points
@@ -391,6 +404,25 @@ func (t *tenantModel) snapshotAt(s *snapshot, d int64, streams []tcontrol) {
 		c := streams[i].c
 		if c.streamIntro <= d && d < c.streamRetire {
 			add(&streams[i])
+		}
+	}
+	if t.scripted(d) {
+		for i := range t.script.added {
+			a := &t.script.added[i]
+			if a.from > d {
+				continue
+			}
+			add(&a.tc)
+			r := &s.rows[len(s.rows)-1]
+			s.current -= r.cents
+			frac := a.points / float64(a.tc.c.maxScore)
+			if st := t.statesAt(&a.tc, d, sbuf[:0]); len(st) > 0 && st[len(st)-1].state == fleetscore.StateThirdParty {
+				frac = 1
+			}
+			r.cents = int64(math.Round(float64(a.tc.c.maxScore) * 100 * frac))
+			r.pct = int64(math.Round(frac * 10000))
+			r.impl, r.on = frac == 1, frac == 1
+			s.current += r.cents
 		}
 	}
 	s.active = 0
@@ -427,9 +459,16 @@ func (t *tenantModel) profilesAt(d int64, days int) []profileEntry {
 	for _, tc := range t.deprecated {
 		out = append(out, profileEntry{tc: tc, deprecated: true})
 	}
+	if t.scripted(d) {
+		for _, a := range t.script.added {
+			if a.from <= d {
+				out = append(out, profileEntry{tc: a.tc})
+			}
+		}
+	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].tc.c.rankKey < out[b].tc.c.rankKey })
 	for i := range out {
-		out[i].states = t.states(&out[i].tc, d, nil)
+		out[i].states = t.statesAt(&out[i].tc, d, nil)
 	}
 	return out
 }

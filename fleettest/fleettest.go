@@ -40,6 +40,13 @@ type Fleet struct {
 type Options struct {
 	Tenants int   // collected tenants, besides the failing one; default 8
 	Seed    int64 // default 11
+	// Now is the emulator's data clock (default time.Now) and Days its days
+	// of history (default 90).
+	Now  func() time.Time
+	Days int
+	// Script, when set, is called before the collection, e.g. to script
+	// tenants' histories (emulator.SetScript).
+	Script func(e *emulator.Emulator)
 }
 
 // New builds and collects a fleet; everything is closed when the test ends.
@@ -51,7 +58,7 @@ func New(tb testing.TB, o Options) *Fleet {
 	if o.Seed == 0 {
 		o.Seed = 11
 	}
-	f := &Fleet{Emu: emulator.New(emulator.Options{Seed: o.Seed, Tenants: o.Tenants})}
+	f := &Fleet{Emu: emulator.New(emulator.Options{Seed: o.Seed, Tenants: o.Tenants, Now: o.Now, Days: o.Days})}
 	if err := f.Emu.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -95,6 +102,9 @@ func New(tb testing.TB, o Options) *Fleet {
 	}
 	if err := store.SyncTenants(context.Background(), tenants); err != nil {
 		tb.Fatal(err)
+	}
+	if o.Script != nil {
+		o.Script(f.Emu)
 	}
 	f.Collector = &collect.Collector{Store: store, Graph: gc, Concurrency: 4, Timeout: time.Minute}
 	sum := f.Collector.Run(context.Background(), f.Jobs)

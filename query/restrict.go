@@ -145,3 +145,29 @@ func (r *restricted) ProfileSummaries(ctx context.Context) (map[string][]fleetsc
 	}
 	return m, nil
 }
+
+func (r *restricted) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
+	m, err := r.src.RecentScores(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	for id := range m {
+		if !r.sees(id) {
+			delete(m, id)
+		}
+	}
+	return m, nil
+}
+
+func (r *restricted) StateUpdates(ctx context.Context) (map[string]map[string][]fleetscore.ControlStateUpdate, error) {
+	m, err := r.src.StateUpdates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id := range m {
+		if !r.sees(id) {
+			delete(m, id)
+		}
+	}
+	return m, nil
+}

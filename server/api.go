@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/ledger"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -563,4 +564,107 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// changeDays is the default range of a tenant's changes: the last 30 days.
+const changeDays = 30
+
+func (s *Server) apiTenantChanges(w http.ResponseWriter, r *http.Request) {
+	id, err := tenantID(r)
+	if err == nil {
+		err = checkParams(r, "from", "to")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	from, to, err := dayRange(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if to.IsZero() {
+		to = fleetscore.DayOf(s.now())
+		if !from.IsZero() && to.Before(from) {
+			to = from
+		}
+	}
+	if from.IsZero() {
+		from = to.AddDays(-changeDays + 1)
+	}
+	changes, err := query.TenantChanges(r.Context(), s.srcFor(r.Context()), id, from, to)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, changes, func() table {
+		t := table{name: "changes-" + id, header: append([]string{"day", "previous_day", "percent", "percent_change",
+			"percent_change_from_points", "percent_change_from_max", "current_change", "max_change"}, itemColumns...)}
+		for _, c := range changes {
+			head := []string{c.Day.String(), c.PreviousDay.String(), apiPercent(c.Percent), apiPercent(c.PercentChange),
+				apiPercent(c.PercentChangeFromPoints), apiPercent(c.PercentChangeFromMax), points(c.CurrentChange), points(c.MaxChange)}
+			if len(c.Items) == 0 { // the day's totals still have a row
+				t.rows = append(t.rows, append(head, make([]string, len(itemColumns))...))
+			}
+			for _, it := range c.Items {
+				t.rows = append(t.rows, append(append([]string(nil), head...), itemCells(it)...))
+			}
+		}
+		return t
+	})
+}
+
+// itemColumns are the CSV columns of a ledger item; its max_change is
+// item_max_change beside the day's max_change.
+var itemColumns = []string{"kind", "control", "title", "category", "points_change", "item_max_change", "state_from", "state_to", "by", "comment"}
+
+func itemCells(it ledger.Item) []string {
+	return []string{it.Kind, it.Control, it.Title, it.Category, points(it.PointsChange), points(it.MaxChange),
+		it.StateFrom, it.StateTo, it.By, it.Comment}
+}
+
+// defaultFleetChangeDays is the default window of GET /api/v1/changes.
+const defaultFleetChangeDays = 7
+
+func (s *Server) apiChanges(w http.ResponseWriter, r *http.Request) {
+	if err := checkParams(r, "days"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	days := defaultFleetChangeDays
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > query.MaxChangeDays {
+			s.writeError(w, r, badRequest("days %q is not a whole number from 1 to %d", v, query.MaxChangeDays))
+			return
+		}
+		days = n
+	}
+	rep, err := query.FleetChanges(r.Context(), s.srcFor(r.Context()), days, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeList(w, r, rep, func() table {
+		t := table{name: "changes", header: []string{"record", "tenant_id", "name", "tenant_percent_change",
+			"tenant_percent_change_from_points", "tenant_percent_change_from_max", "day", "percent_effect", "tenants"}}
+		t.header = append(t.header, itemColumns...)
+		for _, tt := range rep.Tenants {
+			head := []string{"tenant", tt.TenantID, tt.Name, apiPercent(tt.PercentChange),
+				apiPercent(tt.PercentChangeFromPoints), apiPercent(tt.PercentChangeFromMax)}
+			if len(tt.Items) == 0 {
+				t.rows = append(t.rows, append(head, make([]string, 3+len(itemColumns))...))
+			}
+			for _, it := range tt.Items {
+				row := append(append([]string(nil), head...), it.Day, apiPercent(it.PercentEffect), "")
+				t.rows = append(t.rows, append(row, itemCells(it.Item)...))
+			}
+		}
+		for _, e := range rep.Events {
+			row := []string{"event", strings.Join(e.TenantIDs, " "), "", "", "", "", e.Day, apiPercent(e.PercentChange),
+				strconv.Itoa(e.Tenants)}
+			t.rows = append(t.rows, append(row, itemCells(ledger.Item{Kind: e.Kind, Control: e.Control, Title: e.Title})...))
+		}
+		return t
+	})
 }

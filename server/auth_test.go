@@ -205,6 +205,7 @@ func clientSeesOnlyItsTenant(t *testing.T, x *authFixture) {
 		"/api/v1/tenants/" + b, "/api/v1/tenants/" + b + "?format=csv",
 		"/api/v1/tenants/" + b + "/scores", "/api/v1/tenants/" + b + "/scores?format=csv&from=2020-01-01",
 		"/api/v1/tenants/" + b + "/controls", "/api/v1/tenants/" + b + "/controls?format=csv",
+		"/api/v1/tenants/" + b + "/changes", "/api/v1/tenants/" + b + "/changes?format=csv&from=2020-01-01",
 		"/api/v1/collections?tenant=" + b, "/api/v1/collections?tenant=" + b + "&format=csv",
 		"/collections?tenant=" + b,
 		"/api/v1/fleet", "/api/v1/fleet?format=csv", "/api/v1/collect", "/metrics",
@@ -227,6 +228,7 @@ func clientSeesOnlyItsTenant(t *testing.T, x *authFixture) {
 		"/api/v1/actions", "/api/v1/actions?format=csv", "/api/v1/actions?category=Identity",
 		"/api/v1/collections", "/api/v1/collections?format=csv&limit=10000",
 		"/tenants/" + x.a, "/api/v1/tenants/" + x.a + "/scores?format=csv",
+		"/api/v1/changes", "/api/v1/changes?format=csv&days=90", "/api/v1/tenants/" + x.a + "/changes?format=csv",
 	} {
 		resp, body := x.do(t, "GET", path, "client")
 		if resp.StatusCode != 200 {
@@ -235,7 +237,7 @@ func clientSeesOnlyItsTenant(t *testing.T, x *authFixture) {
 		if strings.Contains(body, b) || strings.Contains(body, x.bName) {
 			t.Errorf("client GET %s mentions tenant B", path)
 		}
-		if !strings.Contains(body, x.a) && !strings.Contains(path, "/scores") {
+		if !strings.Contains(body, x.a) && !strings.Contains(path, "/scores") && !strings.Contains(path, x.a+"/changes") {
 			t.Errorf("client GET %s lacks its own tenant", path)
 		}
 	}

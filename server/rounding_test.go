@@ -64,7 +64,8 @@ func TestAPINumbersAreRounded(t *testing.T) {
 	id := f.Jobs[0].Tenant.ID
 	checked := 0
 	for _, path := range []string{"/api/v1/tenants", "/api/v1/tenants/" + id, "/api/v1/tenants/" + id + "/scores?from=2000-01-01",
-		"/api/v1/tenants/" + id + "/controls", "/api/v1/actions", "/api/v1/fleet", "/api/v1/collections"} {
+		"/api/v1/tenants/" + id + "/controls", "/api/v1/actions", "/api/v1/fleet", "/api/v1/collections",
+		"/api/v1/tenants/" + id + "/changes?from=2000-01-01", "/api/v1/changes?days=90"} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

@@ -36,6 +36,8 @@ func (s *Server) routeTable() []route {
 		h("GET /api/v1/tenants/{id}", client, s.apiTenant),
 		h("GET /api/v1/tenants/{id}/scores", client, s.apiScores),
 		h("GET /api/v1/tenants/{id}/controls", client, s.apiControls),
+		h("GET /api/v1/tenants/{id}/changes", client, s.apiTenantChanges),
+		h("GET /api/v1/changes", client, s.apiChanges),
 		h("GET /api/v1/actions", client, s.apiActions),
 		h("GET /api/v1/fleet", analyst, s.apiFleet),
 		h("GET /api/v1/collections", client, s.apiCollections),

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.
 		{"ConcurrentClaimsHaveOneWinner", testConcurrentClaims},
 		{"PendingClaims", func(t *testing.T, s fleetscore.Store) { testPendingClaims(t, s, clk) }},
 		{"FleetReadsAcrossTenants", testFleetReads},
+		{"RecentDaysWithTheirChangingControls", testRecentReads},
 		{"ArchiveBacklog", testArchiveBacklog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
