@@ -30,6 +30,7 @@ import (
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/ledger"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -251,6 +252,7 @@ type overviewModel struct {
 	// over 7 days.
 	avg7, share7 *float64
 	fleetAlerts  []OpenAlert // open alerts about the fleet, not one tenant
+	moved        *movedView  // what moved this week; nil when nothing did
 }
 
 // overviewRow is one tenant's row, with its charts rendered; HTML is the
@@ -368,6 +370,10 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 		actions, actionErr = query.Actions(ctx, s.srcFor(ctx), query.ActionFilter{})
 	}()
 	o, err := query.TenantOverview(ctx, s.srcFor(ctx), s.dataNow())
+	var rep ledger.Report
+	if err == nil {
+		rep, err = query.FleetChanges(ctx, s.srcFor(ctx), movedDays, s.dataNow())
+	}
 	<-done
 	if err != nil {
 		return nil, err
@@ -376,7 +382,7 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 		return nil, actionErr
 	}
 	alerts := s.openAlerts(ctx)
-	m := &overviewModel{o: o, counts: o.Counts(), fleetAlerts: alerts[""]}
+	m := &overviewModel{o: o, counts: o.Counts(), fleetAlerts: alerts[""], moved: moved(rep)}
 	if len(actions) > 0 && actions[0].OpenTenants > 0 {
 		m.top = &actions[0]
 	}
@@ -454,6 +460,7 @@ type overviewView struct {
 	Filters  []filterLink
 	Trend    template.HTML
 	Top      *query.Action
+	Moved    *movedView
 	Alerts   []OpenAlert // open fleet-wide alerts
 	AvgDelta change      // the fleet average's change over 7 days
 	Share7   change      // the share meeting target's change over 7 days
@@ -483,7 +490,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	v := overviewView{page: s.page(r, "overview", "Overview"), O: m.o, Counts: m.counts, Trend: m.trend, Top: m.top, Alerts: m.fleetAlerts}
+	v := overviewView{page: s.page(r, "overview", "Overview"), O: m.o, Counts: m.counts, Trend: m.trend, Top: m.top, Moved: m.moved, Alerts: m.fleetAlerts}
 	v.Filter = q.Get("filter")
 	if !slices.Contains([]string{query.FilterBelow, query.FilterFalling, query.FilterFailing}, v.Filter) {
 		v.Filter = ""
@@ -601,6 +608,12 @@ type tenantView struct {
 	Fix        template.HTML
 	Collected  string
 	Alerts     []OpenAlert
+	// What changed, newest first; one control's only when Control is set.
+	Changes      []dayChangeView
+	Control      string
+	ControlTitle string
+	AllChanges   string // the link back to every control's changes
+	NoNewSince   string // "28 Nov 2026" when Microsoft has sent nothing new for 2 days or more
 }
 
 type legendItem struct{ Name, Class string }
@@ -623,9 +636,10 @@ type categoryRow struct {
 
 type controlRow struct {
 	query.ControlHistory
-	History template.HTML
-	Status  string // open, done, ignored, third-party, deprecated
-	Label   string
+	History     template.HTML
+	ChangesHref string // the control's own history: "What changed" for it alone
+	Status      string // open, done, ignored, third-party, deprecated
+	Label       string
 }
 
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
@@ -673,6 +687,9 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		}
 		if c := q.Get("category"); c != "" {
 			p.Set("category", c)
+		}
+		if c := q.Get("control"); c != "" {
+			p.Set("control", c)
 		}
 		href := base
 		if len(p) > 0 {
@@ -786,7 +803,45 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 			cr.Status, cr.Label = "done", "Done"
 		}
 		cr.History = stepSpark(c.Daily, c.MaxScore, controlLabel(c))
+		cr.ChangesHref = base + "?control=" + url.QueryEscape(c.Control.Control) + "#changes"
 		v.Controls = append(v.Controls, cr)
+		if c.Control.Control == q.Get("control") {
+			v.ControlTitle = c.Title
+		}
+	}
+	today := fleetscore.DayOf(s.dataNow())
+	if d.AsOf != nil {
+		if last, err := fleetscore.ParseDay(*d.AsOf); err == nil && today.Sub(last) >= staleAfterDays {
+			v.NoNewSince = dayText(last.String())
+		}
+	}
+	if len(d.Days) > 0 {
+		cfrom := from
+		if cfrom.IsZero() {
+			cfrom = d.From
+		}
+		v.Control = strings.TrimSpace(q.Get("control"))
+		if len(v.Control) > 256 {
+			v.Control = v.Control[:256]
+		}
+		if v.Control != "" {
+			if v.ControlTitle == "" {
+				v.ControlTitle = v.Control
+			}
+			p := url.Values{}
+			if rng != "90d" {
+				p.Set("range", rng)
+			}
+			v.AllChanges = base
+			if len(p) > 0 {
+				v.AllChanges += "?" + p.Encode()
+			}
+			v.AllChanges += "#changes"
+		}
+		if v.Changes, err = s.tenantChanges(r.Context(), d.TenantID, cfrom, today, v.Control); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
 	}
 	s.render(w, r, http.StatusOK, "tenant", v)
 }
