@@ -202,13 +202,13 @@ func Tenant(scores []fleetscore.Score, profiles []fleetscore.ControlProfile) []C
 	if len(scores) < 2 {
 		return []Change{}
 	}
-	byID := make(map[string]*fleetscore.ControlProfile, len(profiles))
-	for i := range profiles {
-		byID[profiles[i].ID] = &profiles[i]
-	}
+	ix := newIndex(profiles)
 	out := make([]Change, 0, len(scores)-1)
+	prev := sortedControls(scores[len(scores)-1].Controls)
 	for i := len(scores) - 1; i > 0; i-- {
-		out = append(out, Between(scores[i-1], scores[i], byID))
+		cur := prev
+		prev = sortedControls(scores[i-1].Controls)
+		out = append(out, between(scores[i-1], scores[i], prev, cur, ix))
 	}
 	return out
 }
@@ -216,6 +216,71 @@ func Tenant(scores []fleetscore.Score, profiles []fleetscore.ControlProfile) []C
 // Between is the change from p to d (p the earlier day), with profiles by
 // control ID (nil: no titles, maxima or states).
 func Between(p, d fleetscore.Score, profiles map[string]*fleetscore.ControlProfile) Change {
+	var ix index
+	for _, pr := range profiles {
+		ix.add(pr)
+	}
+	return between(p, d, sortedControls(p.Controls), sortedControls(d.Controls), ix)
+}
+
+// index is a tenant's profiles by ID, and those whose state can change
+// between two days: the ones with an update to a state other than Default
+// (with none, the state is Default on every day).
+type index struct {
+	byID       map[string]*fleetscore.ControlProfile
+	stateful   []*fleetscore.ControlProfile
+	changeable map[string]bool // the IDs of stateful
+}
+
+func newIndex(profiles []fleetscore.ControlProfile) index {
+	ix := index{byID: make(map[string]*fleetscore.ControlProfile, len(profiles))}
+	for i := range profiles {
+		ix.add(&profiles[i])
+	}
+	return ix
+}
+
+func (ix *index) add(pr *fleetscore.ControlProfile) {
+	if ix.byID == nil {
+		ix.byID = map[string]*fleetscore.ControlProfile{}
+	}
+	ix.byID[pr.ID] = pr
+	for _, u := range pr.StateUpdates {
+		if u.State != "" && u.State != fleetscore.StateDefault {
+			if ix.changeable == nil {
+				ix.changeable = map[string]bool{}
+			}
+			ix.stateful = append(ix.stateful, pr)
+			ix.changeable[pr.ID] = true
+			return
+		}
+	}
+}
+
+// sortedControls is cs sorted by name: cs itself when it already is (the
+// stores return them so), else a sorted copy.
+func sortedControls(cs []fleetscore.ControlScore) []fleetscore.ControlScore {
+	byName := func(a, b fleetscore.ControlScore) int { return cmp.Compare(a.Name, b.Name) }
+	if slices.IsSortedFunc(cs, byName) {
+		return cs
+	}
+	cs = slices.Clone(cs)
+	slices.SortFunc(cs, byName)
+	return cs
+}
+
+// find is the control named n in cs (sorted by name).
+func find(cs []fleetscore.ControlScore, n string) (fleetscore.ControlScore, bool) {
+	i, ok := slices.BinarySearchFunc(cs, n, func(c fleetscore.ControlScore, n string) int { return cmp.Compare(c.Name, n) })
+	if !ok {
+		return fleetscore.ControlScore{}, false
+	}
+	return cs[i], true
+}
+
+// between is Between with the two days' controls sorted by name: one merge
+// of the two lists, no map per day.
+func between(p, d fleetscore.Score, before, after []fleetscore.ControlScore, ix index) Change {
 	c0, m0, c1, m1 := p.CurrentScore, p.MaxScore, d.CurrentScore, d.MaxScore
 	ch := Change{
 		Day: d.Day, PreviousDay: p.Day, Percent: d.Percent(),
@@ -229,42 +294,19 @@ func Between(p, d fleetscore.Score, profiles map[string]*fleetscore.ControlProfi
 	} else {
 		ch.PercentChangeFromPoints = ch.PercentChange
 	}
-
-	before := scoresByName(p.Controls)
-	after := scoresByName(d.Controls)
-	names := make([]string, 0, len(after))
-	for n := range after {
-		names = append(names, n)
-	}
-	for n := range before {
-		if _, ok := after[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	// Controls whose state may have changed though their score did not.
 	endP, endD := endOf(p.Day), endOf(d.Day)
-	for id, pr := range profiles {
-		_, inA := after[id]
-		_, inB := before[id]
-		if !inA && !inB && len(pr.StateUpdates) > 0 {
-			names = append(names, id)
-		}
-	}
-	slices.Sort(names)
 
 	var sum float64
-	for _, n := range names {
-		b, wasScored := before[n]
-		a, isScored := after[n]
+	add := func(n string, b, a fleetscore.ControlScore, wasScored, isScored bool) {
 		it := Item{Control: n, Title: n, Category: cmp.Or(a.Category, b.Category), PointsChange: a.Score - b.Score}
-		pr := profiles[n]
+		pr := ix.byID[n]
 		if pr != nil {
 			it.Title = cmp.Or(pr.Title, n)
 			it.Category = cmp.Or(it.Category, pr.Category)
 		}
-		var from, to fleetscore.ControlStateUpdate
 		stateChanged := false
-		if pr != nil {
+		var from, to fleetscore.ControlStateUpdate
+		if pr != nil && ix.changeable[n] {
 			from, to = stateAt(pr.StateUpdates, endP), stateAt(pr.StateUpdates, endD)
 			stateChanged = from.State != to.State
 		}
@@ -286,10 +328,38 @@ func Between(p, d fleetscore.Score, profiles map[string]*fleetscore.ControlProfi
 		case it.PointsChange <= -Tolerance:
 			it.Kind = KindRegression
 		default:
-			continue
+			return
 		}
 		sum += it.PointsChange
 		ch.Items = append(ch.Items, it)
+	}
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		switch {
+		case j == len(after) || (i < len(before) && before[i].Name < after[j].Name):
+			add(before[i].Name, before[i], fleetscore.ControlScore{}, true, false)
+			i++
+		case i == len(before) || after[j].Name < before[i].Name:
+			add(after[j].Name, fleetscore.ControlScore{}, after[j], false, true)
+			j++
+		default:
+			if before[i].Score != after[j].Score || (len(ix.changeable) > 0 && ix.changeable[after[j].Name]) {
+				add(after[j].Name, before[i], after[j], true, true)
+			}
+			i++
+			j++
+		}
+	}
+	// Controls whose state may have changed though they are scored on
+	// neither day.
+	for _, pr := range ix.stateful {
+		if _, inB := find(before, pr.ID); inB {
+			continue
+		}
+		if _, inA := find(after, pr.ID); inA {
+			continue
+		}
+		add(pr.ID, fleetscore.ControlScore{}, fleetscore.ControlScore{}, false, false)
 	}
 	if r := ch.CurrentChange - sum; math.Abs(r) >= Tolerance {
 		ch.Items = append(ch.Items, Item{Kind: KindUnexplained, Title: "Not explained by Microsoft's control scores", PointsChange: r})
@@ -303,14 +373,6 @@ func SortItems(items []Item) {
 	slices.SortStableFunc(items, func(a, b Item) int {
 		return cmp.Or(cmp.Compare(math.Abs(b.PointsChange), math.Abs(a.PointsChange)), cmp.Compare(a.Control, b.Control))
 	})
-}
-
-func scoresByName(cs []fleetscore.ControlScore) map[string]fleetscore.ControlScore {
-	m := make(map[string]fleetscore.ControlScore, len(cs))
-	for _, c := range cs {
-		m[c.Name] = c
-	}
-	return m
 }
 
 // endOf is the first instant after day d (UTC).

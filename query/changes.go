@@ -73,11 +73,7 @@ func FleetChanges(ctx context.Context, src Source, days int, now time.Time) (led
 	if err != nil {
 		return ledger.Report{}, err
 	}
-	summaries, err := src.ProfileSummaries(ctx)
-	if err != nil {
-		return ledger.Report{}, err
-	}
-	states, err := src.StateUpdates(ctx)
+	profiles, err := src.RecentProfiles(ctx, days+1) // titles, maxima and states of the window's controls only
 	if err != nil {
 		return ledger.Report{}, err
 	}
@@ -88,13 +84,7 @@ func FleetChanges(ctx context.Context, src Source, days int, now time.Time) (led
 		if !ok {
 			continue // never scored: not in the fleet
 		}
-		profiles := summaries[st.ID]
-		for i := range profiles {
-			if us, ok := states[st.ID][profiles[i].ID]; ok {
-				profiles[i].StateUpdates = us
-			}
-		}
-		changes := ledger.Tenant(scores, profiles)
+		changes := ledger.Tenant(scores, profiles[st.ID])
 		n := 0
 		for n < len(changes) && !changes[n].Day.Before(first) {
 			n++

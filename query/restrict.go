@@ -159,8 +159,8 @@ func (r *restricted) RecentScores(ctx context.Context, n int) (map[string][]flee
 	return m, nil
 }
 
-func (r *restricted) StateUpdates(ctx context.Context) (map[string]map[string][]fleetscore.ControlStateUpdate, error) {
-	m, err := r.src.StateUpdates(ctx)
+func (r *restricted) RecentProfiles(ctx context.Context, n int) (map[string][]fleetscore.ControlProfile, error) {
+	m, err := r.src.RecentProfiles(ctx, n)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetscore/fleetscore"
 )
@@ -113,30 +114,60 @@ func testRecentReads(t *testing.T, s fleetscore.Store) {
 		t.Error("RecentScores(0): no error")
 	}
 
-	states, err := f.StateUpdates(ctx)
+	// RecentProfiles: of tenant B, with 2 days its window starts on its
+	// last day but one; the profiles of a control that changes after it, of one
+	// with a state update dated in it, and not of one dated before it nor
+	// of one that does not change.
+	// A 4th day for B where one control gains a point.
+	bDays := hb.between(fleetscore.Day{}, fleetscore.Day{})
+	next := bDays[len(bDays)-1]
+	next.Day = next.Day.AddDays(1)
+	next.Controls = slices.Clone(next.Controls)
+	changing, steady := next.Controls[0].Name, next.Controls[1].Name
+	next.Controls[0].Score++
+	next.CurrentScore++
+	save(t, s, fleetscore.Batch{Tenant: tenantB, Scores: []fleetscore.Score{next}})
+	bDays = append(bDays, next)
+	inWindow := next.Day.Time().Add(3 * time.Hour)
+	bps := []fleetscore.ControlProfile{
+		{ID: changing, Title: "Changing", Category: fleetscore.CategoryData, MaxScore: 7,
+			StateUpdates: []fleetscore.ControlStateUpdate{{State: fleetscore.StateDefault, UpdatedAt: bDays[0].Day.Time()}}},
+		{ID: "zz_marked", Title: "Marked third party", Category: fleetscore.CategoryApps, MaxScore: 4,
+			StateUpdates: []fleetscore.ControlStateUpdate{
+				{State: fleetscore.StateDefault, UpdatedAt: bDays[0].Day.Time()},
+				{State: fleetscore.StateThirdParty, Comment: "Mimecast", UpdatedBy: "bob@client.example", UpdatedAt: inWindow},
+			}},
+		{ID: "zz_old", Title: "Marked long ago", MaxScore: 3,
+			StateUpdates: []fleetscore.ControlStateUpdate{{State: fleetscore.StateIgnored, UpdatedAt: bDays[0].Day.Time()}}},
+	}
+	bps = append(bps, fleetscore.ControlProfile{ID: steady, Title: "Steady", MaxScore: 2})
+	save(t, s, fleetscore.Batch{Tenant: tenantB, Profiles: bps})
+	rp, err := f.RecentProfiles(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]map[string][]fleetscore.ControlStateUpdate{tenantA.ID: {}}
-	for _, p := range ps[1:] { // not the removed profile's
-		if len(p.StateUpdates) > 0 {
-			want[tenantA.ID][p.ID] = p.StateUpdates
-		}
-	}
-	if len(states) != 1 || len(states[tenantA.ID]) != len(want[tenantA.ID]) {
-		t.Fatalf("StateUpdates: %v, want %v", states, want)
-	}
-	for id, us := range want[tenantA.ID] {
-		g := states[tenantA.ID][id]
-		if len(g) != len(us) {
-			t.Errorf("StateUpdates[%s]: %v, want %v", id, g, us)
-			continue
-		}
-		for i := range us {
-			if g[i].State != us[i].State || g[i].Comment != us[i].Comment || g[i].UpdatedBy != us[i].UpdatedBy ||
-				g[i].AssignedTo != us[i].AssignedTo || !g[i].UpdatedAt.Equal(us[i].UpdatedAt) {
-				t.Errorf("StateUpdates[%s][%d] = %+v, want %+v", id, i, g[i], us[i])
+	var ids []string
+	for _, p := range rp[tenantB.ID] {
+		ids = append(ids, p.ID)
+		switch p.ID {
+		case changing:
+			if p.Title != "Changing" || p.MaxScore != 7 || p.Category != fleetscore.CategoryData || len(p.StateUpdates) != 1 {
+				t.Errorf("RecentProfiles: %+v", p)
+			}
+		case "zz_marked":
+			if len(p.StateUpdates) != 2 || p.StateUpdates[1].State != fleetscore.StateThirdParty || p.StateUpdates[1].Comment != "Mimecast" ||
+				p.StateUpdates[1].UpdatedBy != "bob@client.example" || !p.StateUpdates[1].UpdatedAt.Equal(inWindow) {
+				t.Errorf("RecentProfiles: %+v; want both updates, the second Mimecast's", p)
 			}
 		}
+	}
+	if want := slices.Sorted(slices.Values([]string{changing, "zz_marked"})); !slices.Equal(ids, want) {
+		t.Errorf("RecentProfiles(2) of %s = %v, want %v", tenantB.ID, ids, want)
+	}
+	if _, ok := rp[tenantC.ID]; ok {
+		t.Errorf("RecentProfiles has tenant %s, never collected", tenantC.ID)
+	}
+	if _, err := f.RecentProfiles(ctx, 0); err == nil {
+		t.Error("RecentProfiles(0): no error")
 	}
 }

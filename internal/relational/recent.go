@@ -153,43 +153,66 @@ func (s *Store) RecentScores(ctx context.Context, n int) (map[string][]fleetscor
 	return out, nil
 }
 
-// StateUpdates returns, by tenant ID and control ID, the state updates of
-// every tenant's current control profiles: every distinct one ever seen, in
-// the order first seen (Graph's: oldest first), as Profiles has them.
-func (s *Store) StateUpdates(ctx context.Context) (map[string]map[string][]fleetscore.ControlStateUpdate, error) {
+// RecentProfiles returns, by tenant ID, the current profiles of the
+// controls that can make an item of the change ledger in each tenant's last
+// n stored days (RecentScores): those with a change after the first of the
+// days, and those with a state update dated on or after it. Each has its ID,
+// Title, Category, MaxScore and every state update, in the order first seen
+// (as Profiles has them); nothing else. A tenant with none is absent. It
+// reads the window's controls only, never every profile of the fleet.
+func (s *Store) RecentProfiles(ctx context.Context, n int) (map[string][]fleetscore.ControlProfile, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("recent profiles: %d days; ask for 1 or more", n)
+	}
 	type row struct {
-		tenant, control string
-		u               fleetscore.ControlStateUpdate
+		tenant string
+		p      fleetscore.ControlProfile
+		at     sql.NullInt64
+		u      [4]sql.NullString // state, assigned_to, comment, updated_by
 	}
 	list, err := all(ctx, s.reader(), func(r *sql.Rows) (row, error) {
-		var (
-			w  row
-			at int64
-		)
-		err := r.Scan(&w.tenant, &w.control, &at, &w.u.State, &w.u.AssignedTo, &w.u.Comment, &w.u.UpdatedBy)
-		if at != 0 {
-			w.u.UpdatedAt = time.Unix(0, at).UTC()
-		}
+		var w row
+		err := r.Scan(&w.tenant, &w.p.ID, &w.p.Title, &w.p.Category, &w.p.MaxScore, &w.at, &w.u[0], &w.u[1], &w.u[2], &w.u[3])
 		return w, err
-	}, `
-		SELECT t.guid, c.name, st.updated_at, st.state, st.assigned_to, st.comment, st.updated_by
-		FROM control_states st
-		JOIN profiles p ON p.tenant = st.tenant AND p.control = st.control
-		JOIN tenants t ON t.id = st.tenant
-		JOIN controls c ON c.id = st.control
+	}, recentCut+`,
+		touched AS (
+		    SELECT cc.tenant, cc.control
+		    FROM cut
+		    CROSS JOIN control_changes cc
+		    WHERE cc.tenant = cut.tenant AND cc.day > cut.day
+		    UNION
+		    SELECT st.tenant, st.control
+		    FROM cut
+		    CROSS JOIN control_states st
+		    WHERE st.tenant = cut.tenant AND st.updated_at >= cut.day * 86400000000000
+		)
+		SELECT t.guid, c.name, p.title, p.category, p.max_score,
+		       st.updated_at, st.state, st.assigned_to, st.comment, st.updated_by
+		FROM touched k
+		JOIN profiles p ON p.tenant = k.tenant AND p.control = k.control
+		JOIN tenants t ON t.id = k.tenant
+		JOIN controls c ON c.id = k.control
+		LEFT JOIN control_states st ON st.tenant = k.tenant AND st.control = k.control
 		WHERE NOT p.removed
-		ORDER BY st.id`)
+		ORDER BY t.guid, c.name, st.id`, n-1)
 	if err != nil {
-		return nil, fmt.Errorf("state updates: %w", err)
+		return nil, fmt.Errorf("recent profiles: %w", err)
 	}
-	out := map[string]map[string][]fleetscore.ControlStateUpdate{}
+	out := map[string][]fleetscore.ControlProfile{}
 	for _, w := range list {
-		m := out[w.tenant]
-		if m == nil {
-			m = map[string][]fleetscore.ControlStateUpdate{}
-			out[w.tenant] = m
+		ps := out[w.tenant]
+		if len(ps) == 0 || ps[len(ps)-1].ID != w.p.ID {
+			ps = append(ps, w.p)
 		}
-		m[w.control] = append(m[w.control], w.u)
+		if w.u[0].Valid {
+			u := fleetscore.ControlStateUpdate{State: w.u[0].String, AssignedTo: w.u[1].String, Comment: w.u[2].String, UpdatedBy: w.u[3].String}
+			if w.at.Valid && w.at.Int64 != 0 {
+				u.UpdatedAt = time.Unix(0, w.at.Int64).UTC()
+			}
+			last := &ps[len(ps)-1]
+			last.StateUpdates = append(last.StateUpdates, u)
+		}
+		out[w.tenant] = ps
 	}
 	return out, nil
 }
