@@ -3,6 +3,18 @@
 // Storage blob container. The database holds the compact history; the archive
 // holds what Graph actually sent, for audits and for re-deriving figures later.
 //
+// A day is kept at "{tenant ID}/{YYYY-MM-DD}.json" (BlobName), the tenant ID
+// being its lower-case GUID, so two tenants never share a folder and renaming
+// a tenant keeps its folder. The tenant's display name is kept beside the
+// days: in a folder archive in "{tenant ID}/tenant.json", in a container as
+// the metadata tenant_name (URL-escaped) of every blob.
+//
+// Earlier versions kept days at "{SafeName(tenant name)}/{date}.json"
+// (LegacyBlobName), where "Contoso Ltd." and "Contoso Ltd" shared a folder and
+// overwrote each other's days. Migrate moves such folders to the new layout
+// for the configured tenants, once, and leaves (and reports) any folder it
+// cannot attribute to a single tenant.
+//
 // The archive is optional and never in the way of the database: the collector
 // saves a tenant's batch first and archives its days afterwards. A Put that
 // fails returns an *Error naming the tenant and day; the collector reports it
@@ -17,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,7 +37,8 @@ import (
 	"github.com/fleetscore/fleetscore"
 )
 
-// Snapshot is one tenant's raw Graph JSON of one day.
+// Snapshot is one tenant's raw Graph JSON of one day. TenantID must be a
+// GUID (any case, braces allowed); TenantName is kept beside the days.
 type Snapshot struct {
 	TenantID   string
 	TenantName string
@@ -34,11 +48,13 @@ type Snapshot struct {
 
 // Archiver keeps snapshots. Implementations are safe for concurrent use.
 type Archiver interface {
-	// Put stores the snapshot at BlobName(s.TenantName, s.Day), replacing
-	// what was there, so it is idempotent. A failure is an *Error.
+	// Put stores the snapshot at BlobName(s.TenantID, s.Day), replacing
+	// what was there, so it is idempotent, and records s.TenantName as the
+	// tenant's name. A failure (also a TenantID that is not a GUID) is an
+	// *Error.
 	Put(ctx context.Context, s Snapshot) error
 	// Has reports whether the tenant's day is archived. A failure is an *Error.
-	Has(ctx context.Context, tenantName string, day fleetscore.Day) (bool, error)
+	Has(ctx context.Context, tenantID string, day fleetscore.Day) (bool, error)
 	Close() error
 }
 
@@ -51,12 +67,65 @@ var (
 // (255 bytes a name) and Azure (254 characters a path segment) accept.
 const maxNameBytes = 200
 
-// BlobName is where a tenant's day is kept: "{tenant name}/{YYYY-MM-DD}.json",
-// both as a blob name and as a path (with "/") below the archive folder.
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// CanonicalID is a tenant ID as the archive keys it: the GUID in lower case,
+// without braces or surrounding spaces, so that case variants of one ID name
+// one folder. ok is false when id is not a GUID.
+func CanonicalID(id string) (canonical string, ok bool) {
+	id = strings.TrimSpace(id)
+	if strings.HasPrefix(id, "{") && strings.HasSuffix(id, "}") {
+		id = id[1 : len(id)-1]
+	}
+	if !guidPattern.MatchString(id) {
+		return "", false
+	}
+	return strings.ToLower(id), true
+}
+
+// BlobName is where a tenant's day is kept: "{tenant ID}/{YYYY-MM-DD}.json",
+// both as a blob name and as a path (with "/") below the archive folder. The
+// tenant ID is CanonicalID's form.
 //
-// The tenant name is made safe by SafeName.
-func BlobName(tenantName string, day fleetscore.Day) string {
+// Put and Has refuse an ID that is not a GUID; BlobName still gives such an
+// ID a safe single segment (SafeName of it in lower case), never a path out.
+func BlobName(tenantID string, day fleetscore.Day) string {
+	return folderOf(tenantID) + "/" + day.String() + ".json"
+}
+
+func folderOf(tenantID string) string {
+	if id, ok := CanonicalID(tenantID); ok {
+		return id
+	}
+	return SafeName(strings.ToLower(tenantID))
+}
+
+// LegacyBlobName is where versions before the tenant-ID layout kept a
+// tenant's day: "{SafeName(tenant name)}/{YYYY-MM-DD}.json". Migrate moves
+// such days to BlobName.
+func LegacyBlobName(tenantName string, day fleetscore.Day) string {
 	return SafeName(tenantName) + "/" + day.String() + ".json"
+}
+
+// sidecarName is the folder archive's record of a tenant's name, beside its
+// days: "{tenant ID}/tenant.json".
+const sidecarName = "tenant.json"
+
+// Blob metadata keys of every day's blob. The name is URL-escaped
+// (url.PathEscape) because metadata travels as HTTP headers, which take
+// ASCII only and would trim spaces.
+const (
+	metaTenantID   = "tenant_id"
+	metaTenantName = "tenant_name"
+)
+
+// checkID is the snapshot's canonical tenant ID, or the *Error refusing it.
+func checkID(op string, s Snapshot) (string, error) {
+	id, ok := CanonicalID(s.TenantID)
+	if !ok {
+		return "", newError(op, s, fmt.Sprintf("tenant ID %q is not a GUID; the archive keeps each tenant under its Directory (tenant) ID", s.TenantID), nil)
+	}
+	return id, nil
 }
 
 // SafeName is a tenant name as a single blob-name segment and folder name.
@@ -102,7 +171,7 @@ func SafeName(name string) string {
 // Error is a failed archive operation. Its text is safe to show and log: it
 // never holds an account key, a SAS signature or a token.
 type Error struct {
-	Op         string         // "open", "put" or "has"
+	Op         string         // "open", "put", "has" or "migrate"
 	TenantID   string         // "" for open
 	TenantName string         // "" for open
 	Day        fleetscore.Day // zero for open
@@ -114,8 +183,11 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("archive ")
 	b.WriteString(e.Op)
-	if e.TenantName != "" {
+	switch {
+	case e.TenantName != "":
 		fmt.Fprintf(&b, " %s", e.TenantName)
+	case e.TenantID != "":
+		fmt.Fprintf(&b, " %s", e.TenantID)
 	}
 	if !e.Day.IsZero() {
 		fmt.Fprintf(&b, " %s", e.Day)
@@ -180,7 +252,7 @@ func Open(ctx context.Context, c Config, getenv func(string) string, hc *http.Cl
 	switch c.Kind {
 	case KindFolder:
 		if c.Folder == "" {
-			return nil, openError("archive kind folder needs a folder: the directory to write {tenant}/{date}.json files into")
+			return nil, openError("archive kind folder needs a folder: the directory to write {tenant ID}/{date}.json files into")
 		}
 		return Folder(c.Folder)
 	case KindAzblob:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,11 @@ const (
 var (
 	day1 = fleetscore.MustDay("2026-11-26")
 	day2 = fleetscore.MustDay("2026-11-27")
+)
+
+const (
+	contosoID = "11111111-1111-1111-1111-111111111111"
+	nobodyID  = "99999999-9999-9999-9999-999999999999"
 )
 
 func TestSafeName(t *testing.T) {
@@ -72,6 +78,26 @@ func TestSafeName(t *testing.T) {
 
 func TestBlobName(t *testing.T) {
 	for _, tc := range []struct {
+		tenantID string
+		day      fleetscore.Day
+		want     string
+	}{
+		{"72f988bf-86f1-41af-91ab-2d7cd011db47", day2, "72f988bf-86f1-41af-91ab-2d7cd011db47/2026-11-27.json"},
+		// Case variants and the braced form of one ID are one folder.
+		{"72F988BF-86F1-41AF-91AB-2D7CD011DB47", day1, "72f988bf-86f1-41af-91ab-2d7cd011db47/2026-11-26.json"},
+		{" {72f988bf-86F1-41af-91ab-2d7cd011db47} ", day1, "72f988bf-86f1-41af-91ab-2d7cd011db47/2026-11-26.json"},
+		// Not a GUID (Put and Has refuse it): still one safe segment.
+		{"../..", day1, "_/2026-11-26.json"},
+		{"Contoso/EU", day1, "contoso_eu/2026-11-26.json"},
+	} {
+		if got := archive.BlobName(tc.tenantID, tc.day); got != tc.want {
+			t.Errorf("BlobName(%q, %s) = %q, want %q", tc.tenantID, tc.day, got, tc.want)
+		}
+	}
+}
+
+func TestLegacyBlobName(t *testing.T) {
+	for _, tc := range []struct {
 		tenant string
 		day    fleetscore.Day
 		want   string
@@ -80,9 +106,29 @@ func TestBlobName(t *testing.T) {
 		{"Fabrikam Holdings GmbH", day1, "Fabrikam Holdings GmbH/2026-11-26.json"},
 		{"Contoso/EU", day1, "Contoso_EU/2026-11-26.json"},
 		{"..", day1, "_/2026-11-26.json"},
+		// The collision the tenant-ID layout ends.
+		{"Contoso Ltd.", day1, "Contoso Ltd/2026-11-26.json"},
+		{"Contoso Ltd", day1, "Contoso Ltd/2026-11-26.json"},
 	} {
-		if got := archive.BlobName(tc.tenant, tc.day); got != tc.want {
-			t.Errorf("BlobName(%q, %s) = %q, want %q", tc.tenant, tc.day, got, tc.want)
+		if got := archive.LegacyBlobName(tc.tenant, tc.day); got != tc.want {
+			t.Errorf("LegacyBlobName(%q, %s) = %q, want %q", tc.tenant, tc.day, got, tc.want)
+		}
+	}
+}
+
+func TestCanonicalID(t *testing.T) {
+	for in, want := range map[string]string{
+		"72f988bf-86f1-41af-91ab-2d7cd011db47":    "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		"72F988BF-86F1-41AF-91AB-2D7CD011DB47":    "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		"{72f988bf-86f1-41af-91ab-2d7cd011db47}":  "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		"contoso.onmicrosoft.com":                 "",
+		"72f988bf86f141af91ab2d7cd011db47":        "",
+		"../72f988bf-86f1-41af-91ab-2d7cd011db47": "",
+		"": "",
+	} {
+		got, ok := archive.CanonicalID(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("CanonicalID(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
 }
@@ -128,17 +174,18 @@ func TestFolderRoundTrip(t *testing.T) {
 		}
 	}
 	for _, s := range snaps {
-		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(archive.BlobName(s.TenantName, s.Day))))
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(archive.BlobName(s.TenantID, s.Day))))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, s.JSON) {
 			t.Errorf("%s %s: read back %d bytes that differ from the %d put", s.TenantName, s.Day, len(got), len(s.JSON))
 		}
-		checkHas(t, a, s.TenantName, s.Day, true)
+		checkHas(t, a, s.TenantID, s.Day, true)
+		checkSidecar(t, dir, s.TenantID, s.TenantName)
 	}
-	checkHas(t, a, "Contoso", day2.AddDays(1), false)
-	checkHas(t, a, "Nobody", day2, false)
+	checkHas(t, a, contosoID, day2.AddDays(1), false)
+	checkHas(t, a, nobodyID, day2, false)
 
 	// Every file is where BlobName says, 0640, and no temporary file is left.
 	var files []string
@@ -147,7 +194,9 @@ func TestFolderRoundTrip(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		files = append(files, filepath.ToSlash(rel))
+		if d.Name() != "tenant.json" {
+			files = append(files, filepath.ToSlash(rel))
+		}
 		if fi, _ := d.Info(); fi.Mode().Perm() != 0o640 {
 			t.Errorf("%s has mode %v, want 0640", rel, fi.Mode().Perm())
 		}
@@ -164,7 +213,7 @@ func TestFolderRoundTrip(t *testing.T) {
 	if err := a.Put(ctx, again); err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(filepath.Join(dir, "Contoso", "2026-11-27.json"))
+	got, err := os.ReadFile(filepath.Join(dir, contosoID, "2026-11-27.json"))
 	if err != nil || !bytes.Equal(got, again.JSON) {
 		t.Errorf("after overwrite: err %v, equal %v", err, bytes.Equal(got, again.JSON))
 	}
@@ -178,9 +227,20 @@ func TestFolderStaysInside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"../..", "../../x", "..\\..\\y", "/abs", "\x00", ".", ""} {
-		if err := a.Put(ctx, archive.Snapshot{TenantName: name, Day: day1, JSON: []byte("{}")}); err != nil {
+	hostile := []string{"../..", "../../x", "..\\..\\y", "/abs", "\x00", ".", ""}
+	for _, name := range hostile {
+		// A hostile name is only ever a value in tenant.json.
+		if err := a.Put(ctx, archive.Snapshot{TenantID: contosoID, TenantName: name, Day: day1, JSON: []byte("{}")}); err != nil {
 			t.Fatalf("%q: %v", name, err)
+		}
+		checkSidecar(t, dir, contosoID, name)
+		// A hostile ID is refused, and its Path still stays inside.
+		err := a.Put(ctx, archive.Snapshot{TenantID: name, TenantName: "Contoso", Day: day1, JSON: []byte("{}")})
+		if ae := asArchiveError(t, err); ae.Op != "put" || !strings.Contains(ae.Msg, "not a GUID") {
+			t.Errorf("Put with tenant ID %q: %v", name, err)
+		}
+		if _, err := a.Has(ctx, name, day1); err == nil {
+			t.Errorf("Has with tenant ID %q succeeded", name)
 		}
 		p := a.Path(name, day1)
 		if rel, err := filepath.Rel(dir, p); err != nil || strings.HasPrefix(rel, "..") || strings.Count(filepath.ToSlash(rel), "/") != 1 {
@@ -190,6 +250,9 @@ func TestFolderStaysInside(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(root, "a"))
 	if len(entries) != 1 {
 		t.Errorf("files were written beside the archive folder: %v", entries)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != contosoID {
+		t.Errorf("the archive folder holds %v, want only %s", entries, contosoID)
 	}
 }
 
@@ -206,22 +269,22 @@ func TestFolderConcurrentPut(t *testing.T) {
 		body := payload(fmt.Sprint("w", i), 50_000+i*1000)
 		bodies = append(bodies, body)
 		wg.Go(func() {
-			if err := a.Put(ctx, archive.Snapshot{TenantName: "Contoso", Day: day1, JSON: body}); err != nil {
+			if err := a.Put(ctx, archive.Snapshot{TenantID: contosoID, TenantName: "Contoso", Day: day1, JSON: body}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	got, err := os.ReadFile(a.Path("Contoso", day1))
+	got, err := os.ReadFile(a.Path(contosoID, day1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(bodies, func(b []byte) bool { return bytes.Equal(b, got) }) {
 		t.Errorf("the file (%d bytes) is none of the bodies put", len(got))
 	}
-	entries, _ := os.ReadDir(filepath.Dir(a.Path("Contoso", day1)))
-	if len(entries) != 1 {
-		t.Errorf("want only the day's file, have %d entries", len(entries))
+	entries, _ := os.ReadDir(filepath.Dir(a.Path(contosoID, day1)))
+	if len(entries) != 2 {
+		t.Errorf("want only the day's file and tenant.json, have %v", entries)
 	}
 }
 
@@ -232,7 +295,7 @@ func TestFolderErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := archive.Snapshot{TenantID: "11111111-1111-1111-1111-111111111111", TenantName: "Contoso", Day: day1, JSON: []byte("{}")}
+	s := archive.Snapshot{TenantID: contosoID, TenantName: "Contoso", Day: day1, JSON: []byte("{}")}
 	err = a.Put(ctx, s)
 	ae := asArchiveError(t, err)
 	if ae.Op != "put" || ae.TenantID != s.TenantID || ae.TenantName != "Contoso" || ae.Day != day1 || !errors.Is(err, context.Canceled) {
@@ -242,7 +305,7 @@ func TestFolderErrors(t *testing.T) {
 	// A file where the tenant's folder should be.
 	dir := t.TempDir()
 	a, _ = archive.Folder(dir)
-	if err := os.WriteFile(filepath.Join(dir, "Contoso"), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, contosoID), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	err = a.Put(context.Background(), s)
@@ -393,7 +456,7 @@ func TestBlobAzurite(t *testing.T) {
 	defer a.Close()
 
 	// Has creates the missing container and finds nothing in it.
-	checkHas(t, a, "Contoso", day1, false)
+	checkHas(t, a, contosoID, day1, false)
 
 	snaps := snapshots()
 	var wg sync.WaitGroup
@@ -407,10 +470,10 @@ func TestBlobAzurite(t *testing.T) {
 	wg.Wait()
 	checkBlobs(t, client, name, snaps)
 	for _, s := range snaps {
-		checkHas(t, a, s.TenantName, s.Day, true)
+		checkHas(t, a, s.TenantID, s.Day, true)
 	}
-	checkHas(t, a, "Contoso", day2.AddDays(1), false)
-	checkHas(t, a, "Nobody", day2, false)
+	checkHas(t, a, contosoID, day2.AddDays(1), false)
+	checkHas(t, a, nobodyID, day2, false)
 
 	// Overwrite: the same tenant and day again replaces the blob.
 	snaps[2].JSON = payload("m2-again", 80_000)
@@ -455,7 +518,7 @@ func TestBlobAzuriteAccountKey(t *testing.T) {
 		if err := a.Put(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		checkHas(t, a, s.TenantName, s.Day, true)
+		checkHas(t, a, s.TenantID, s.Day, true)
 	}
 	checkBlobs(t, client, name, snaps)
 
@@ -503,7 +566,7 @@ func TestBlobUnreachable(t *testing.T) {
 				t.Errorf("the message does not say why: %q", ae.Msg)
 			}
 			noSecret(t, err.Error(), "c2VjcmV0LXNhcy1zaWduYXR1cmUtdmFsdWU")
-			_, err = a.Has(context.Background(), "Contoso", day2)
+			_, err = a.Has(context.Background(), contosoID, day2)
 			if ae := asArchiveError(t, err); ae.Op != "has" {
 				t.Errorf("Has: %#v", ae)
 			}
@@ -535,14 +598,14 @@ func TestBlobUnreachable(t *testing.T) {
 
 func noEnv(string) string { return "" }
 
-func checkHas(t *testing.T, a archive.Archiver, tenant string, day fleetscore.Day, want bool) {
+func checkHas(t *testing.T, a archive.Archiver, tenantID string, day fleetscore.Day, want bool) {
 	t.Helper()
-	got, err := a.Has(context.Background(), tenant, day)
+	got, err := a.Has(context.Background(), tenantID, day)
 	if err != nil {
-		t.Fatalf("Has(%q, %s): %v", tenant, day, err)
+		t.Fatalf("Has(%q, %s): %v", tenantID, day, err)
 	}
 	if got != want {
-		t.Errorf("Has(%q, %s) = %v, want %v", tenant, day, got, want)
+		t.Errorf("Has(%q, %s) = %v, want %v", tenantID, day, got, want)
 	}
 }
 
@@ -550,7 +613,7 @@ func checkNames(t *testing.T, got []string, snaps []archive.Snapshot) {
 	t.Helper()
 	var want []string
 	for _, s := range snaps {
-		want = append(want, archive.BlobName(s.TenantName, s.Day))
+		want = append(want, archive.BlobName(s.TenantID, s.Day))
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -565,7 +628,11 @@ func checkBlobs(t *testing.T, client *azblob.Client, container string, snaps []a
 	t.Helper()
 	ctx := context.Background()
 	var names []string
-	pager := client.NewListBlobsFlatPager(container, nil)
+	pager := client.NewListBlobsFlatPager(container, &azblob.ListBlobsFlatOptions{Include: azblob.ListBlobsInclude{Metadata: true}})
+	byName := map[string]archive.Snapshot{}
+	for _, s := range snaps {
+		byName[archive.BlobName(s.TenantID, s.Day)] = s
+	}
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -576,11 +643,17 @@ func checkBlobs(t *testing.T, client *azblob.Client, container string, snaps []a
 			if ct := b.Properties.ContentType; ct == nil || *ct != "application/json" {
 				t.Errorf("%s: content type %v", *b.Name, ct)
 			}
+			if s, ok := byName[*b.Name]; ok {
+				id, name := blobTenant(b.Metadata)
+				if id != s.TenantID || name != s.TenantName {
+					t.Errorf("%s: metadata names tenant %q (%s), want %q (%s)", *b.Name, name, id, s.TenantName, s.TenantID)
+				}
+			}
 		}
 	}
 	checkNames(t, names, snaps)
 	for _, s := range snaps {
-		name := archive.BlobName(s.TenantName, s.Day)
+		name := archive.BlobName(s.TenantID, s.Day)
 		resp, err := client.DownloadStream(ctx, container, name, nil)
 		if err != nil {
 			t.Fatalf("download %s: %v", name, err)
@@ -619,4 +692,42 @@ func noSecret(t *testing.T, text string, extra ...string) {
 			t.Errorf("error text holds %s with a value: %s", f, text)
 		}
 	}
+}
+
+// checkSidecar reads the folder archive's tenant.json of the tenant.
+func checkSidecar(t *testing.T, dir, tenantID, wantName string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, tenantID, "tenant.json"))
+	if err != nil {
+		t.Errorf("tenant.json of %s: %v", tenantID, err)
+		return
+	}
+	var got struct {
+		ID   string `json:"tenant_id"`
+		Name string `json:"tenant_name"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil || got.ID != tenantID || got.Name != wantName {
+		t.Errorf("tenant.json of %s is %s (%v), want tenant_id %s and tenant_name %q", tenantID, data, err, tenantID, wantName)
+	}
+}
+
+// blobTenant is the tenant a blob's metadata names, its name URL-unescaped.
+// Metadata keys come back in any case.
+func blobTenant(md map[string]*string) (id, name string) {
+	for k, v := range md {
+		if v == nil {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "tenant_id":
+			id = *v
+		case "tenant_name":
+			if n, err := url.PathUnescape(*v); err == nil {
+				name = n
+			} else {
+				name = "undecodable " + *v
+			}
+		}
+	}
+	return id, name
 }

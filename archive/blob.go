@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,7 +40,8 @@ type BlobOptions struct {
 }
 
 // Container is an archive in an Azure Storage blob container, one block blob
-// per tenant per day named BlobName, with content type application/json.
+// per tenant per day named BlobName, with content type application/json and
+// the metadata tenant_id and tenant_name (URL-escaped).
 // The identity needs read and write on blobs (the Storage Blob Data
 // Contributor role, or a key, or a SAS with read, write and create) and, to
 // create a missing container, on the account.
@@ -133,14 +135,19 @@ func azblobSharedKey(account, key string) (*container.SharedKeyCredential, error
 // Put uploads the snapshot as one block blob, replacing any blob of the same
 // name, with its MD5 so the service rejects a body damaged on the way.
 func (c *Container) Put(ctx context.Context, s Snapshot) error {
+	id, err := checkID("put", s)
+	if err != nil {
+		return err
+	}
+	s.TenantID = id
 	if err := c.ensure(ctx, false); err != nil {
 		return c.fail("put", s, err)
 	}
-	err := c.upload(ctx, s)
+	err = c.upload(ctx, s, nil)
 	if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 		// Deleted since it was checked: create it again, once.
 		if err = c.ensure(ctx, true); err == nil {
-			err = c.upload(ctx, s)
+			err = c.upload(ctx, s, nil)
 		}
 	}
 	if err != nil {
@@ -149,25 +156,34 @@ func (c *Container) Put(ctx context.Context, s Snapshot) error {
 	return nil
 }
 
-func (c *Container) upload(ctx context.Context, s Snapshot) error {
+// upload writes s at BlobName(s.TenantID, s.Day); with cond, only as cond
+// allows (a migration's If-None-Match: *).
+func (c *Container) upload(ctx context.Context, s Snapshot, cond *blob.AccessConditions) error {
 	sum := md5.Sum(s.JSON)
 	contentType := "application/json"
-	_, err := c.client.NewBlockBlobClient(BlobName(s.TenantName, s.Day)).Upload(ctx,
+	id, name := s.TenantID, url.PathEscape(s.TenantName)
+	_, err := c.client.NewBlockBlobClient(BlobName(s.TenantID, s.Day)).Upload(ctx,
 		streaming.NopCloser(bytes.NewReader(s.JSON)),
 		&blockblob.UploadOptions{
 			HTTPHeaders:             &blob.HTTPHeaders{BlobContentType: &contentType, BlobContentMD5: sum[:]},
 			TransactionalValidation: blob.TransferValidationTypeMD5(sum[:]),
+			Metadata:                map[string]*string{metaTenantID: &id, metaTenantName: &name},
+			AccessConditions:        cond,
 		})
 	return err
 }
 
 // Has reports whether the tenant's day has a blob.
-func (c *Container) Has(ctx context.Context, tenantName string, day fleetscore.Day) (bool, error) {
-	s := Snapshot{TenantName: tenantName, Day: day}
+func (c *Container) Has(ctx context.Context, tenantID string, day fleetscore.Day) (bool, error) {
+	s := Snapshot{TenantID: tenantID, Day: day}
+	id, err := checkID("has", s)
+	if err != nil {
+		return false, err
+	}
 	if err := c.ensure(ctx, false); err != nil {
 		return false, c.fail("has", s, err)
 	}
-	_, err := c.client.NewBlobClient(BlobName(tenantName, day)).GetProperties(ctx, nil)
+	_, err = c.client.NewBlobClient(BlobName(id, day)).GetProperties(ctx, nil)
 	var re *azcore.ResponseError
 	switch {
 	case err == nil:
@@ -426,3 +442,119 @@ func identityCredential(clientID string, getenv func(string) string, hc *http.Cl
 	}
 	return azidentity.NewManagedIdentityCredential(o)
 }
+
+// folders lists the container's top-level prefixes ("{folder}/"). A missing
+// container has none.
+func (c *Container) folders(ctx context.Context) ([]string, error) {
+	var out []string
+	pager := c.client.NewListBlobsHierarchyPager("/", nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if bloberror.HasCode(err, bloberror.ContainerNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, c.fail("migrate", Snapshot{}, err)
+		}
+		for _, p := range page.Segment.BlobPrefixes {
+			if p.Name != nil {
+				out = append(out, strings.TrimSuffix(*p.Name, "/"))
+			}
+		}
+	}
+	return out, nil
+}
+
+func (c *Container) legacyDays(ctx context.Context, folder string) ([]fleetscore.Day, error) {
+	var out []fleetscore.Day
+	prefix := folder + "/"
+	pager := c.client.NewListBlobsHierarchyPager("/", &container.ListBlobsHierarchyOptions{Prefix: &prefix})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, c.fail("migrate", Snapshot{}, err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			if b.Name == nil {
+				continue
+			}
+			if day, ok := parseDayFile(strings.TrimPrefix(*b.Name, prefix)); ok {
+				out = append(out, day)
+			}
+		}
+	}
+	return out, nil
+}
+
+// moveDay copies the old blob to its new name (only if that name is free),
+// checks that the service holds the copy's MD5, and then deletes the old
+// blob, only if it has not changed since it was read. A crash in between
+// leaves both, which the next run sees as the same bytes and finishes.
+func (c *Container) moveDay(ctx context.Context, folder string, t TenantRef, day fleetscore.Day) (bool, error) {
+	s := Snapshot{TenantID: t.ID, TenantName: t.Name, Day: day}
+	from := folder + "/" + day.String() + ".json"
+	body, etag, err := c.download(ctx, from)
+	if err != nil {
+		return false, c.fail("migrate", s, err)
+	}
+	s.JSON = body
+	sum := md5.Sum(body)
+	noneMatch := azcore.ETagAny
+	err = c.upload(ctx, s, &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &noneMatch}})
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet):
+		have, _, err := c.download(ctx, BlobName(t.ID, day))
+		if err != nil {
+			return false, c.fail("migrate", s, err)
+		}
+		if !bytes.Equal(have, body) {
+			return false, nil
+		}
+	case err != nil:
+		return false, c.fail("migrate", s, err)
+	default:
+		props, err := c.client.NewBlobClient(BlobName(t.ID, day)).GetProperties(ctx, nil)
+		if err != nil {
+			return false, c.fail("migrate", s, err)
+		}
+		if !bytes.Equal(props.ContentMD5, sum[:]) {
+			return false, newError("migrate", s, fmt.Sprintf("the copy at %s does not hold the MD5 of %s; both are kept, the next run tries again", BlobName(t.ID, day), from), nil)
+		}
+	}
+	del := &blob.DeleteOptions{}
+	if etag != "" {
+		del.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag}}
+	}
+	_, err = c.client.NewBlobClient(from).Delete(ctx, del)
+	if err != nil && !bloberror.HasCode(err, bloberror.BlobNotFound) {
+		return false, c.fail("migrate", s, err)
+	}
+	return true, nil
+}
+
+// download reads a whole blob and its ETag.
+func (c *Container) download(ctx context.Context, name string) ([]byte, azcore.ETag, error) {
+	resp, err := c.client.NewBlobClient(name).DownloadStream(ctx, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(resp.ContentMD5) > 0 {
+		if sum := md5.Sum(body); !bytes.Equal(resp.ContentMD5, sum[:]) {
+			return nil, "", fmt.Errorf("%s was damaged on the way: its MD5 does not match", name)
+		}
+	}
+	var etag azcore.ETag
+	if resp.ETag != nil {
+		etag = *resp.ETag
+	}
+	return body, etag, nil
+}
+
+// finish has nothing to do: a prefix goes with its last blob, and every
+// copied blob carries the tenant's name.
+func (c *Container) finish(context.Context, string, TenantRef) error { return nil }

@@ -69,7 +69,7 @@ func TestArchiveFailureIsRetriedNextRun(t *testing.T) {
 	}
 	want, _ = f.emu.Expected(info.ID)
 	for _, s := range want {
-		data, err := os.ReadFile(dir.Path(info.Name, s.Day))
+		data, err := os.ReadFile(dir.Path(info.ID, s.Day))
 		if err != nil {
 			t.Errorf("day %s not archived: %v", s.Day, err)
 			continue

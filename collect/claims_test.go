@@ -125,8 +125,10 @@ func TestFailedTenantIsReleased(t *testing.T) {
 // waits for the day to be done), never gets it.
 func TestClaimIsHeldWhileTheTenantRuns(t *testing.T) {
 	f := newFixture(t, emulator.Options{Seed: 13})
-	const ttl = 200 * time.Millisecond
-	infos, jobs := f.tenants(1, emulator.Faults{Slow: time.Second}) // > 3 ttl
+	// A lease long enough that a renewal every ttl/3 survives a busy
+	// machine's stalls (a 2-core CI runner next to a CPU hog).
+	const ttl = time.Second
+	infos, jobs := f.tenants(1, emulator.Faults{Slow: 3*ttl + 200*time.Millisecond}) // > 3 ttl
 	a, b := f.instance("a", ttl), f.instance("b", ttl)
 	var tries atomic.Int32
 	b.Claims = &counting{Claimer: f.store, claims: &tries}

@@ -253,7 +253,12 @@ func hints(n *yaml.Node, known []string) map[string]bool {
 
 // secretOf loads the secret named by base_env or base_file; ok is false
 // when neither is set or it could not be loaded (reported).
-func (p *parser) secretOf(m map[string]entry, base, holds string) (Secret, string, bool) {
+func (p *parser) secretOf(m map[string]entry, base, holds string) (s Secret, source string, ok bool) {
+	p.secrets(UseChannels, func() { s, source, ok = p.loadSecret(m, base, holds) })
+	return s, source, ok
+}
+
+func (p *parser) loadSecret(m map[string]entry, base, holds string) (Secret, string, bool) {
 	envE, fileE := m[base+"_env"], m[base+"_file"]
 	switch {
 	case !envE.missing() && !fileE.missing():

@@ -89,7 +89,7 @@ alerts:
 
 func TestAlertsConfig(t *testing.T) {
 	y := okApp + okTenants + fullAlerts
-	cfg, err := Parse(fx.path(), []byte(y), alertEnv)
+	cfg, err := parseAll(fx.path(), []byte(y), alertEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestAlertsConfig(t *testing.T) {
 	}
 
 	// Without alerting, nothing changes.
-	plain, err := Parse(fx.path(), []byte(okApp+okTenants), goodEnv)
+	plain, err := parseAll(fx.path(), []byte(okApp+okTenants), goodEnv)
 	if err != nil || plain.Channels != nil || plain.Alerts != nil {
 		t.Errorf("config without alerting: %v, channels %v, alerts %v", err, plain.Channels, plain.Alerts)
 	}
@@ -233,7 +233,7 @@ func TestAlertProblems(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse(fx.path(), []byte(tc.yaml), alertEnv)
+			_, err := parseAll(fx.path(), []byte(tc.yaml), alertEnv)
 			var ce *Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %v, want *Error", err)
@@ -296,7 +296,7 @@ func TestAlertWarnings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse(fx.path(), []byte(okApp+okTenants+tc.yaml), alertEnv)
+			cfg, err := parseAll(fx.path(), []byte(okApp+okTenants+tc.yaml), alertEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,7 +319,7 @@ func TestAlertWarnings(t *testing.T) {
 }
 
 func TestAlertSecretsNeverShown(t *testing.T) {
-	cfg, err := Parse(fx.path(), []byte(okApp+okTenants+fullAlerts), alertEnv)
+	cfg, err := parseAll(fx.path(), []byte(okApp+okTenants+fullAlerts), alertEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

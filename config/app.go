@@ -69,14 +69,22 @@ func (p *parser) app(e entry) *App {
 		p.fail(a.Line, "the app has no credential",
 			"add certificate: with a PEM or PFX file (recommended), or client_secret_env: or client_secret_file:")
 	case hasCert:
-		p.certificate(a, cert, pwEnv)
+		p.secrets(UseGraph, func() { p.certificate(a, cert, pwEnv) })
 	case hasEnv:
-		if name, v, ok := p.env(secretEnv, "the client secret"); ok {
-			a.Secret, a.Source = Secret(strings.TrimSpace(v)), "secret from $"+name
-			p.checkSecret(a, secretEnv.key.Line)
+		p.secrets(UseGraph, func() {
+			if name, v, ok := p.env(secretEnv, "the client secret"); ok {
+				a.Secret, a.Source = Secret(strings.TrimSpace(v)), "secret from $"+name
+				p.checkSecret(a, secretEnv.key.Line)
+			}
+		})
+		if name := strings.TrimSpace(secretEnv.val.Value); a.Source == "" && conventionalEnv.MatchString(name) {
+			a.Source = "secret from $" + name
 		}
 	case hasFile:
-		p.secretFile(a, secretFile)
+		p.secrets(UseGraph, func() { p.secretFile(a, secretFile) })
+		if a.Source == "" {
+			a.Source = "secret from file " + strings.TrimSpace(secretFile.val.Value)
+		}
 	}
 	if !pwEnv.missing() && !hasCert {
 		p.fail(pwEnv.key.Line, "certificate_password_env is set but the app has no certificate",
@@ -110,7 +118,7 @@ func (p *parser) env(e entry, holds string) (name, value string, ok bool) {
 		if !conventionalEnv.MatchString(v) {
 			what = fmt.Sprintf("the environment variable named by %s is empty or not set (its name is not shown: it is not upper case and may be a secret pasted here)", key)
 		}
-		p.fail(e.key.Line, what, "set it in fleetscore's environment (for systemd: Environment= or EnvironmentFile= in the unit), or fix the name")
+		p.failSecret(e.key.Line, what, "set it in fleetscore's environment (for systemd: Environment= or EnvironmentFile= in the unit), or fix the name")
 		return "", "", false
 	}
 	return v, value, true
@@ -177,11 +185,11 @@ func (p *parser) read(line int, what, written string) ([]byte, bool) {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		p.fail(line, fmt.Sprintf("%s file %s does not exist", what, shown),
+		p.failSecret(line, fmt.Sprintf("%s file %s does not exist", what, shown),
 			"check the path; a relative path is relative to the config file's folder, "+p.dir)
 		return nil, false
 	case errors.Is(err, fs.ErrPermission):
-		p.fail(line, fmt.Sprintf("cannot read %s file %s: permission denied", what, shown),
+		p.failSecret(line, fmt.Sprintf("cannot read %s file %s: permission denied", what, shown),
 			"let the user fleetscore runs as read it, e.g. chown that user and chmod 600")
 		return nil, false
 	case err != nil:

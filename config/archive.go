@@ -63,12 +63,14 @@ func (p *parser) archive(e entry) *Archive {
 			p.fail(m["managed_identity"].key.Line, fmt.Sprintf("managed_identity %q is not true or false", v), "write managed_identity: true")
 		}
 	}
-	if !m["connection_string_env"].missing() {
-		a.ConnectionStringEnv, _, _ = p.env(m["connection_string_env"], "the storage account's connection string")
-	}
-	if !m["account_key_env"].missing() {
-		a.AccountKeyEnv, _, _ = p.env(m["account_key_env"], "the storage account's key")
-	}
+	p.secrets(UseArchive, func() {
+		if !m["connection_string_env"].missing() {
+			a.ConnectionStringEnv, _, _ = p.env(m["connection_string_env"], "the storage account's connection string")
+		}
+		if !m["account_key_env"].missing() {
+			a.AccountKeyEnv, _, _ = p.env(m["account_key_env"], "the storage account's key")
+		}
+	})
 	switch {
 	case a.Folder != "" && a.Container != "":
 		p.fail(e.key.Line, "archive has both folder and container", "keep folder: for a local archive, or container: for Azure Blob Storage")

@@ -72,7 +72,9 @@ func (p *parser) auth(e entry) *Auth {
 	a := &Auth{Line: e.key.Line}
 	if !m["metrics_token_env"].missing() {
 		var v string
-		a.MetricsTokenEnv, v, _ = p.env(m["metrics_token_env"], "the token Prometheus sends to /metrics")
+		p.secrets(UseServe, func() {
+			a.MetricsTokenEnv, v, _ = p.env(m["metrics_token_env"], "the token Prometheus sends to /metrics")
+		})
 		a.MetricsToken = Secret(v)
 	}
 	if v, ok := p.scalar(m["tls_cert"], "a file", "tls_cert: /etc/fleetscore/tls.crt"); ok && v != "" {
@@ -184,7 +186,9 @@ func (p *parser) oidc(e entry) *OIDC {
 		p.fail(e.key.Line, "oidc has no client_secret_env", "write client_secret_env: FLEETSCORE_OIDC_SECRET and put the sign-in app's secret in that variable")
 	} else {
 		var v string
-		o.ClientSecretEnv, v, _ = p.env(m["client_secret_env"], "the sign-in app's client secret")
+		p.secrets(UseServe, func() {
+			o.ClientSecretEnv, v, _ = p.env(m["client_secret_env"], "the sign-in app's client secret")
+		})
 		o.ClientSecret = Secret(v)
 	}
 	o.Admins = p.stringList(m["admins"], "admins: [alice@example.com]")

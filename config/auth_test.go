@@ -13,7 +13,7 @@ func TestAuthBlock(t *testing.T) {
 	envs := map[string]string{"S": "x-secret-value", "MT": "metrics-token-value", "OS": "oidc-secret-value"}
 	getenv := func(k string) string { return envs[k] }
 	dir := t.TempDir()
-	c, err := Parse(dir+"/fleetscore.yaml", []byte(base+`auth:
+	c, err := parseAll(dir+"/fleetscore.yaml", []byte(base+`auth:
   metrics_token_env: MT
   tls_cert: tls.crt
   tls_key: tls.key
@@ -64,7 +64,7 @@ func TestAuthBlock(t *testing.T) {
 			"not the issuer's tenant", 10},
 		{"auth:\n  oidc:\n    clients:\n      - match: a@b.c\n        tenants: [contoso]\n", "not a GUID", 11},
 	} {
-		_, err := Parse(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
+		_, err := parseAll(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
 		at := fmt.Sprintf("fleetscore.yaml:%d:", tc.line)
 		if err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), at) {
 			t.Errorf("%q: %v; want an error at %s saying %q", tc.block, err, at, tc.says)
@@ -87,7 +87,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("{"))
 	getenv := env("FLEETSCORE_CLIENT_SECRET", theSecret)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := Parse("fleetscore.yaml", data, getenv)
+		_, err := parseAll("fleetscore.yaml", data, getenv)
 		if err == nil {
 			return
 		}
@@ -113,7 +113,7 @@ func TestOIDCTenantID(t *testing.T) {
 		"issuer: https://idp.example\n    tenant_id: \"{AAAAAAAA-1111-4111-8111-111111111111}\"\n": "aaaaaaaa-1111-4111-8111-111111111111",
 		"issuer: https://login.microsoftonline.us/aaaaaaaa-1111-4111-8111-111111111111/v2.0\n":     "aaaaaaaa-1111-4111-8111-111111111111",
 	} {
-		c, err := Parse("fleetscore.yaml", []byte(base+oidc+"    "+issuer), getenv)
+		c, err := parseAll("fleetscore.yaml", []byte(base+oidc+"    "+issuer), getenv)
 		if err != nil {
 			t.Errorf("%s: %v", issuer, err)
 			continue

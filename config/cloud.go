@@ -43,6 +43,14 @@ var clouds = map[string]Cloud{
 	},
 }
 
+// cloudPortal is where an app of the cloud is registered.
+func cloudPortal(name string) string {
+	if name == "global" {
+		return "the Microsoft Entra admin center (entra.microsoft.com)"
+	}
+	return "Azure Government's Entra admin center (portal.azure.us)"
+}
+
 const cloudNames = "global, usgov (GCC High) or usgovdod (DoD)"
 
 // cloudFix explains a cloud name we do not accept; ok is false for names we

@@ -59,6 +59,8 @@ type Config struct {
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string
+
+	deferred []deferred // problems with secrets, reported by Require
 }
 
 // App is one app registration with its credential loaded: a certificate
@@ -109,7 +111,10 @@ type Tenant struct {
 	ID            string  // the Directory (tenant) ID, a lower-case GUID
 	TargetPercent float64 // the tenant's own target, or the file's
 	App           *App    // the tenant's own app, or the default one; never nil after Load
-	Line          int     // line of the tenant's list item
+	// Cloud is the tenant's own (cloud: under the tenant), or the file's:
+	// its token scope and Graph host follow it.
+	Cloud Cloud
+	Line  int // line of the tenant's list item
 }
 
 // Domain is the tenant as the rest of fleetscore knows it.
@@ -127,7 +132,11 @@ func (c *Config) AdminConsentURL(t Tenant) string {
 	if app == nil {
 		return ""
 	}
-	return c.Cloud.AuthorityHost + url.PathEscape(t.ID) + "/adminconsent?client_id=" + url.QueryEscape(app.ClientID)
+	host := t.Cloud.AuthorityHost
+	if host == "" {
+		host = c.Cloud.AuthorityHost
+	}
+	return host + url.PathEscape(t.ID) + "/adminconsent?client_id=" + url.QueryEscape(app.ClientID)
 }
 
 // Load reads the config file at path and returns it validated, with every
@@ -179,6 +188,7 @@ func parse(path string, data []byte, getenv func(string) string, now time.Time,
 		return nil, &Error{Problems: p.problems}
 	}
 	c.Path = path
+	c.deferred = p.deferred
 	sortProblems(p.warnings)
 	for _, w := range p.warnings {
 		c.Warnings = append(c.Warnings, w.String())

@@ -246,6 +246,8 @@ func TestProblems(t *testing.T) {
 			words: []string{"the tenant has no name", "add name:"}},
 		{name: "duplicate tenant id", yaml: okApp + "tenants:\n  - name: Contoso\n    tenant_id: " + contosoID + " #@first\n  - name: Fabrikam\n    tenant_id: " + strings.ToUpper(contosoID) + " #@here\n",
 			words: []string{"tenant_id " + contosoID + " is listed twice, on lines {first} and {here}", "remove one"}},
+		{name: "duplicate tenant id braced", yaml: okApp + "tenants:\n  - name: Contoso\n    tenant_id: " + contosoID + " #@first\n  - name: Contoso EU\n    tenant_id: '{" + strings.ToUpper(contosoID) + "}' #@here\n",
+			words: []string{"tenant_id " + contosoID + " is listed twice, on lines {first} and {here}", "remove one"}},
 		{name: "duplicate tenant name", yaml: okApp + "tenants:\n  - name: Contoso #@first\n    tenant_id: " + contosoID + "\n  - name: contoso #@here\n    tenant_id: " + fabrikamID + "\n",
 			words: []string{`tenant name "contoso" is used twice, on lines {first} and {here}`, "dashboard"}},
 		{name: "no tenants key", yaml: okApp,
@@ -400,7 +402,7 @@ func TestProblems(t *testing.T) {
 			if getenv == nil {
 				getenv = goodEnv
 			}
-			cfg, err := parse(fx.path(), []byte(tc.yaml), getenv, time.Now(), read)
+			cfg, err := parseAllAt(fx.path(), []byte(tc.yaml), getenv, time.Now(), read)
 			if err == nil {
 				t.Fatalf("no error; config %+v", cfg)
 			}
@@ -445,7 +447,7 @@ func TestManyProblemsAllReported(t *testing.T) {
 	for i := range 25 {
 		y += fmt.Sprintf("  - name: T%d\n    tenant_id: t%d.example.com\n", i, i)
 	}
-	_, err := Parse(fx.path(), []byte(y), goodEnv)
+	_, err := parseAll(fx.path(), []byte(y), goodEnv)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v", err)
@@ -498,7 +500,7 @@ tenants:
 `
 
 func TestFullConfig(t *testing.T) {
-	cfg, err := Parse(fx.path(), []byte(fullConfig), goodEnv)
+	cfg, err := parseAll(fx.path(), []byte(fullConfig), goodEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,7 +603,7 @@ func TestDatabase(t *testing.T) {
 		{"'sqlite::memory:'", "sqlite::memory:"},
 		{"postgres://fleet@db:5432/fleet?sslmode=require", "postgres://fleet@db:5432/fleet?sslmode=require"},
 	} {
-		cfg, err := Parse(fx.path(), []byte(okApp+okTenants+"database: "+tc.in+"\n"), goodEnv)
+		cfg, err := parseAll(fx.path(), []byte(okApp+okTenants+"database: "+tc.in+"\n"), goodEnv)
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
@@ -621,7 +623,7 @@ func TestPFX(t *testing.T) {
 	}
 	for _, name := range []string{"good.pfx", "modern.pfx", "legacy.pfx"} {
 		y := "app:\n  client_id: " + clientID + "\n  certificate: " + name + "\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants
-		cfg, err := Parse(fx.path(), []byte(y), goodEnv)
+		cfg, err := parseAll(fx.path(), []byte(y), goodEnv)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -659,7 +661,7 @@ func TestWarnings(t *testing.T) {
 			[]string{":2: the default app is not used"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parse(fx.path(), []byte(tc.yaml), goodEnv, tc.now, os.ReadFile)
+			cfg, err := parseAllAt(fx.path(), []byte(tc.yaml), goodEnv, tc.now, os.ReadFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -696,7 +698,7 @@ func TestCloudsAndAdminConsentURL(t *testing.T) {
 		{"graph_scope: api://fleetscore-emulator/.default\n", "api://fleetscore-emulator/.default", "https://graph.microsoft.com",
 			"https://login.microsoftonline.com/" + contosoID + "/adminconsent?client_id=" + clientID, false},
 	} {
-		cfg, err := Parse(fx.path(), []byte(okApp+okTenants+tc.extra), goodEnv)
+		cfg, err := parseAll(fx.path(), []byte(okApp+okTenants+tc.extra), goodEnv)
 		if err != nil {
 			t.Errorf("%q: %v", tc.extra, err)
 			continue
@@ -709,7 +711,7 @@ func TestCloudsAndAdminConsentURL(t *testing.T) {
 		}
 	}
 	// A tenant's own app is the one it consents to.
-	cfg, err := Parse(fx.path(), []byte(fullConfig), goodEnv)
+	cfg, err := parseAll(fx.path(), []byte(fullConfig), goodEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,7 +737,7 @@ func TestExample(t *testing.T) {
 
 	// As shipped, the only problems are the placeholders: the all-zero
 	// client_id and the two tenants' repeated-digit IDs.
-	_, err = Parse(path, Example(), goodEnv)
+	_, err = parseAll(path, Example(), goodEnv)
 	var ce *Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 3 || !strings.Contains(err.Error(), "client_id is the all-zero placeholder") ||
 		!strings.Contains(err.Error(), "tenant_id 11111111-1111-1111-1111-111111111111 is a placeholder") ||
@@ -745,7 +747,7 @@ func TestExample(t *testing.T) {
 	filled := bytes.Replace(Example(), []byte("00000000-0000-0000-0000-000000000000"), []byte(clientID), 1)
 	filled = bytes.Replace(filled, []byte("11111111-1111-1111-1111-111111111111"), []byte("3f2b8c1e-7d4a-4b6e-9c2d-5a1e8f3b7c40"), 1)
 	filled = bytes.Replace(filled, []byte("22222222-2222-2222-2222-222222222222"), []byte("8a4c2e6f-1b3d-4f5a-8e7c-2d9b6a4f1e83"), 1)
-	cfg, err := Parse(path, filled, goodEnv)
+	cfg, err := parseAll(path, filled, goodEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -769,7 +771,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	if fx.hasPFX {
 		y = strings.Replace(y, "certificate: pkcs1.pem", "certificate: good.pfx\n      certificate_password_env: FLEETSCORE_CERT_PASSWORD", 1)
 	}
-	cfg, err := Parse(fx.path(), []byte(y), goodEnv)
+	cfg, err := parseAll(fx.path(), []byte(y), goodEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -815,7 +817,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		"app:\n  client_id: " + clientID + "\n  certificate: good.pfx\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants + "database: postgres://u:" + pfxPassword + "@h/db\n",
 		"app:\n  client_id: " + clientID + "\n  certificate: good.pfx\n  certificate_password_env: FLEETSCORE_CERT_PASSWORD\n" + okTenants + "database: 'postgres://u:" + pfxPassword + "@h:bad port/db'\n",
 	} {
-		_, err := Parse(fx.path(), []byte(bad), env("FLEETSCORE_CLIENT_SECRET", theSecret, "FLEETSCORE_CERT_PASSWORD", "nope-"+pfxPassword))
+		_, err := parseAll(fx.path(), []byte(bad), env("FLEETSCORE_CLIENT_SECRET", theSecret, "FLEETSCORE_CERT_PASSWORD", "nope-"+pfxPassword))
 		if err == nil {
 			t.Errorf("no error for\n%s", bad)
 			continue
@@ -833,14 +835,14 @@ func TestArchiveBlock(t *testing.T) {
 	env := map[string]string{"S": "x-secret-value", "CONN": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k"}
 	getenv := func(k string) string { return env[k] }
 	dir := t.TempDir()
-	c, err := Parse(dir+"/fleetscore.yaml", []byte(base+"archive:\n  folder: raw\n"), getenv)
+	c, err := parseAll(dir+"/fleetscore.yaml", []byte(base+"archive:\n  folder: raw\n"), getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Archive == nil || c.Archive.Kind() != "folder" || c.Archive.Folder != dir+"/raw" {
 		t.Errorf("folder archive: %+v", c.Archive)
 	}
-	c, err = Parse(dir+"/fleetscore.yaml", []byte(base+"archive:\n  container: securescore\n  connection_string_env: CONN\n"), getenv)
+	c, err = parseAll(dir+"/fleetscore.yaml", []byte(base+"archive:\n  container: securescore\n  connection_string_env: CONN\n"), getenv)
 	if err != nil || c.Archive.Kind() != "azblob" || c.Archive.ConnectionStringEnv != "CONN" {
 		t.Errorf("blob archive: %+v %v", c.Archive, err)
 	}
@@ -855,10 +857,26 @@ func TestArchiveBlock(t *testing.T) {
 		{"archive:\n  container: c\n  connection_string_env: MISSING\n", "MISSING", 9},
 		{"archive:\n  folder: raw\n  bucket: x\n", "bucket", 9},
 	} {
-		_, err := Parse(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
+		_, err := parseAll(dir+"/fleetscore.yaml", []byte(base+tc.block), getenv)
 		at := fmt.Sprintf("fleetscore.yaml:%d:", tc.line)
 		if err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), at) {
 			t.Errorf("%q: %v; want an error at %s saying %q", tc.block, err, at, tc.says)
 		}
 	}
+}
+
+// parseAll is Parse with every secret required, as check and serve load
+// the config: a secret that cannot be loaded is an error here.
+func parseAll(path string, data []byte, getenv func(string) string) (*Config, error) {
+	return parseAllAt(path, data, getenv, time.Now(), os.ReadFile)
+}
+
+func parseAllAt(path string, data []byte, getenv func(string) string, now time.Time, readFile func(string) ([]byte, error)) (*Config, error) {
+	c, err := parse(path, data, getenv, now, readFile)
+	if err == nil {
+		if err = c.Require(UseAll); err != nil {
+			c = nil
+		}
+	}
+	return c, err
 }

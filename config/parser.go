@@ -22,19 +22,21 @@ var (
 	topKeys = []string{"database", "target_percent", "cloud", "authority_host", "graph_url", "graph_scope",
 		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "tenants"}
 	appKeys    = []string{"client_id", "certificate", "certificate_password_env", "client_secret_env", "client_secret_file"}
-	tenantKeys = []string{"name", "tenant_id", "target_percent", "app"}
+	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope"}
 )
 
 // parser collects the problems of one file as it walks the YAML nodes.
 type parser struct {
-	path     string // for messages, as given
-	dir      string // absolute folder of the config file
-	getenv   func(string) string
-	now      time.Time
-	readFile func(string) ([]byte, error)
-	problems []Problem
-	warnings []Problem
-	certs    map[string]*loaded // by absolute path and password variable, so a file is read once
+	path      string // for messages, as given
+	dir       string // absolute folder of the config file
+	getenv    func(string) string
+	now       time.Time
+	readFile  func(string) ([]byte, error)
+	problems  []Problem
+	warnings  []Problem
+	deferred  []deferred         // problems with secrets, for Config.Require
+	secretUse Use                // while loading secrets: what they are for
+	certs     map[string]*loaded // by absolute path and password variable, so a file is read once
 }
 
 func (p *parser) fail(line int, what, fix string) {
@@ -450,13 +452,33 @@ func (p *parser) logLevel(e entry) (slog.Level, bool) {
 }
 
 func (p *parser) cloud(top map[string]entry) Cloud {
-	c := clouds[DefaultCloud]
+	return p.cloudIn(top, clouds[DefaultCloud])
+}
+
+// tenantCloud is a tenant's own cloud: the file's (with its endpoints) when
+// the tenant names none or the same one, else the named cloud's Microsoft
+// endpoints; a tenant's authority_host, graph_url and graph_scope override
+// either.
+func (p *parser) tenantCloud(m map[string]entry, file Cloud) Cloud {
+	base := file
+	if v, ok := p.scalar(m["cloud"], "a cloud name", "cloud: usgov"); ok {
+		if named, known := clouds[strings.ToLower(v)]; known && named.Name != file.Name {
+			base = named
+		}
+	}
+	return p.cloudIn(m, base)
+}
+
+// cloudIn reads cloud, authority_host, graph_url and graph_scope from m on
+// top of base.
+func (p *parser) cloudIn(top map[string]entry, base Cloud) Cloud {
+	c := base
 	if v, ok := p.scalar(top["cloud"], "a cloud name", "cloud: global"); ok {
 		named, known := clouds[strings.ToLower(v)]
 		if !known {
 			what, fix := cloudFix(v)
 			p.fail(top["cloud"].key.Line, what, fix)
-		} else {
+		} else if named.Name != base.Name {
 			c = named
 		}
 	}
@@ -558,10 +580,15 @@ func (p *parser) tenants(e entry, c *Config, wroteApp bool) []Tenant {
 			t.TargetPercent = v
 		}
 
+		t.Cloud = p.tenantCloud(m, c.Cloud)
+
 		switch ae := m["app"]; {
 		case !ae.missing():
 			ownApps++
 			t.App = p.app(ae)
+		case c.App != nil && t.Cloud.Name != c.Cloud.Name:
+			p.fail(m["cloud"].key.Line, fmt.Sprintf("tenant %s is in the %s cloud, but the default app is registered in %s", label, t.Cloud.Name, c.Cloud.Name),
+				"an app registration signs in only in its own cloud: register one with SecurityEvents.Read.All in "+cloudPortal(t.Cloud.Name)+" and add it as app: under this tenant")
 		case c.App != nil:
 			t.App = c.App
 		case !wroteApp:

@@ -87,6 +87,12 @@ type Tenant struct {
 	Controls      int      // number of controls; 0: 150..300 from the seed
 	ScorePageSize int      // >0: secureScores is paged with this page size
 	Quirks        bool     // show the quirks of real responses (a deterministic share of each)
+	// Cloud is the tenant's Microsoft cloud: "" or "global", "usgov" (GCC
+	// High) or "usgovdod". On Microsoft's own host names (a client that
+	// dials the emulator for them) the tenant signs in only at its cloud's
+	// login host, tokens are issued only for its cloud's Graph, and Graph
+	// answers only at the host the token is for, as Entra and Graph do.
+	Cloud string
 }
 
 // TenantInfo describes a tenant the emulator knows.
@@ -138,6 +144,10 @@ type Stats struct {
 	Unauthorized  int   // 401 answers (to the emulator's own tokens, e.g. expired; Stats("") counts all)
 	Forbidden     int   // 403 answers
 	Bytes         int64 // Graph response bytes
+	// The host and scope (without the OpenID scopes MSAL adds) of the
+	// tenant's latest token request, and the host
+	// of its latest Graph request: a tenant's cloud decides them.
+	TokenHost, TokenScope, GraphHost string
 }
 
 // Emulator is the emulated Entra ID and Graph. Create it with New, register
@@ -193,6 +203,7 @@ type tenantDef struct {
 	scorePageSize int
 	quirks        bool
 	controls      int
+	cloud         msCloud
 }
 
 type tenantCounters struct {
@@ -381,6 +392,7 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 		consented:     map[string]bool{},
 		scorePageSize: t.ScorePageSize,
 		quirks:        t.Quirks,
+		cloud:         cloudOf(t.Cloud),
 	}
 	def.controls = len(def.model.controls)
 	for _, a := range t.ConsentedApps {

@@ -124,6 +124,11 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scope := form.Get("scope")
+	e.count(te, func(s *Stats) { s.TokenHost, s.TokenScope = hostOf(r), resourceScopes(scope) })
+	if h := hostOf(r); isMicrosoftLogin(h) && h != def.cloud.login {
+		e.entraError(w, r, http.StatusBadRequest, "invalid_request", 90002, tenantNotFound(tenant))
+		return
+	}
 	if scope == "" {
 		e.entraError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
 		return
@@ -187,6 +192,13 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 		e.entraError(w, r, http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf(
 			"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' "+
 				"is not valid. The scope %s is not valid.", scope))
+		return
+	}
+	if isMicrosoftLogin(hostOf(r)) && !strings.EqualFold(resource, def.cloud.graph) && resource != graphAppID {
+		e.entraError(w, r, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf(
+			"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been "+
+				"installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your "+
+				"authentication request to the wrong tenant.", resource, tenantID))
 		return
 	}
 
@@ -509,4 +521,17 @@ func (c *accessClaims) hasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// resourceScopes is scope without the OpenID scopes MSAL adds.
+func resourceScopes(scope string) string {
+	var out []string
+	for _, s := range strings.Fields(scope) {
+		switch s {
+		case "openid", "offline_access", "profile", "email":
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
 }

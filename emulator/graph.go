@@ -71,6 +71,13 @@ func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
 			e.log.Debug("graph 401", "path", r.URL.Path, "reason", problem)
 			return
 		}
+		if h := hostOf(r); isMicrosoftGraph(h) && (!strings.EqualFold(claims.Aud, "https://"+h) || h != hostOfURL(g.def.cloud.graph)) {
+			hd.Set("WWW-Authenticate", wwwAuthenticate)
+			e.graphError(g, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+			e.count(g.te, func(s *Stats) { s.Unauthorized++ })
+			return
+		}
+		e.count(g.te, func(s *Stats) { s.GraphHost = hostOf(r) })
 		g.claims = claims
 		e.begin(g.te)
 		defer e.end(g.te)

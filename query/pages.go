@@ -69,6 +69,10 @@ func (o *Overview) Counts() OverviewCounts {
 	return c
 }
 
+// WithSnapshot is how many tenants have a snapshot, stale or not: the
+// tenants the actions ranking reads.
+func (o *Overview) WithSnapshot() int { return o.Scored + o.Stale }
+
 // FleetChange is the change of the fleet's average percent and of the
 // share of tenants meeting their target, from n days before the trend's
 // last day to that day; nil when the trend lacks either day.

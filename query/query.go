@@ -22,6 +22,9 @@ type Tenant struct {
 	Change7d       *float64        `json:"change_7d"`       // percent now minus 7 days before; null without history
 	Change30d      *float64        `json:"change_30d"`      // the same over 30 days
 	LastCollection *LastCollection `json:"last_collection"` // null before the first collection
+	// Stale: the latest snapshot is more than CarryForwardDays (3) days
+	// before today, so the fleet's figures no longer count the tenant.
+	Stale bool `json:"stale"`
 }
 
 // LastCollection is a tenant's most recent collection.
@@ -54,12 +57,14 @@ func TenantRow(t fleetscore.TenantStatus) Tenant {
 }
 
 // Summarize is the fleet's headline from its tenant rows: how many have a
-// snapshot, how many meet their target, and the mean of their percents
-// (each a percent of its own snapshot, never a ratio of summed points).
+// snapshot that is not stale, how many of those meet their target, and the
+// mean of their percents (each a percent of its own snapshot, never a ratio
+// of summed points). Leaving the stale out gives the base the fleet trend
+// counts today.
 func Summarize(rows []Tenant) (scored, meeting int, average float64) {
 	sum := 0.0
 	for _, r := range rows {
-		if r.Percent == nil {
+		if r.Percent == nil || r.Stale {
 			continue
 		}
 		scored++

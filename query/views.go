@@ -22,6 +22,15 @@ type Source interface {
 // SparkDays is how many days the overview's sparklines and fleet trend show.
 const SparkDays = 90
 
+// CarryForwardDays is how long a tenant's last snapshot stands in for the
+// days after it that have none. The fleet trend counts a tenant on a day
+// without a snapshot at its latest earlier one, if that is at most this
+// many days older, so that one missed collection does not move the fleet's
+// average by the tenant's distance from it. A tenant whose latest snapshot
+// is older than this before today is stale: it is flagged, and the
+// overview's fleet figures leave it out, as the trend's last day does.
+const CarryForwardDays = 3
+
 // OverviewRow is one tenant on the overview: the API's tenant object plus
 // its sparkline.
 type OverviewRow struct {
@@ -32,22 +41,38 @@ type OverviewRow struct {
 	Falling bool      `json:"-"` // lost ground over 7 days
 }
 
+// IsStale reports whether the tenant's latest snapshot is more than
+// CarryForwardDays before today: the fleet figures no longer count it. A
+// tenant without a snapshot is not stale (it was never scored).
+func IsStale(st fleetscore.TenantStatus, today fleetscore.Day) bool {
+	return st.Latest != nil && today.Sub(st.Latest.Day) > CarryForwardDays
+}
+
 // FleetDay is the fleet on one day: GET /api/v1/fleet.
 type FleetDay struct {
-	Date                 string  `json:"date"`
-	AveragePercent       float64 `json:"average_percent"` // mean of the tenants' percents that day
-	Tenants              int     `json:"tenants"`         // tenants with a snapshot that day
+	Date string `json:"date"`
+	// AveragePercent is the mean of the percents of the Tenants counted
+	// that day.
+	AveragePercent float64 `json:"average_percent"`
+	// Tenants is how many tenants are counted that day, including
+	// snapshots carried forward up to CarryForwardDays (3) days.
+	Tenants int `json:"tenants"`
+	// TenantsMeetingTarget is how many of those Tenants meet their target.
 	TenantsMeetingTarget int     `json:"tenants_meeting_target"`
 	ShareMeetingTarget   float64 `json:"-"` // percent of Tenants meeting their target
 }
 
 // Overview is the home page: every tenant and the fleet.
 type Overview struct {
-	Today          fleetscore.Day
-	Rows           []OverviewRow
-	Tenants        int     // all tenants
-	Scored         int     // tenants with a snapshot
-	Meeting        int     // tenants meeting their target
+	Today   fleetscore.Day
+	Rows    []OverviewRow
+	Tenants int // all tenants
+	// Scored is how many tenants have a snapshot that is not stale: the
+	// base of Meeting and AveragePercent, and the Tenants of the trend's
+	// day today.
+	Scored         int
+	Stale          int     // tenants whose latest snapshot is stale, left out of Scored
+	Meeting        int     // scored tenants meeting their target
 	AveragePercent float64 // mean of the scored tenants' latest percents
 	Trend          []FleetDay
 }
@@ -93,9 +118,15 @@ func change(days []fleetscore.Score, latest fleetscore.Score, n int) *float64 {
 }
 
 // Tenants lists every tenant with its latest snapshot and its 7- and 30-day
-// change, ordered by name: GET /api/v1/tenants.
+// change, ordered by name, as of now: `fleetscore tenants`.
 func Tenants(ctx context.Context, src Source) ([]Tenant, error) {
-	o, err := TenantOverview(ctx, src, time.Now())
+	return TenantsAsOf(ctx, src, time.Now())
+}
+
+// TenantsAsOf is Tenants as of now (which decides which tenants are
+// stale): GET /api/v1/tenants.
+func TenantsAsOf(ctx context.Context, src Source, now time.Time) ([]Tenant, error) {
+	o, err := TenantOverview(ctx, src, now)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +154,10 @@ func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 	o := &Overview{Today: today, Tenants: len(statuses)}
 	for _, st := range statuses {
 		row := OverviewRow{Tenant: TenantRow(st)}
+		row.Stale = IsStale(st, today)
+		if row.Stale {
+			o.Stale++
+		}
 		days := byTenant[st.ID]
 		if st.Latest != nil {
 			row.Change7d = change(days, *st.Latest, 7)
@@ -150,13 +185,13 @@ func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 	return o, nil
 }
 
-// fleetTrend is the fleet per day: the mean of the percents of the tenants
-// with a snapshot that day, and how many meet their target.
+// fleetTrend is the fleet per day from..to: the mean of the percents of
+// the tenants counted that day, and how many of them meet their target. A
+// tenant counts on a day with its snapshot of that day or, without one, its
+// latest earlier snapshot if at most CarryForwardDays older; before its
+// first snapshot, and once that gap is longer, it does not count. Days
+// that count no tenant are left out.
 func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleetscore.Score, from, to fleetscore.Day) []FleetDay {
-	target := make(map[string]float64, len(statuses))
-	for _, st := range statuses {
-		target[st.ID] = st.TargetPercent
-	}
 	n := to.Sub(from) + 1
 	if n <= 0 {
 		return nil
@@ -166,17 +201,22 @@ func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleets
 	// Tenants in a fixed order, so that the float sums, and the figures a
 	// page and the API show, are the same on every call.
 	for _, st := range statuses {
-		id := st.ID
-		for _, s := range byTenant[id] {
-			i := s.Day.Sub(from)
-			if i < 0 || i >= n {
-				continue
+		days := byTenant[st.ID]
+		for k, s := range days {
+			// s stands for its own day and the days after it, up to the
+			// next snapshot or CarryForwardDays, whichever comes first.
+			last := s.Day.Sub(from) + CarryForwardDays
+			if k+1 < len(days) {
+				last = min(last, days[k+1].Day.Sub(from)-1)
 			}
 			p := s.Percent()
-			sums[i] += p
-			out[i].Tenants++
-			if p >= target[id] {
-				out[i].TenantsMeetingTarget++
+			meets := p >= st.TargetPercent
+			for i := max(s.Day.Sub(from), 0); i <= min(last, n-1); i++ {
+				sums[i] += p
+				out[i].Tenants++
+				if meets {
+					out[i].TenantsMeetingTarget++
+				}
 			}
 		}
 	}
@@ -194,13 +234,21 @@ func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleets
 	return kept
 }
 
-// Fleet is GET /api/v1/fleet: the fleet per day from..to.
+// Fleet is GET /api/v1/fleet: the fleet per day from..to, counted as the
+// overview's trend counts it. A zero from starts at the first snapshot; a
+// zero to ends at the last one (with to set, snapshots carry forward up to
+// it). The snapshots of the CarryForwardDays before from are read too: they
+// stand in for from's first days.
 func Fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay, error) {
 	statuses, err := src.Tenants(ctx)
 	if err != nil {
 		return nil, err
 	}
-	all, err := src.Daily(ctx, from, to)
+	read := from
+	if !from.IsZero() {
+		read = from.AddDays(-CarryForwardDays)
+	}
+	all, err := src.Daily(ctx, read, to)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +264,19 @@ func Fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay
 			hi = s.Day
 		}
 	}
-	return fleetTrend(statuses, daily(all), lo, hi), nil
+	if lo.Before(from) {
+		lo = from
+	}
+	if !to.IsZero() {
+		hi = hi.AddDays(CarryForwardDays)
+		if hi.After(to) {
+			hi = to
+		}
+	}
+	if out := fleetTrend(statuses, daily(all), lo, hi); out != nil {
+		return out, nil
+	}
+	return []FleetDay{}, nil // only snapshots before from
 }
 
 // DayScore is one day of a tenant: GET /api/v1/tenants/{id}/scores.

@@ -307,7 +307,7 @@ func checkParams(r *http.Request, known ...string) error {
 
 func tenantsTable(rows []query.Tenant) table {
 	t := table{name: "tenants", header: []string{"tenant_id", "name", "percent", "current_score", "max_score", "as_of",
-		"target_percent", "meets_target", "change_7d", "change_30d", "last_collection_at", "last_collection_status", "last_collection_error"}}
+		"target_percent", "meets_target", "change_7d", "change_30d", "last_collection_at", "last_collection_status", "last_collection_error", "stale"}}
 	for _, r := range rows {
 		at, status, errText := "", "", ""
 		if lc := r.LastCollection; lc != nil {
@@ -315,7 +315,7 @@ func tenantsTable(rows []query.Tenant) table {
 		}
 		t.rows = append(t.rows, []string{r.TenantID, r.Name, percentPtr(r.Percent), pointsPtr(r.CurrentScore), pointsPtr(r.MaxScore),
 			strPtr(r.AsOf), apiPercent(r.TargetPercent), strconv.FormatBool(r.MeetsTarget), percentPtr(r.Change7d), percentPtr(r.Change30d),
-			at, status, errText})
+			at, status, errText, strconv.FormatBool(r.Stale)})
 	}
 	return t
 }
@@ -325,7 +325,7 @@ func (s *Server) apiTenants(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.Tenants(r.Context(), s.srcFor(r.Context()))
+	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -342,7 +342,7 @@ func (s *Server) apiTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.Tenants(r.Context(), s.srcFor(r.Context()))
+	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

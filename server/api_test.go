@@ -41,7 +41,15 @@ type apiFixture struct {
 func newAPIFixture(t *testing.T) *apiFixture {
 	t.Helper()
 	f := fleettest.New(t, fleettest.Options{Tenants: 6})
-	s, err := New(Options{Source: f.Store})
+	a := serveAPI(t, Options{Source: f.Store})
+	a.f = f
+	return a
+}
+
+// serveAPI serves o over HTTP for the API tests.
+func serveAPI(t *testing.T, o Options) *apiFixture {
+	t.Helper()
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +59,7 @@ func newAPIFixture(t *testing.T) *apiFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &apiFixture{f: f, srv: srv, s: s, doc: doc}
+	return &apiFixture{srv: srv, s: s, doc: doc}
 }
 
 // get fetches path and, for a JSON answer, validates it against the OpenAPI

@@ -43,8 +43,8 @@ func newFleetCollector(s *Server) *fleetCollector {
 		duration:     d("collection_duration_seconds", "How long the tenant's last collection took.", t...),
 		lastRun:      d("collection_last_timestamp_seconds", "When the tenant's last collection finished (Unix time).", t...),
 		tenants:      d("tenants", "Tenants known to fleetscore."),
-		fleetAverage: d("fleet_average_percent", "Mean of the tenants' latest Secure Score percents."),
-		fleetMeeting: d("fleet_tenants_meeting_target", "Tenants whose latest percent meets their target."),
+		fleetAverage: d("fleet_average_percent", "Mean of the tenants' latest Secure Score percents, stale tenants (no snapshot for over 3 days) left out."),
+		fleetMeeting: d("fleet_tenants_meeting_target", "Tenants whose latest percent meets their target, stale tenants left out."),
 		up:           d("store_up", "1 when the store answered this scrape."),
 	}
 }
@@ -70,8 +70,11 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	rows := make([]query.Tenant, len(statuses))
+	today := fleetscore.DayOf(c.s.dataNow())
 	for i, st := range statuses {
 		rows[i] = query.TenantRow(st)
+		// The fleet gauges count the tenants the overview's cards count.
+		rows[i].Stale = query.IsStale(st, today)
 	}
 	_, meeting, average := query.Summarize(rows)
 	g(c.up, 1)

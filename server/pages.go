@@ -299,7 +299,7 @@ func (s *Server) overviewModel(ctx context.Context) (*overviewModel, error) {
 		h.WriteString(v)
 		h.WriteByte(0)
 	}
-	num(uint64(fleetscore.DayOf(now).Unix()))
+	num(uint64(fleetscore.DayOf(s.dataNow()).Unix()))
 	if s.runner != nil {
 		num(uint64(s.runner.Status().LastEnd.UnixNano()))
 	}
@@ -367,7 +367,7 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 		defer close(done)
 		actions, actionErr = query.Actions(ctx, s.srcFor(ctx), query.ActionFilter{})
 	}()
-	o, err := query.TenantOverview(ctx, s.srcFor(ctx), now)
+	o, err := query.TenantOverview(ctx, s.srcFor(ctx), s.dataNow())
 	<-done
 	if err != nil {
 		return nil, err
@@ -647,7 +647,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 	}
 	var from fleetscore.Day
 	if days > 0 {
-		from = fleetscore.DayOf(s.now()).AddDays(-days + 1)
+		from = fleetscore.DayOf(s.dataNow()).AddDays(-days + 1)
 	}
 	d, err := query.TenantDetailView(r.Context(), s.srcFor(r.Context()), id, from, fleetscore.Day{})
 	if err != nil {
@@ -1101,6 +1101,8 @@ func templateFuncs(assets map[string]string) template.FuncMap {
 		"isZero":  func(t time.Time) bool { return t.IsZero() },
 		"lower":   strings.ToLower,
 		"linkify": linkify,
+		// carryDays is how long a snapshot stands in for missed days.
+		"carryDays": func() int { return query.CarryForwardDays },
 	}
 }
 

@@ -31,10 +31,14 @@ type Collections interface {
 
 // Options configure a Server.
 type Options struct {
-	Source  query.Source
-	Runner  Collections // nil: no "collect now", no progress
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Source query.Source
+	Runner Collections // nil: no "collect now", no progress
+	Logger *slog.Logger
+	Now    func() time.Time
+	// DataNow is the data's clock: what day "today" is on the pages, in
+	// the API and in the metrics. Nil is Now; the demo's emulated days run
+	// ahead of the wall clock, and its pages follow them.
+	DataNow func() time.Time
 	Version string
 	// Ready reports whether the database answers, for /readyz.
 	Ready func(ctx context.Context) error
@@ -80,6 +84,7 @@ type Server struct {
 	runner  Collections
 	log     *slog.Logger
 	now     func() time.Time
+	dataNow func() time.Time // what day "today" is (Options.DataNow)
 	version string
 	ready   func(ctx context.Context) error
 	alerts  func(ctx context.Context) (map[string][]OpenAlert, error)
@@ -112,6 +117,10 @@ func New(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.dataNow = o.DataNow
+	if s.dataNow == nil {
+		s.dataNow = s.now
 	}
 	p, err := newPages()
 	if err != nil {

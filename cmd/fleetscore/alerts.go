@@ -132,7 +132,7 @@ func cmdAlertsTest(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseChannels)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func cmdAlertsList(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, 0)
 	if err != nil {
 		return err
 	}

@@ -106,6 +106,9 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	defer emu.Close()
 
 	cfg, err := config.Load(emu.configPath(), e.getenv)
+	if err == nil {
+		err = cfg.Require(config.UseAll)
+	}
 	if err != nil {
 		return err
 	}

@@ -3,24 +3,33 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fleetscore/fleetscore/archive"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
 	"github.com/fleetscore/fleetscore/query"
 )
 
-// loadConfig reads and validates the config; its errors already name the
-// file, the line and the fix.
-func loadConfig(e env, path string) (*config.Config, error) {
+// loadConfig reads and validates the config, and loads the secrets that
+// use needs (no others: `user add` works without the service's
+// environment); its errors already name the file, the line and the fix.
+func loadConfig(e env, path string, use config.Use) (*config.Config, error) {
 	cfg, err := config.Load(path, e.getenv)
+	if err == nil {
+		err = cfg.Require(use)
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitError{2}
@@ -38,7 +47,7 @@ func cmdCollect(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseGraph|config.UseArchive|config.UseChannels)
 	if err != nil {
 		return err
 	}
@@ -67,7 +76,7 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	if err := store.SyncTenants(ctx, tenantsOf(w.jobs)); err != nil {
 		return fmt.Errorf("record tenants: %w", err)
 	}
-	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc, log)
 	if err != nil {
 		return err
 	}
@@ -130,7 +139,7 @@ func cmdTenants(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, 0)
 	if err != nil {
 		return err
 	}
@@ -180,6 +189,9 @@ func printTenants(w io.Writer, rows []query.Tenant) {
 			score = fmt.Sprintf("%.1f%% %s", *r.Percent, mark)
 			points = fmt.Sprintf("%.2f / %.0f", *r.CurrentScore, *r.MaxScore)
 			asOf = *r.AsOf
+			if r.Stale {
+				asOf += " (stale)" // the fleet figures no longer count it
+			}
 		}
 		last, status := "never", "-"
 		if lc := r.LastCollection; lc != nil {
@@ -211,12 +223,65 @@ func cmdCheck(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseAll)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, cloud %s)\n", cfg.Path, len(cfg.Tenants), cfg.Cloud.Name)
-	return checkTokens(ctx, e, cfg, graph.NewHTTPClient())
+	fmt.Fprintf(e.stdout, "%s: config is valid (%d tenants, %s)\n", cfg.Path, len(cfg.Tenants), cloudsOf(cfg))
+	hc := graph.NewHTTPClient()
+	checkArchive(ctx, e, cfg, hc)
+	return checkTokens(ctx, e, cfg, hc)
+}
+
+// checkArchive warns of the folders of the old name-keyed archive layout
+// that two configured tenants map to, which collect cannot move to the
+// tenants' ID folders. (Two tenants that would share an ID folder are one
+// tenant_id listed twice, which the config already refuses.) It looks into
+// the archive, reading only; when it cannot, it judges from the names.
+func checkArchive(ctx context.Context, e env, cfg *config.Config, hc *http.Client) {
+	if cfg.Archive == nil {
+		return
+	}
+	refs := tenantRefs(cfg)
+	var found []archive.Collision
+	a := cfg.Archive
+	if a.Folder != "" {
+		if _, err := os.Stat(a.Folder); errors.Is(err, fs.ErrNotExist) {
+			return // nothing archived yet, and check creates nothing
+		}
+	}
+	arc, err := archive.Open(ctx, archiveConfig(a), e.getenv, hc)
+	if err == nil {
+		actx, cancel := context.WithTimeout(ctx, min(cfg.Timeout, time.Minute))
+		found, err = archive.Unmigratable(actx, arc, refs)
+		cancel()
+		arc.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: %s:%d: archive: cannot look for folders of the old layout (%v); judging from the tenants' names alone\n", cfg.Path, a.Line, err)
+		found, _ = archive.LegacyCollisions(refs)
+	}
+	line := map[string]int{}
+	for _, t := range cfg.Tenants {
+		line[t.ID] = t.Line
+	}
+	for _, c := range found {
+		var names, dests []string
+		for _, t := range c.Tenants {
+			names = append(names, fmt.Sprintf("%q (%s:%d, %s)", t.Name, cfg.Path, line[t.ID], t.ID))
+			dests = append(dests, t.ID+"/")
+		}
+		held := "if the archive holds that folder, its days"
+		switch {
+		case c.Days == 1:
+			held = "the archive holds it with 1 day file, which"
+		case c.Days > 1:
+			held = fmt.Sprintf("the archive holds it with %d day files, which", c.Days)
+		}
+		fmt.Fprintf(e.stderr, "warning: archive: tenants %s map to the same folder %q of the archive layout before tenant-ID folders; %s cannot be attributed automatically and collect leaves them there. "+
+			"fix: move each %s/{date}.json by hand into %s according to the azureTenantId inside it, then delete the folder\n",
+			strings.Join(names, " and "), c.Folder, held, c.Folder, strings.Join(dests, " or "))
+	}
 }
 
 // checkTokens gets a token for every tenant and says whether it carries the
@@ -279,4 +344,29 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	}
 	fmt.Fprintf(e.stdout, "all %d tenants can be collected\n", len(w.jobs))
 	return nil
+}
+
+// cloudsOf names the clouds the tenants are in: "cloud global", or
+// "clouds global (3 tenants), usgov (1 tenant)".
+func cloudsOf(cfg *config.Config) string {
+	var names []string
+	n := map[string]int{}
+	for _, t := range cfg.Tenants {
+		name := t.Cloud.Name
+		if name == "" {
+			name = cfg.Cloud.Name
+		}
+		if n[name] == 0 {
+			names = append(names, name)
+		}
+		n[name]++
+	}
+	if len(names) <= 1 {
+		return "cloud " + cfg.Cloud.Name
+	}
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s (%s)", name, plural(n[name], "tenant"))
+	}
+	return "clouds " + strings.Join(parts, ", ")
 }

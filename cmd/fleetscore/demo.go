@@ -69,6 +69,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 
 	cfg, err := config.Load(em.configPath, e.getenv)
+	if err == nil {
+		err = cfg.Require(config.UseAll)
+	}
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
@@ -112,7 +115,8 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	cfg.Listen = *listen
 	fmt.Fprintln(e.stdout)
 	sched := collect.Schedule{Interval: *dayEvery}
-	err = serveFleet(ctx, e, cfg, hc, newLogger(e.stderr, level), serveOptions{schedule: &sched,
+	fmt.Fprintf(e.stdout, "The emulated tenants gain a day every %s, so their dates run ahead of today's; the pages are dated by the emulated day.\n", *dayEvery)
+	err = serveFleet(ctx, e, cfg, hc, newLogger(e.stderr, level), serveOptions{schedule: &sched, dataNow: em.now,
 		afterRun: func(s collect.Summary) {
 			fmt.Fprintf(e.stdout, "%s collection: %d of %d tenants ok, %d days written in %s\n", time.Now().UTC().Format("15:04:05"),
 				s.OK, len(s.Results), s.Days, s.Duration.Round(time.Millisecond))

@@ -31,6 +31,9 @@ type emulated struct {
 	offset     atomic.Int64 // days added to the emulator's clock
 }
 
+// now is the emulator's clock: the wall clock plus the days added.
+func (em *emulated) now() time.Time { return time.Now().AddDate(0, 0, int(em.offset.Load())) }
+
 type emulatedOptions struct {
 	dir         string
 	tenants     int
@@ -61,7 +64,7 @@ func startEmulated(o emulatedOptions) (*emulated, error) {
 	em.emu = emulator.New(emulator.Options{
 		Seed:    o.seed,
 		Tenants: o.tenants,
-		Now:     func() time.Time { return time.Now().AddDate(0, 0, int(em.offset.Load())) },
+		Now:     em.now,
 		Latency: o.latency,
 	})
 	certPEM, keyPEM, cert, err := selfSignedCert("fleetscore demo app")

@@ -25,7 +25,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, err := loadConfig(e, *cfgPath, config.UseAll)
 	if err != nil {
 		return err
 	}
@@ -43,6 +43,9 @@ type serveOptions struct {
 	ready func(url string)
 	// afterRun is called after each collection run (the demo prints a line).
 	afterRun func(collect.Summary)
+	// dataNow is what day "today" is on the pages (the demo's emulated
+	// days run ahead of the wall clock); nil is the wall clock.
+	dataNow func() time.Time
 }
 
 // serveFleet runs the scheduler and the web server until ctx ends. The first
@@ -89,7 +92,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if o.schedule != nil {
 		sched = *o.schedule
 	}
-	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc)
+	arc, closeArchive, err := openArchive(ctx, cfg, e.getenv, hc, log)
 	if err != nil {
 		return err
 	}
@@ -130,7 +133,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
 		OpenAlerts: openAlertsFor(cfg, store), Ready: ready,
 		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
-		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String()})
+		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow})
 	if err != nil {
 		return err
 	}

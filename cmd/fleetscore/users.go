@@ -30,7 +30,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // authStore opens the config's database as an auth.Store.
 func authStore(ctx context.Context, e env, cfgPath string) (auth.Store, func(), error) {
-	cfg, err := loadConfig(e, cfgPath)
+	cfg, err := loadConfig(e, cfgPath, 0)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,27 +78,85 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// wiring is what collect and check share: the Graph client and one job per
-// tenant, with one credential per app registration.
+// wiring is what collect and check share: the Graph client of each cloud
+// and one job per tenant, with one credential per app registration.
 type wiring struct {
-	graph *graph.Client
+	graph fleetGraph
 	jobs  []collect.Job
 }
 
-func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error) {
-	gc, err := graph.New(graph.Options{
-		BaseURL:    cfg.Cloud.GraphURL,
-		Scope:      cfg.Cloud.GraphScope,
-		HTTPClient: hc,
-		Logger:     log,
-	})
+// fleetGraph reads each tenant through the Graph client of its cloud: the
+// tenant's token scope and Graph host follow its cloud.
+type fleetGraph struct {
+	byTenant map[string]*graph.Client
+}
+
+var _ collect.Reader = fleetGraph{}
+
+func (g fleetGraph) client(t graph.Target) (*graph.Client, error) {
+	c, ok := g.byTenant[t.TenantID]
+	if !ok {
+		return nil, fmt.Errorf("tenant %s is not in the config", t.TenantID)
+	}
+	return c, nil
+}
+
+func (g fleetGraph) SecureScores(ctx context.Context, t graph.Target, top int) ([]fleetscore.Score, error) {
+	c, err := g.client(t)
 	if err != nil {
 		return nil, err
 	}
-	creds := make(map[*config.App]graph.Target)
-	w := &wiring{graph: gc}
+	return c.SecureScores(ctx, t, top)
+}
+
+func (g fleetGraph) ControlProfiles(ctx context.Context, t graph.Target) ([]fleetscore.ControlProfile, error) {
+	c, err := g.client(t)
+	if err != nil {
+		return nil, err
+	}
+	return c.ControlProfiles(ctx, t)
+}
+
+func (g fleetGraph) CheckToken(ctx context.Context, t graph.Target) (graph.RoleKnowledge, error) {
+	c, err := g.client(t)
+	if err != nil {
+		return graph.RoleUnknown, err
+	}
+	return c.CheckToken(ctx, t)
+}
+
+func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error) {
+	type endpoints struct{ graphURL, scope string }
+	clients := make(map[endpoints]*graph.Client)
+	type credKey struct {
+		app  *config.App
+		host string
+	}
+	creds := make(map[credKey]graph.Target)
+	w := &wiring{graph: fleetGraph{byTenant: make(map[string]*graph.Client, len(cfg.Tenants))}}
 	for _, t := range cfg.Tenants {
-		target, ok := creds[t.App]
+		cloud := t.Cloud
+		if cloud.GraphURL == "" {
+			cloud = cfg.Cloud
+		}
+		ep := endpoints{cloud.GraphURL, cloud.GraphScope}
+		gc, ok := clients[ep]
+		if !ok {
+			var err error
+			gc, err = graph.New(graph.Options{
+				BaseURL:    cloud.GraphURL,
+				Scope:      cloud.GraphScope,
+				HTTPClient: hc,
+				Logger:     log,
+			})
+			if err != nil {
+				return nil, err
+			}
+			clients[ep] = gc
+		}
+		w.graph.byTenant[t.ID] = gc
+		ck := credKey{t.App, cloud.AuthorityHost}
+		target, ok := creds[ck]
 		if !ok {
 			app := graph.App{ClientID: t.App.ClientID, Certificates: t.App.Certificates, Key: t.App.Key}
 			if t.App.Secret != "" {
@@ -106,15 +164,15 @@ func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error
 				app.Secret = secret.Reveal
 			}
 			cred, err := graph.NewCredential(app, t.ID, graph.AuthOptions{
-				AuthorityHost: cfg.Cloud.AuthorityHost,
-				Custom:        cfg.Cloud.Custom,
+				AuthorityHost: cloud.AuthorityHost,
+				Custom:        cloud.Custom,
 				HTTPClient:    hc,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: app %s: %w", cfg.Path, t.App.Line, t.App.ClientID, err)
 			}
 			target = graph.Target{ClientID: t.App.ClientID, Credential: cred}
-			creds[t.App] = target
+			creds[ck] = target
 		}
 		target.TenantID = t.ID
 		w.jobs = append(w.jobs, collect.Job{
@@ -135,21 +193,52 @@ func tenantsOf(jobs []collect.Job) []fleetscore.Tenant {
 }
 
 // openArchive opens the raw-snapshot archive the config names, if any, as
-// the collector's Archive. close releases it.
-func openArchive(ctx context.Context, cfg *config.Config, getenv func(string) string, hc *http.Client) (collect.Archive, func(), error) {
+// the collector's Archive, and moves what versions before the tenant-ID
+// layout wrote there for the configured tenants (archive.Migrate). A
+// migration that fails or leaves days behind is logged, never fatal: the
+// collection writes the new layout either way and the next start tries
+// again. close releases the archive.
+func openArchive(ctx context.Context, cfg *config.Config, getenv func(string) string, hc *http.Client, log *slog.Logger) (collect.Archive, func(), error) {
 	if cfg.Archive == nil {
 		return nil, func() {}, nil
 	}
 	a := cfg.Archive
-	arc, err := archive.Open(ctx, archive.Config{
-		Kind: a.Kind(), Folder: a.Folder, Container: a.Container, AccountURL: a.AccountURL,
-		ConnectionStringEnv: a.ConnectionStringEnv, AccountKeyEnv: a.AccountKeyEnv,
-		ManagedIdentity: a.ManagedIdentity, ClientID: a.ClientID,
-	}, getenv, hc)
+	arc, err := archive.Open(ctx, archiveConfig(a), getenv, hc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s:%d: archive: %w", cfg.Path, a.Line, err)
 	}
+	// Bounded like one tenant's collection, so an unreachable account
+	// delays the start no longer than that.
+	mctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	r, err := archive.Migrate(mctx, arc, tenantRefs(cfg))
+	if n := len(r.Moved); n > 0 {
+		log.Info("archive: moved days of the old name-keyed layout into tenant-ID folders", "days", n)
+	}
+	for _, w := range r.Warnings() {
+		log.Warn(w)
+	}
+	if err != nil {
+		log.Warn("archive: moving the old name-keyed layout did not finish; the next start tries again", "err", err)
+	}
 	return archiveAdapter{arc}, func() { _ = arc.Close() }, nil
+}
+
+func archiveConfig(a *config.Archive) archive.Config {
+	return archive.Config{
+		Kind: a.Kind(), Folder: a.Folder, Container: a.Container, AccountURL: a.AccountURL,
+		ConnectionStringEnv: a.ConnectionStringEnv, AccountKeyEnv: a.AccountKeyEnv,
+		ManagedIdentity: a.ManagedIdentity, ClientID: a.ClientID,
+	}
+}
+
+// tenantRefs are the configured tenants as the archive knows them.
+func tenantRefs(cfg *config.Config) []archive.TenantRef {
+	refs := make([]archive.TenantRef, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		refs[i] = archive.TenantRef{ID: t.ID, Name: t.Name}
+	}
+	return refs
 }
 
 // archiveAdapter gives the collector an archive.Archiver.
