@@ -105,15 +105,15 @@ type Message struct {
 	// this channel, so a receiver can drop a duplicate.
 	ID int64 `json:"id"`
 	// AlertID is the alert's ID: its firing and resolved messages share it.
-	AlertID  int64     `json:"alert_id"`
-	Event    string    `json:"event"` // firing, resolved or test
-	Rule     string    `json:"rule"`  // the rule's name
-	When     string    `json:"when"`  // the rule's condition: below_target, score_drop ...
-	TenantID string    `json:"tenant_id,omitempty"`
-	Tenant   string    `json:"tenant,omitempty"`  // the tenant's name
-	Control  string    `json:"control,omitempty"` // the control's ID (controlName)
-	Title    string    `json:"title"`             // "big-drop: Contoso", the same when it fires and resolves
-	Summary  string    `json:"summary"`           // one or two sentences with the figures
+	AlertID  int64  `json:"alert_id"`
+	Event    string `json:"event"` // firing, resolved or test
+	Rule     string `json:"rule"`  // the rule's name
+	When     string `json:"when"`  // the rule's condition: below_target, score_drop ...
+	TenantID string `json:"tenant_id,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`  // the tenant's name
+	Control  string `json:"control,omitempty"` // the control's ID (controlName)
+	Title    string `json:"title"`             // "big-drop: Contoso", the same when it fires and resolves
+	Summary  string `json:"summary"`           // one or two sentences with the figures
 	// Reason is why the score moved, for score_drop and control_regressed:
 	// the top items of the tenant's change ledger over the rule's window,
 	// e.g. "Require MFA for administrative roles regressed −10 pts; Microsoft
