@@ -69,8 +69,12 @@ func alertEngine(cfg *config.Config, store fleetscore.Store, log *slog.Logger) (
 	for _, t := range cfg.Tenants {
 		ids = append(ids, t.ID)
 	}
+	over := cfg.DigestOver
+	if over == 0 {
+		over = -1 // digest_over: 0 never digests
+	}
 	return &alert.Engine{Store: state, Source: src, Rules: alertRules(cfg), Channels: alertChannels(cfg, alertHTTPClient()),
-		Tenants: ids, Logger: log}, nil
+		Tenants: ids, Logger: log, DigestOver: over}, nil
 }
 
 // alertsAfterRun returns what collect and serve call after each collection:
@@ -87,11 +91,11 @@ func alertsAfterRun(cfg *config.Config, store fleetscore.Store, log *slog.Logger
 		log.Error("alerts are off", "err", err)
 		return func(context.Context, collect.Summary) {}
 	}
-	return func(ctx context.Context, _ collect.Summary) {
+	return func(ctx context.Context, sum collect.Summary) {
 		if ctx.Err() != nil {
 			return // interrupted: the next run evaluates
 		}
-		rep, err := eng.Evaluate(ctx)
+		rep, err := eng.EvaluateRun(ctx, alertRun(sum))
 		if err != nil {
 			log.Error("alert evaluation", "err", err)
 		}
@@ -100,6 +104,18 @@ func alertsAfterRun(cfg *config.Config, store fleetscore.Store, log *slog.Logger
 				"delivered", rep.Delivered, "queued", rep.Pending, "dropped", rep.Expired)
 		}
 	}
+}
+
+// alertRun tells the alerts which tenants the run backfilled: their
+// history sets a baseline and fires no change alert.
+func alertRun(sum collect.Summary) alert.Run {
+	var run alert.Run
+	for _, r := range sum.Results {
+		if r.Backfill {
+			run.Backfilled = append(run.Backfilled, r.Tenant.ID)
+		}
+	}
+	return run
 }
 
 func cmdAlerts(ctx context.Context, e env, args []string) error {
