@@ -263,3 +263,42 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// alertBook is the alerts page's view of the alert state.
+type alertBook struct {
+	state alert.StateStore
+	now   func() time.Time
+}
+
+var _ server.AlertBook = alertBook{}
+
+// alertBookFor gives the alerts page the alert state, when alerts are
+// configured.
+func alertBookFor(cfg *config.Config, store fleetscore.Store) server.AlertBook {
+	state, ok := store.(alert.StateStore)
+	if len(cfg.Alerts) == 0 || !ok {
+		return nil
+	}
+	return alertBook{state: state, now: time.Now}
+}
+
+func (b alertBook) Alerts(ctx context.Context, limit int) ([]server.AlertEntry, error) {
+	all, err := b.state.Alerts(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.AlertEntry, 0, len(all))
+	for _, a := range all {
+		e := server.AlertEntry{ID: a.ID, Rule: a.Rule, TenantID: a.Tenant, Tenant: a.TenantName, Title: a.Title,
+			Summary: a.Summary, Reason: a.Reason, Since: a.OpenedAt, Resolved: a.ResolvedAt}
+		if a.Ack != nil {
+			e.AckBy, e.AckNote, e.AckAt = a.Ack.By, a.Ack.Note, a.Ack.At
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (b alertBook) Acknowledge(ctx context.Context, id int64, by, note string) error {
+	return b.state.Acknowledge(ctx, id, alert.Ack{By: by, Note: note, At: b.now().UTC()})
+}
