@@ -57,7 +57,7 @@ func TestAlertsPageAcknowledges(t *testing.T) {
 	eng := &alert.Engine{Store: f.Store, Source: f.Store, Channels: []alert.Channel{alert.NewSlack("soc", rx.URL, &http.Client{Timeout: 5 * time.Second})},
 		Rules:   []alert.Rule{{Name: "below-target", When: alert.BelowTarget, Channels: []string{"soc"}}},
 		Tenants: []string{f.Jobs[0].Tenant.ID}, Retry: alert.Retry{Attempts: 1},
-		Sleep:   func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 	if err := f.Store.SyncTenants(ctx, withTarget(f, 100)); err != nil {
 		t.Fatal(err)
 	}
