@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fleetscore/fleetscore"
 )
 
 // Events of a message.
@@ -33,6 +35,7 @@ const (
 	Firing   = "firing"   // the alert's condition started to hold
 	Resolved = "resolved" // it stopped holding
 	Test     = "test"     // `fleetscore alerts test`
+	Digest   = "digest"   // one message standing for a run's many (Engine.DigestOver)
 )
 
 // Delivery statuses.
@@ -72,8 +75,21 @@ type Open struct {
 	TenantName string    // the tenant's name when it fired; "" for fleet alerts
 	Title      string    // the firing message's title
 	Summary    string    // the firing message's summary: what was found
+	Reason     string    // the firing message's reason: the ledger's top items; "" when none
 	Facts      []Fact    // the firing message's facts
 	OpenedAt   time.Time // when it fired
+	ResolvedAt time.Time // zero while open (set by StateStore.Alerts)
+	Ack        *Ack      // nil unless acknowledged
+}
+
+// Ack is an acknowledgement of an open alert: someone is on it. An
+// acknowledged alert stays open but is quiet: its messages not delivered yet
+// are dropped, and it sends nothing more until it resolves (its resolution
+// is still sent, so whoever acknowledged it learns it is over).
+type Ack struct {
+	By   string    // who: the signed-in user
+	Note string    // why, or what is being done
+	At   time.Time // when
 }
 
 // Fact is one name and value shown with a message, in order.
@@ -89,16 +105,24 @@ type Message struct {
 	// this channel, so a receiver can drop a duplicate.
 	ID int64 `json:"id"`
 	// AlertID is the alert's ID: its firing and resolved messages share it.
-	AlertID  int64     `json:"alert_id"`
-	Event    string    `json:"event"` // firing, resolved or test
-	Rule     string    `json:"rule"`  // the rule's name
-	When     string    `json:"when"`  // the rule's condition: below_target, score_drop ...
-	TenantID string    `json:"tenant_id,omitempty"`
-	Tenant   string    `json:"tenant,omitempty"`  // the tenant's name
-	Control  string    `json:"control,omitempty"` // the control's ID (controlName)
-	Title    string    `json:"title"`             // "big-drop: Contoso", the same when it fires and resolves
-	Summary  string    `json:"summary"`           // one or two sentences with the figures
-	Facts    []Fact    `json:"facts"`
+	AlertID  int64  `json:"alert_id"`
+	Event    string `json:"event"` // firing, resolved or test
+	Rule     string `json:"rule"`  // the rule's name
+	When     string `json:"when"`  // the rule's condition: below_target, score_drop ...
+	TenantID string `json:"tenant_id,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`  // the tenant's name
+	Control  string `json:"control,omitempty"` // the control's ID (controlName)
+	Title    string `json:"title"`             // "big-drop: Contoso", the same when it fires and resolves
+	Summary  string `json:"summary"`           // one or two sentences with the figures
+	// Reason is why the score moved, for score_drop and control_regressed:
+	// the top items of the tenant's change ledger over the rule's window,
+	// e.g. "Require MFA for administrative roles regressed −10 pts; Microsoft
+	// added Enable Copilot access reviews (0 of 8)". "" when there is none.
+	Reason string `json:"reason"`
+	Facts  []Fact `json:"facts"`
+	// Messages are the messages a digest stands for (Event Digest only), in
+	// the order they were queued.
+	Messages []Message `json:"messages,omitempty"`
 	Link     string    `json:"link,omitempty"` // where to act, e.g. the control's page in Microsoft Defender
 	OpenedAt time.Time `json:"opened_at"`      // when the alert fired
 	At       time.Time `json:"at"`             // when this event happened
@@ -113,6 +137,8 @@ func (m Message) EventLabel() string {
 		return "RESOLVED"
 	case Test:
 		return "TEST"
+	case Digest:
+		return "DIGEST"
 	}
 	return m.Event
 }
@@ -172,6 +198,22 @@ type StateStore interface {
 	// Deliveries returns the newest deliveries first, at most limit, with
 	// their attempts.
 	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+
+	// Alerts returns every open alert and the resolved ones, newest first
+	// (by when they fired), at most limit (all when limit <= 0), with their
+	// acknowledgements: the alerts page.
+	Alerts(ctx context.Context, limit int) ([]Open, error)
+	// Acknowledge records a on the open alert id and drops its messages
+	// still pending (StatusExpired). An alert not open (unknown, or
+	// resolved) is an error wrapping fleetscore.ErrNotFound; acknowledging
+	// again replaces the note.
+	Acknowledge(ctx context.Context, id int64, a Ack) error
+
+	// Baselines returns each tenant's baseline day (see Run.Backfilled):
+	// the change rules read no day of the tenant before it.
+	Baselines(ctx context.Context) (map[string]fleetscore.Day, error)
+	// SetBaselines records the tenants' baseline days, replacing theirs.
+	SetBaselines(ctx context.Context, days map[string]fleetscore.Day) error
 }
 
 // Channel delivers messages to one place. Send must be safe to call again

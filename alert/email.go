@@ -244,6 +244,9 @@ func subject(m Message) string { return "[fleetscore] " + m.EventLabel() + " " +
 func emailText(m Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s\n\n%s\n\n", m.EventLabel(), m.Title, m.Summary)
+	if m.Reason != "" {
+		fmt.Fprintf(&b, "Why: %s\n\n", m.Reason)
+	}
 	width := 0
 	for _, f := range m.Facts {
 		width = max(width, len([]rune(f.Name)))

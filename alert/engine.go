@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -68,9 +70,28 @@ type Engine struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Owner names this engine in delivery leases; default: random.
 	Owner string
+	// DigestOver: when one evaluation would send a channel more messages
+	// than this, it sends the channel one digest instead, listing them all
+	// (Event Digest, Messages). 0 means DefaultDigestOver; negative never
+	// digests.
+	DigestOver int
 
 	ownerOnce sync.Once
 	owner     string
+}
+
+// DefaultDigestOver is Engine.DigestOver's default.
+const DefaultDigestOver = 5
+
+// Run is what the collection an evaluation follows did.
+type Run struct {
+	// Backfilled are the IDs of the tenants whose history the run wrote in
+	// full: collected for the first time (no stored day before the run),
+	// or after longer than Graph keeps. Each sets a baseline at its latest
+	// day: the change rules (score_drop, control_regressed, new_action)
+	// read no day of it before that, so history fires nothing, and a change
+	// after it still does.
+	Backfilled []string
 }
 
 // Report is what one evaluation did.
@@ -137,6 +158,12 @@ func (e *Engine) OpenAlerts(ctx context.Context) (map[string][]Open, error) {
 // message is logged and reported in Report.Failures, and its messages wait
 // for the next evaluation.
 func (e *Engine) Evaluate(ctx context.Context) (Report, error) {
+	return e.EvaluateRun(ctx, Run{})
+}
+
+// EvaluateRun is Evaluate after a collection: the tenants it backfilled
+// first set their baselines (see Run).
+func (e *Engine) EvaluateRun(ctx context.Context, run Run) (Report, error) {
 	var rep Report
 	now := e.now()
 	open, err := e.Store.OpenAlerts(ctx)
@@ -145,6 +172,9 @@ func (e *Engine) Evaluate(ctx context.Context) (Report, error) {
 	}
 	v, err := newView(ctx, e.Source, e.Tenants)
 	if err != nil {
+		return rep, err
+	}
+	if err := e.baselines(ctx, v, run); err != nil {
 		return rep, err
 	}
 	changes, errs := e.changes(ctx, v, open, now)
@@ -170,6 +200,31 @@ func (e *Engine) Evaluate(ctx context.Context) (Report, error) {
 		errs = append(errs, err)
 	}
 	return rep, errors.Join(errs...)
+}
+
+// baselines records the baselines of the run's backfilled tenants and
+// loads every tenant's.
+func (e *Engine) baselines(ctx context.Context, v *view, run Run) error {
+	set := map[string]fleetscore.Day{}
+	for _, id := range run.Backfilled {
+		for _, st := range v.tenants {
+			if strings.EqualFold(st.ID, id) && st.Latest != nil {
+				set[st.ID] = st.Latest.Day
+			}
+		}
+	}
+	if err := e.Store.SetBaselines(ctx, set); err != nil {
+		return err
+	}
+	b, err := e.Store.Baselines(ctx)
+	if err != nil {
+		return fmt.Errorf("read alert baselines: %w", err)
+	}
+	v.baseline = b
+	if len(set) > 0 {
+		e.log().Info("alert baselines set: the history of the backfilled tenants fires no change alert", "tenants", len(set))
+	}
+	return nil
 }
 
 // changes compares what the rules find with the open alerts: the order of
@@ -200,7 +255,7 @@ func (e *Engine) changes(ctx context.Context, v *view, open []Open, now time.Tim
 		for _, f := range fs {
 			found[f.key] = f
 			if f.firing && !keys[f.key] {
-				a := Open{Key: f.key, TenantName: f.tenant, Title: f.title, Summary: f.summary, Facts: f.facts, OpenedAt: now}
+				a := Open{Key: f.key, TenantName: f.tenant, Title: f.title, Summary: f.summary, Reason: f.reason, Facts: f.facts, OpenedAt: now}
 				out = append(out, Change{Event: Firing, Alert: a, At: now, Channels: r.Channels, Message: message(r, Firing, a, f, now)})
 			}
 		}
@@ -259,7 +314,7 @@ func message(r Rule, event string, a Open, f finding, at time.Time) Message {
 		title = f.title
 	}
 	return Message{AlertID: a.ID, Event: event, Rule: r.Name, When: r.When, TenantID: a.Tenant, Tenant: tenant,
-		Control: a.Subject, Title: title, Summary: f.summary, Facts: f.facts, Link: f.link, OpenedAt: a.OpenedAt, At: at}
+		Control: a.Subject, Title: title, Summary: f.summary, Reason: f.reason, Facts: f.facts, Link: f.link, OpenedAt: a.OpenedAt, At: at}
 }
 
 // deliver sends every queued message, each channel on its own, in the order
@@ -308,33 +363,88 @@ func (e *Engine) deliverTo(ctx context.Context, ch Channel, name string, list []
 	var r Report
 	log := e.log().With("channel", name)
 	retry := e.Retry.withDefaults()
-	for i, d := range list {
+	var sendable []Delivery
+	for _, d := range list {
 		switch {
 		case ch == nil:
 			e.finish(ctx, log, d, StatusExpired, fmt.Sprintf("channel %s is not configured any more", name))
 			r.Expired++
-			continue
 		case now.Sub(d.CreatedAt) > retry.GiveUpAfter:
 			e.finish(ctx, log, d, StatusExpired, fmt.Sprintf("not delivered within %s of being queued", retry.GiveUpAfter))
 			r.Expired++
-			continue
+		default:
+			sendable = append(sendable, d)
 		}
+	}
+	if over := e.digestOver(); over >= 0 && len(sendable) > over {
+		d := digest(sendable, now)
+		err := e.send(ctx, ch, d, retry)
+		status := StatusDelivered
+		if err != nil {
+			status = StatusPending
+			r.Pending += len(sendable)
+			r.Failures = append(r.Failures, fmt.Sprintf("%s: %v", name, err))
+			log.Warn("alert channel did not take a digest; its messages stay queued for the next evaluation", "err", err, "queued", len(sendable))
+		} else {
+			r.Delivered += len(sendable)
+			log.Info("alert digest sent", "messages", len(sendable))
+		}
+		for _, x := range sendable {
+			e.finish(ctx, log, x, status, "")
+		}
+		return r
+	}
+	for i, d := range sendable {
 		err := e.send(ctx, ch, d, retry)
 		if err == nil {
 			e.finish(ctx, log, d, StatusDelivered, "")
 			r.Delivered++
 			continue
 		}
-		for _, rest := range list[i:] {
+		for _, rest := range sendable[i:] {
 			e.finish(ctx, log, rest, StatusPending, "")
 		}
-		r.Pending += len(list) - i
+		r.Pending += len(sendable) - i
 		r.Failures = append(r.Failures, fmt.Sprintf("%s: %v", name, err))
 		log.Warn("alert channel did not take a message; it and the ones after it stay queued for the next evaluation",
-			"err", err, "queued", len(list)-i)
+			"err", err, "queued", len(sendable)-i)
 		break
 	}
 	return r
+}
+
+func (e *Engine) digestOver() int {
+	if e.DigestOver == 0 {
+		return DefaultDigestOver
+	}
+	return e.DigestOver
+}
+
+// digest is one delivery standing for list: its ID (the same on every
+// attempt, for a receiver's dedupe) and attempts are the first's; each
+// line of it is one message's title and its reason, or summary.
+func digest(list []Delivery, now time.Time) Delivery {
+	fired, resolved := 0, 0
+	m := Message{Event: Digest, Rule: "digest", When: "digest", At: now, OpenedAt: list[0].Message.OpenedAt}
+	for _, d := range list {
+		x := d.Message
+		x.ID, x.AlertID = d.ID, d.AlertID
+		m.Messages = append(m.Messages, x)
+		if x.Event == Resolved {
+			resolved++
+		} else {
+			fired++
+		}
+		line := x.Reason
+		if line == "" {
+			line = x.Summary
+		}
+		m.Facts = append(m.Facts, Fact{x.EventLabel() + " " + x.Title, line})
+	}
+	m.Title = fmt.Sprintf("fleetscore: %d alert messages", len(list))
+	m.Summary = fmt.Sprintf("This run has %d alert messages for this channel, more than its digest_over: %d fired, %d resolved. "+
+		"They are listed here in one message; the alerts page has each one.", len(list), fired, resolved)
+	return Delivery{ID: list[0].ID, Channel: list[0].Channel, Message: m, CreatedAt: list[0].CreatedAt}
 }
 
 // send tries one delivery up to Attempts times, recording every attempt.

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ type MemoryStore struct {
 	mu         sync.Mutex
 	alerts     []memAlert
 	deliveries []*memDelivery
+	baselines  map[string]fleetscore.Day
 }
 
 type memAlert struct {
@@ -49,6 +51,10 @@ func (s *MemoryStore) OpenAlerts(context.Context) ([]Open, error) {
 
 func cloneOpen(o Open) Open {
 	o.Facts = slices.Clone(o.Facts)
+	if o.Ack != nil {
+		a := *o.Ack
+		o.Ack = &a
+	}
 	return o
 }
 
@@ -159,4 +165,52 @@ func (s *MemoryStore) Deliveries(_ context.Context, limit int) ([]Delivery, erro
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Alerts returns the open and resolved alerts, newest first.
+func (s *MemoryStore) Alerts(_ context.Context, limit int) ([]Open, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Open
+	for i := len(s.alerts) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		o := cloneOpen(s.alerts[i].Open)
+		o.ResolvedAt = s.alerts[i].resolvedAt
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Acknowledge acknowledges an open alert; see StateStore.
+func (s *MemoryStore) Acknowledge(_ context.Context, id int64, a Ack) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.alerts, func(m memAlert) bool { return m.ID == id })
+	if i < 0 || !s.alerts[i].resolvedAt.IsZero() {
+		return fmt.Errorf("acknowledge alert %d: no such open alert: %w", id, fleetscore.ErrNotFound)
+	}
+	s.alerts[i].Ack = &a
+	for _, d := range s.deliveries {
+		if d.AlertID == id && d.Status == StatusPending {
+			d.Status, d.FinishedAt, d.LastError = StatusExpired, a.At, "dropped: the alert was acknowledged"
+		}
+	}
+	return nil
+}
+
+// Baselines returns the tenants' baseline days.
+func (s *MemoryStore) Baselines(context.Context) (map[string]fleetscore.Day, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.baselines), nil
+}
+
+// SetBaselines records baseline days.
+func (s *MemoryStore) SetBaselines(_ context.Context, days map[string]fleetscore.Day) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baselines == nil {
+		s.baselines = map[string]fleetscore.Day{}
+	}
+	maps.Copy(s.baselines, days)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/ledger"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -25,8 +26,9 @@ const (
 	ScoreDrop = "score_drop"
 	// ControlRegressed holds for a tenant's control that was met (full
 	// points) on one of the Days days before the latest and is open on the
-	// latest, and then until it is no longer open: met again, marked Ignored
-	// or ThirdParty, deprecated, or gone.
+	// latest, its score Points (default 1) or more below what it was, and
+	// then until it is no longer open: met again, marked Ignored or
+	// ThirdParty, deprecated, or gone.
 	ControlRegressed = "control_regressed"
 	// CollectionFailing holds while a tenant's last Runs collections failed.
 	CollectionFailing = "collection_failing"
@@ -45,6 +47,8 @@ func Conditions() []string {
 const (
 	DefaultDays = 7 // score_drop, control_regressed and new_action
 	DefaultRuns = 3 // collection_failing
+
+	DefaultRegressedPoints = 1.0 // control_regressed: the fall, in points, that fires
 )
 
 // Rule is one alert rule of the config.
@@ -53,7 +57,10 @@ type Rule struct {
 	When string // one of Conditions
 	// Points and Percent are score_drop's threshold: Secure Score points
 	// (currentScore) or percentage points of the score's percentage. One
-	// is set; when both are, either fires.
+	// is set; when both are, either fires. Points is also
+	// control_regressed's threshold: a control fires only when its score
+	// fell by at least that many points from the day it was last met (0
+	// means DefaultRegressedPoints), so a partial wobble pages no one.
 	Points, Percent float64
 	Days            int // score_drop, control_regressed, new_action: the window; 0 means DefaultDays
 	Runs            int // collection_failing: failed runs in a row; 0 means DefaultRuns
@@ -66,6 +73,13 @@ func (r Rule) days() int {
 		return r.Days
 	}
 	return DefaultDays
+}
+
+func (r Rule) minFall() float64 {
+	if r.Points > 0 {
+		return r.Points
+	}
+	return DefaultRegressedPoints
 }
 
 func (r Rule) runs() int {
@@ -103,9 +117,15 @@ type finding struct {
 	tenant  string // the tenant's name
 	title   string
 	summary string
+	reason  string // the ledger's top items (score_drop, control_regressed)
 	facts   []Fact
 	link    string
 	order   string // findings are reported in this order (tenant, then control)
+
+	// score_drop: the fall that fired, its threshold and whether it is in
+	// percentage points (else Secure Score points).
+	drop, threshold float64
+	percent         bool
 }
 
 // view is what the rules read, loaded once per evaluation.
@@ -115,6 +135,27 @@ type view struct {
 	byID    map[string]fleetscore.TenantStatus
 
 	profiles map[string]map[string]fleetscore.ControlProfile // by tenant, then control; loaded on demand
+
+	// baseline is each tenant's baseline day: the change rules (score_drop,
+	// control_regressed, new_action) read no day before it.
+	baseline map[string]fleetscore.Day
+	// ledgers are the tenants' change ledgers by window, loaded on demand.
+	ledgers map[ledgerKey][]ledger.Change
+}
+
+type ledgerKey struct {
+	tenant string
+	days   int
+}
+
+// since is the first day of a tenant's window of days before its latest day:
+// not before the tenant's baseline.
+func (v *view) since(st fleetscore.TenantStatus, days int) fleetscore.Day {
+	from := st.Latest.Day.AddDays(-days)
+	if b, ok := v.baseline[st.ID]; ok && from.Before(b) {
+		return b
+	}
+	return from
 }
 
 func newView(ctx context.Context, src query.Source, only []string) (*view, error) {
@@ -176,7 +217,7 @@ func (v *view) evaluate(ctx context.Context, r Rule, open map[Key]bool) ([]findi
 	case BelowTarget:
 		fs = v.belowTarget(r)
 	case ScoreDrop:
-		fs, err = v.scoreDrop(ctx, r)
+		fs, err = v.scoreDrop(ctx, r, open)
 	case ControlRegressed:
 		fs, err = v.controlRegressed(ctx, r, open)
 	case CollectionFailing:
@@ -244,7 +285,7 @@ func (v *view) belowTarget(r Rule) []finding {
 	return out
 }
 
-func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
+func (v *view) scoreDrop(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
 	days := r.days()
 	var from fleetscore.Day
 	for _, st := range v.tenants {
@@ -268,14 +309,15 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 		threshold float64
 		unit      string
 		show      func(float64) string
+		percent   bool
 	}
 	var measures []measure
 	if r.Points > 0 {
-		measures = append(measures, measure{func(s fleetscore.Score) float64 { return s.CurrentScore }, r.Points, "points", pts})
+		measures = append(measures, measure{func(s fleetscore.Score) float64 { return s.CurrentScore }, r.Points, "points", pts, false})
 	}
 	if r.Percent > 0 {
 		measures = append(measures, measure{fleetscore.Score.Percent, r.Percent, "percentage points",
-			func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }})
+			func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }, true})
 	}
 	describe := func(s fleetscore.Score) string {
 		return fmt.Sprintf("%s (%s) on %s", outOf(s), pct(s.Percent()), s.Day)
@@ -293,7 +335,7 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 			// equals, so the message names when the score was last there.
 			var top *fleetscore.Score
 			for i, s := range byTenant[st.ID] {
-				if s.Day.Before(cur.Day) && !s.Day.Before(cur.Day.AddDays(-days)) && (top == nil || m.of(s) >= m.of(*top)) {
+				if s.Day.Before(cur.Day) && !s.Day.Before(v.since(st, days)) && (top == nil || m.of(s) >= m.of(*top)) {
 					top = &byTenant[st.ID][i]
 				}
 			}
@@ -303,6 +345,7 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 			best = *top
 			if drop := m.of(best) - m.of(cur); drop >= m.threshold-1e-9 {
 				f.firing = true
+				f.drop, f.threshold, f.percent = drop, m.threshold, m.percent
 				f.summary = fmt.Sprintf("%s's Secure Score fell %s %s within %d days: from %s to %s.",
 					st.Name, m.show(drop), m.unit, days, describe(best), describe(cur))
 				f.facts = append(tenantFacts(st), Fact{"Drop", m.show(drop) + " " + m.unit},
@@ -313,6 +356,13 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 		}
 		if best.Day.IsZero() {
 			continue // no day to compare with
+		}
+		if f.firing {
+			cs, err := v.changes(ctx, st, days)
+			if err != nil {
+				return nil, err
+			}
+			f.reason = Reason(topItems(cs, "", true))
 		}
 		if !f.firing {
 			var limits []string
@@ -325,7 +375,7 @@ func (v *view) scoreDrop(ctx context.Context, r Rule) ([]finding, error) {
 		}
 		out = append(out, f)
 	}
-	return out, nil
+	return v.fleetDrops(ctx, r, out, open)
 }
 
 func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
@@ -339,7 +389,7 @@ func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) 
 		if st.Latest == nil {
 			continue
 		}
-		scores, err := v.src.Scores(ctx, st.ID, st.Latest.Day.AddDays(-days), st.Latest.Day)
+		scores, err := v.src.Scores(ctx, st.ID, v.since(st, days), st.Latest.Day)
 		if err != nil {
 			return nil, fmt.Errorf("read scores of %s: %w", st.Name, err)
 		}
@@ -349,10 +399,11 @@ func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) 
 		cur := scores[len(scores)-1]
 		prof := profiles[st.ID]
 		metOn := map[string]fleetscore.Day{} // the latest earlier day each control was met
+		metAt := map[string]float64{}        // its score that day
 		for _, s := range scores[:len(scores)-1] {
 			for _, c := range s.Controls {
 				if p, ok := prof[c.Name]; ok && p.MaxScore > 0 && c.Score >= p.MaxScore {
-					metOn[c.Name] = s.Day
+					metOn[c.Name], metAt[c.Name] = s.Day, c.Score
 				}
 			}
 		}
@@ -364,7 +415,9 @@ func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) 
 			key := Key{Rule: r.Name, Tenant: st.ID, Subject: c.Name}
 			isOpen := query.IsOpen(c.Score, p)
 			met, wasMet := metOn[c.Name]
-			if !(isOpen && wasMet) && !open[key] {
+			// A partial wobble (9 of 9 to 8.55) is below the threshold.
+			fell := wasMet && metAt[c.Name]-c.Score >= r.minFall()-1e-9
+			if !(isOpen && fell) && !open[key] {
 				continue
 			}
 			f := tenantFinding(r, st, c.Name, p.Title)
@@ -374,6 +427,11 @@ func (v *view) controlRegressed(ctx context.Context, r Rule, open map[Key]bool) 
 			switch {
 			case isOpen:
 				f.firing = true
+				cs, err := v.changes(ctx, st, days)
+				if err != nil {
+					return nil, err
+				}
+				f.reason = Reason(topItems(cs, c.Name, true))
 				if wasMet {
 					f.summary = fmt.Sprintf("%s: %q (%s) was met on %s and is open now: %s of %s points.",
 						st.Name, p.Title, c.Name, met, pts(c.Score), num(p.MaxScore))
@@ -497,8 +555,19 @@ func (v *view) newAction(ctx context.Context, r Rule, open map[Key]bool) ([]find
 		// The tenant's last day at least days before its latest, within a
 		// week of that: a tenant without such a day has nothing "new" yet
 		// (its first collection is not news).
+		// Before its baseline, the day compared with is the baseline: what
+		// the backfill found is not new.
 		ref := st.Latest.Day.AddDays(-days)
-		before, err := v.src.Scores(ctx, st.ID, ref.AddDays(-7), ref)
+		lo := ref.AddDays(-7)
+		if b, ok := v.baseline[st.ID]; ok && ref.Before(b) {
+			if !b.Before(st.Latest.Day) {
+				continue
+			}
+			ref, lo = b, b
+		} else if ok && lo.Before(b) {
+			lo = b
+		}
+		before, err := v.src.Scores(ctx, st.ID, lo, ref)
 		if err != nil {
 			return nil, fmt.Errorf("read scores of %s: %w", st.Name, err)
 		}

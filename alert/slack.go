@@ -85,6 +85,11 @@ func slackPayload(m Message) slackMessage {
 			{Type: "section", Text: &slackText{Type: "mrkdwn", Text: slackEscape(m.Summary)}},
 		},
 	}
+	if m.Reason != "" {
+		out.Text += " Why: " + m.Reason
+		out.Blocks = append(out.Blocks, slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn",
+			Text: truncate("*Why:* "+slackEscape(m.Reason), slackFieldMax)}})
+	}
 	var fields []slackText
 	for _, f := range m.Facts {
 		fields = append(fields, slackText{Type: "mrkdwn", Text: truncate("*"+slackEscape(f.Name)+"*\n"+slackEscape(f.Value), slackFieldMax)})
@@ -114,7 +119,7 @@ const linkText = "Open in Microsoft Defender"
 
 // footer says where a message comes from: the rule and the alert.
 func footer(m Message) string {
-	if m.Event == Test {
+	if m.Event == Test || m.Event == Digest {
 		return "fleetscore · " + when(m.At)
 	}
 	s := fmt.Sprintf("fleetscore · rule %s (%s)", m.Rule, m.When)

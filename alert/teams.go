@@ -104,6 +104,9 @@ func teamsPayload(m Message) teamsMessage {
 			{Type: "TextBlock", Text: m.Summary, Wrap: true},
 		},
 	}
+	if m.Reason != "" {
+		card.Body = append(card.Body, teamsElement{Type: "TextBlock", Text: "Why: " + m.Reason, Wrap: true})
+	}
 	if len(m.Facts) > 0 {
 		fs := teamsElement{Type: "FactSet"}
 		for _, f := range m.Facts {

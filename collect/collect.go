@@ -120,6 +120,10 @@ type Result struct {
 	// ArchiveErr says which days could not be archived (the tenant was
 	// still collected and saved).
 	ArchiveErr error
+	// Backfill is set when the run wrote the tenant's history in full: it
+	// had no stored day before (its first collection), or none within
+	// HistoryDays. The alerts take its days as a baseline, not as news.
+	Backfill bool
 }
 
 // Summary is the outcome of a whole run.
@@ -372,7 +376,7 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	var requests atomic.Int64
 	tctx = graph.WithRequestCounter(tctx, &requests)
-	days, profiles, archErr, err := c.fetchAndSave(tctx, j, l)
+	days, profiles, backfill, archErr, err := c.fetchAndSave(tctx, j, l)
 	cancel()
 	archErr = c.Scrub.Error(archErr)
 	if archErr != nil {
@@ -407,16 +411,16 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 			err = ferr
 		}
 	}
-	return Result{Tenant: j.Tenant, Collection: col, Err: err, ArchiveErr: archErr}
+	return Result{Tenant: j.Tenant, Collection: col, Err: err, ArchiveErr: archErr, Backfill: backfill && days > 0}
 }
 
 // fetchAndSave reads what is new for the tenant and writes it in one batch.
 // With a lease, the claim is renewed just before the write: an instance
 // whose claim was taken over does not write.
-func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, archErr, err error) {
+func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, backfill bool, archErr, err error) {
 	latest, have, err := c.Store.LatestDay(ctx, j.Tenant.ID)
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("read latest day: %w", err)
+		return 0, 0, false, nil, fmt.Errorf("read latest day: %w", err)
 	}
 	top := 0 // everything Graph keeps
 	if have {
@@ -428,9 +432,10 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		}
 	}
 
+	backfill = top == 0
 	ctx, top, plan, err := c.planArchive(ctx, j, top)
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("read the archive backlog: %w", err)
+		return 0, 0, false, nil, fmt.Errorf("read the archive backlog: %w", err)
 	}
 
 	var (
@@ -455,7 +460,7 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		err = perr
 	}
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, false, nil, err
 	}
 	if have {
 		// Days older than the latest stored one are history we already
@@ -476,20 +481,20 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 	scores, profs, refused := refuseImpossible(scores, profs)
 	if l != nil {
 		if err := l.renew(ctx); err != nil {
-			return 0, 0, nil, fmt.Errorf("renew the claim before saving: %w", err)
+			return 0, 0, false, nil, fmt.Errorf("renew the claim before saving: %w", err)
 		}
 	}
 	if err := c.Store.SaveBatch(ctx, fleetscore.Batch{Tenant: j.Tenant, Scores: scores, Profiles: profs}); err != nil {
 		if ctx.Err() != nil {
-			return 0, 0, nil, &graph.Error{Kind: graph.KindTimeout, Tenant: j.Tenant.ID, Msg: "the tenant's collection was stopped before its data was saved; nothing of it was written", Err: err}
+			return 0, 0, false, nil, &graph.Error{Kind: graph.KindTimeout, Tenant: j.Tenant.ID, Msg: "the tenant's collection was stopped before its data was saved; nothing of it was written", Err: err}
 		}
-		return 0, 0, nil, fmt.Errorf("save: %w", err)
+		return 0, 0, false, nil, fmt.Errorf("save: %w", err)
 	}
 	archErr = c.archive(ctx, j, plan, scores)
 	if len(refused) > 0 {
-		return len(scores), len(profs), archErr, refusedError(j.Tenant.ID, refused, len(scores))
+		return len(scores), len(profs), backfill, archErr, refusedError(j.Tenant.ID, refused, len(scores))
 	}
-	return len(scores), len(profs), archErr, nil
+	return len(scores), len(profs), backfill, archErr, nil
 }
 
 // refuseImpossible drops the snapshots fleetscore.Score.Check refuses, and

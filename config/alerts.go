@@ -38,6 +38,12 @@ const (
 const (
 	DefaultAlertDays = 7 // score_drop, control_regressed, new_action
 	DefaultAlertRuns = 3 // collection_failing
+	// DefaultRegressedPoints is control_regressed's points: the fall, in
+	// Secure Score points, of a met control that fires.
+	DefaultRegressedPoints = 1.0
+	// DefaultDigestOver is alerts.digest_over: a run that would send a
+	// channel more messages than this sends it one digest instead.
+	DefaultDigestOver = 5
 )
 
 // The keys of the alerting blocks; like the others, a public interface.
@@ -46,6 +52,9 @@ var (
 	channelKeys     = []string{"name", "type", "url_env", "url_file", "secret_env", "secret_file",
 		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file"}
 	ruleKeys = []string{"name", "when", "points", "percent", "days", "runs", "tenants", "channels"}
+	// alertsKeys are the keys of alerts: written as a mapping (the list of
+	// rules alone is the older form, still read).
+	alertsKeys = []string{"digest_over", "rules"}
 )
 
 // channelTypeKeys are the keys each channel type takes besides name and type.
@@ -67,7 +76,7 @@ func ruleWhenKeys(when string) []string {
 	case WhenScoreDrop:
 		return []string{"points", "percent", "days"}
 	case WhenControlRegressed:
-		return []string{"days"}
+		return []string{"points", "days"}
 	case WhenCollectionFailing:
 		return []string{"runs"}
 	case WhenNewAction:
@@ -127,6 +136,8 @@ type AlertRule struct {
 	When string // one of the When* conditions
 	// Points or Percent is score_drop's threshold: a fall of that many
 	// Secure Score points, or percentage points of the score's percentage.
+	// Points is also control_regressed's: how far a met control's score
+	// must fall to fire (default DefaultRegressedPoints).
 	Points, Percent float64
 	Days            int // score_drop, control_regressed, new_action: the window in days
 	Runs            int // collection_failing: failed collections in a row
@@ -138,6 +149,33 @@ type AlertRule struct {
 var alertName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 const alertNameFix = "use letters, digits, dots, dashes and underscores, like soc-teams or big-drop"
+
+// alertsBlock reads alerts:, either the list of rules or a mapping of
+// digest_over: and rules: (the list); it returns the rules' entry and the
+// digest_over (DefaultDigestOver unless set; 0 turns the digest off).
+func (p *parser) alertsBlock(e entry) (entry, int) {
+	if e.missing() || e.val.Kind != yaml.MappingNode {
+		return e, DefaultDigestOver
+	}
+	if !slices.ContainsFunc(alertsKeys, func(k string) bool { return hasKey(e.val, k) }) {
+		p.fail(e.key.Line, "alerts must be a list of rules, or a mapping of digest_over: and rules:",
+			"start each rule with a dash: - name: below-target, or put the list under rules:")
+		return entry{}, DefaultDigestOver
+	}
+	m := p.mapping(e.val, "alerts", alertsKeys)
+	over := DefaultDigestOver
+	if !m["digest_over"].missing() {
+		if n, ok := p.integer(m["digest_over"], 0, 10000, "messages one run may send a channel before it sends one digest instead (0: never)", "5"); ok {
+			over = n
+		}
+	}
+	rules := m["rules"]
+	if rules.missing() {
+		p.fail(e.key.Line, "alerts: has no rules:", "list the alert rules under rules:, like rules: then - name: below-target, indented")
+		return entry{}, over
+	}
+	return rules, over
+}
 
 // alerting reads the channels: and alerts: lists; every rule must name
 // channels that exist, and every channel should be used.
@@ -615,6 +653,11 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 				p.fail(r.Line, fmt.Sprintf("alert rule %s says how far the score must fall in neither points nor percent", label),
 					"add points: 10 (Secure Score points) or percent: 5 (percentage points of the score)")
 			}
+		case WhenControlRegressed:
+			r.Points = DefaultRegressedPoints
+			if pts := m["points"]; !pts.missing() {
+				r.Points, _ = p.threshold(pts, 10000, "Secure Score points a met control's score must fall by to fire", "1")
+			}
 		case WhenCollectionFailing:
 			r.Runs = DefaultAlertRuns
 			if n, ok := p.integer(m["runs"], 1, 100, "failed collections in a row that fire the rule", "3"); ok {
@@ -703,4 +746,14 @@ func (p *parser) ruleChannels(e entry, line int, label string, known map[string]
 		// A channel whose own definition failed was reported there.
 	}
 	return out
+}
+
+// hasKey reports whether mapping n has key k.
+func hasKey(n *yaml.Node, k string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k {
+			return true
+		}
+	}
+	return false
 }

@@ -130,12 +130,16 @@ func TestAlertsConfig(t *testing.T) {
 		{Name: "below-target", When: WhenBelowTarget, Channels: []string{"soc-teams"}, Line: lineOf(y, "  - name: below-target")},
 		{Name: "big-drop", When: WhenScoreDrop, Points: 10, Days: 7, Channels: []string{"soc-teams", "ops-mail"}, Line: lineOf(y, "  - name: big-drop")},
 		{Name: "drop-pct", When: WhenScoreDrop, Percent: 5, Days: 14, Channels: []string{"soc-slack"}, Line: lineOf(y, "  - name: drop-pct")},
-		{Name: "control-regressed", When: WhenControlRegressed, Days: 7, Channels: []string{"soc-slack", "siem"}, Line: lineOf(y, "  - name: control-regressed")},
+		{Name: "control-regressed", When: WhenControlRegressed, Points: 1, Days: 7, Channels: []string{"soc-slack", "siem"}, Line: lineOf(y, "  - name: control-regressed")},
 		{Name: "collection-failing", When: WhenCollectionFailing, Runs: 2, Channels: []string{"ops-mail"}, Line: lineOf(y, "  - name: collection-failing")},
 		{Name: "new-action", When: WhenNewAction, Tenants: 5, Days: 7, Channels: []string{"siem"}, Line: lineOf(y, "  - name: new-action")},
 	}
 	if !reflect.DeepEqual(cfg.Alerts, want) {
 		t.Errorf("alerts\n%+v, want\n%+v", cfg.Alerts, want)
+	}
+
+	if cfg.DigestOver != DefaultDigestOver {
+		t.Errorf("digest_over of the list form = %d, want the default %d", cfg.DigestOver, DefaultDigestOver)
 	}
 
 	// Without alerting, nothing changes.
@@ -229,6 +233,10 @@ func TestAlertProblems(t *testing.T) {
 		{"days out of range", base + okChannels + "alerts:\n  - name: r\n    when: score_drop\n    points: 10\n    days: 365 #@here\n    channels: [soc-teams]\n", []string{"days 365 is out of range", "1 to 90"}},
 		{"runs zero", base + okChannels + "alerts:\n  - name: r\n    when: collection_failing\n    runs: 0 #@here\n    channels: [soc-teams]\n", []string{"runs 0 is out of range"}},
 		{"new action without tenants", base + okChannels + "alerts:\n  - name: r #@here\n    when: new_action\n    channels: [soc-teams]\n", []string{"alert rule r has no tenants", "tenants: 5"}},
+		{"regressed points zero", base + okChannels + "alerts:\n  - name: r\n    when: control_regressed\n    points: 0 #@here\n    channels: [soc-teams]\n", []string{"points 0 is out of range", "a met control's score must fall by"}},
+		{"alerts mapping without rules", base + okChannels + "alerts: #@here\n  digest_over: 5\n", []string{"alerts: has no rules:", "rules:"}},
+		{"digest_over negative", base + okChannels + "alerts:\n  digest_over: -1 #@here\n  rules:\n    - name: r\n      when: below_target\n      channels: [soc-teams]\n", []string{"digest_over -1 is out of range"}},
+		{"unknown alerts key", base + okChannels + "alerts:\n  digest: 3 #@here\n  rules:\n    - name: r\n      when: below_target\n      channels: [soc-teams]\n", []string{"digest"}},
 		{"key of another condition", base + okChannels + "alerts:\n  - name: r\n    when: below_target\n    runs: 3 #@here\n    channels: [soc-teams]\n", []string{"runs is not used by a below_target rule", "runs is for collection_failing rules"}},
 	}
 	for _, tc := range cases {
@@ -343,5 +351,36 @@ func TestAlertSecretsNeverShown(t *testing.T) {
 	}
 	if got := fmt.Sprint(cfg.Channels[0]); got != "teams channel soc-teams (url from $FLEETSCORE_TEAMS_URL)" {
 		t.Errorf("channel prints as %q", got)
+	}
+}
+
+// TestAlertsMapping reads alerts: as a mapping of digest_over: and rules:,
+// and control_regressed's points.
+func TestAlertsMapping(t *testing.T) {
+	y := okApp + okTenants + okChannels + `
+alerts:
+  digest_over: 12
+  rules:
+    - name: wobble
+      when: control_regressed
+      points: 2.5
+      channels: [soc-teams]
+    - name: below
+      when: below_target
+      channels: [soc-teams]
+`
+	cfg, err := parseAll(fx.path(), []byte(y), alertEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DigestOver != 12 {
+		t.Errorf("DigestOver = %d, want 12", cfg.DigestOver)
+	}
+	if len(cfg.Alerts) != 2 || cfg.Alerts[0].Points != 2.5 || cfg.Alerts[0].When != WhenControlRegressed || cfg.Alerts[1].Name != "below" {
+		t.Errorf("rules %+v, want wobble (control_regressed, points 2.5) and below", cfg.Alerts)
+	}
+	off, err := parseAll(fx.path(), []byte(strings.Replace(y, "digest_over: 12", "digest_over: 0", 1)), alertEnv)
+	if err != nil || off.DigestOver != 0 {
+		t.Errorf("digest_over: 0 gives %v, %+v; want 0 (never)", err, off)
 	}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	Tenants  []Tenant
 	Channels []Channel   // where alerts go (alerts.go)
 	Alerts   []AlertRule // the alert rules, in the file's order
+	// DigestOver is alerts.digest_over: a run that would send a channel
+	// more messages than this sends one digest listing them; 0 never does.
+	DigestOver int
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string

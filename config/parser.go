@@ -122,7 +122,9 @@ func (p *parser) config(data []byte) *Config {
 	}
 	c.App = p.app(top["app"])
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
-	c.Channels, c.Alerts = p.alerting(top["channels"], top["alerts"])
+	rules, over := p.alertsBlock(top["alerts"])
+	c.DigestOver = over
+	c.Channels, c.Alerts = p.alerting(top["channels"], rules)
 	c.Archive = p.archive(top["archive"])
 	c.Auth = p.auth(top["auth"])
 	return c

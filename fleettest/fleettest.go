@@ -34,6 +34,7 @@ type Fleet struct {
 	Collector *collect.Collector
 	Jobs      []collect.Job
 	Failing   emulator.TenantInfo // a tenant whose consent was revoked: collected with an error
+	Summary   collect.Summary     // the first collection's
 }
 
 // Options shape the fleet.
@@ -106,8 +107,9 @@ func New(tb testing.TB, o Options) *Fleet {
 	if o.Script != nil {
 		o.Script(f.Emu)
 	}
-	f.Collector = &collect.Collector{Store: store, Graph: gc, Concurrency: 4, Timeout: time.Minute}
+	f.Collector = &collect.Collector{Store: store, Graph: gc, Concurrency: 4, Timeout: time.Minute, Now: o.Now}
 	sum := f.Collector.Run(context.Background(), f.Jobs)
+	f.Summary = sum
 	if sum.OK != o.Tenants || sum.Failed != 1 {
 		tb.Fatalf("fleet collection: %d ok, %d failed; want %d ok and the revoked tenant failed", sum.OK, sum.Failed, o.Tenants)
 	}

@@ -576,7 +576,7 @@ func TestPagesShowOpenAlerts(t *testing.T) {
 		return string(b)
 	}
 	home := get("/")
-	for _, want := range []string{"1 open alert", `/tenants/` + id + `#alerts`, "Fleet alerts", "New recommended action at 5 tenants"} {
+	for _, want := range []string{"1 open alert", `/alerts?tenant=` + id, "Fleet alerts", "New recommended action at 5 tenants"} {
 		if !strings.Contains(home, want) {
 			t.Errorf("overview lacks %q", want)
 		}

@@ -53,7 +53,7 @@ type pages struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"overview", "tenant", "actions", "collections", "error", "signin"}
+var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "error", "signin"}
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}

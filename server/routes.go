@@ -23,6 +23,8 @@ func (s *Server) routeTable() []route {
 		h("GET /tenants/{id}", client, s.tenantPage),
 		h("GET /actions", client, s.actionsPage),
 		h("GET /collections", client, s.collectionsPage),
+		h("GET /alerts", client, s.alertsPage),
+		h("POST /alerts/{id}/ack", analyst, s.acknowledgeAlert),
 		h("POST /collect", admin, s.collectNow),
 		h("GET /signin", public, s.signinPage),
 		h("POST /signin", public, s.signin),

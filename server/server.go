@@ -45,6 +45,9 @@ type Options struct {
 	// OpenAlerts returns the open alerts by tenant ID ("" for fleet-wide
 	// ones), for the pages; nil when alerts are not configured.
 	OpenAlerts func(ctx context.Context) (map[string][]OpenAlert, error)
+	// Alerts, when set, backs the alerts page (/alerts): the open and
+	// recent alerts, and acknowledging one.
+	Alerts AlertBook
 	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
 	// is the admin (serve then listens on loopback only).
 	Auth *auth.Service
@@ -88,6 +91,7 @@ type Server struct {
 	version string
 	ready   func(ctx context.Context) error
 	alerts  func(ctx context.Context) (map[string][]OpenAlert, error)
+	book    AlertBook
 	pages   *pages
 	handler http.Handler
 
@@ -109,7 +113,7 @@ func New(o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("server: no source")
 	}
-	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts,
+	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts,
 		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
 		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen}
 	if s.log == nil {

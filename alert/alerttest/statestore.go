@@ -268,4 +268,68 @@ func StateStoreSuite(t *testing.T, open func(t *testing.T) alert.StateStore) {
 			t.Errorf("8 evaluators applied %d times and queued %d messages, want 1 and 1", applied, len(ds))
 		}
 	})
+
+	t.Run("reason, acknowledgement and the alerts list", func(t *testing.T) {
+		s := open(t)
+		c := firing(key, t0, "teams")
+		c.Alert.Reason = "Require MFA regressed −10 pts"
+		other := alert.Key{Rule: "drop", Tenant: key.Tenant}
+		got := mustApply(t, s, c, firing(other, t0.Add(time.Minute), "teams"))
+		if len(got) != 2 {
+			t.Fatalf("applied %d, want 2", len(got))
+		}
+		id, otherID := got[0].Alert.ID, got[1].Alert.ID
+		mustApply(t, s, resolved(got[1].Alert, t0.Add(time.Hour)))
+		at := t0.Add(2 * time.Hour)
+		if err := s.Acknowledge(ctx, id, alert.Ack{By: "ana", Note: "on it", At: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Acknowledge(ctx, otherID, alert.Ack{By: "ana", At: at}); !errors.Is(err, fleetscore.ErrNotFound) {
+			t.Errorf("acknowledging a resolved alert: %v, want ErrNotFound", err)
+		}
+		if err := s.Acknowledge(ctx, 999, alert.Ack{By: "ana", At: at}); !errors.Is(err, fleetscore.ErrNotFound) {
+			t.Errorf("acknowledging an unknown alert: %v, want ErrNotFound", err)
+		}
+		open := mustOpen(t, s)
+		if len(open) != 1 || open[0].Reason != c.Alert.Reason || open[0].Ack == nil ||
+			*open[0].Ack != (alert.Ack{By: "ana", Note: "on it", At: at}) {
+			t.Fatalf("open after the acknowledgement: %+v", open)
+		}
+		all, err := s.Alerts(ctx, 0)
+		if err != nil || len(all) != 2 || all[0].ID != otherID || all[0].ResolvedAt.IsZero() || all[1].ID != id || !all[1].ResolvedAt.IsZero() {
+			t.Fatalf("Alerts: %v %+v; want the resolved one (newer) first, then the open one", err, all)
+		}
+		if one, _ := s.Alerts(ctx, 1); len(one) != 1 {
+			t.Errorf("Alerts with limit 1: %d", len(one))
+		}
+		// The acknowledged alert's pending message is dropped.
+		ds, err := s.ClaimDeliveries(ctx, "me", at, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.AlertID == id {
+				t.Errorf("the acknowledged alert's message is still queued: %+v", d)
+			}
+		}
+	})
+
+	t.Run("baselines", func(t *testing.T) {
+		s := open(t)
+		b, err := s.Baselines(ctx)
+		if err != nil || len(b) != 0 {
+			t.Fatalf("an empty store's baselines: %v %v", b, err)
+		}
+		d1, d2 := fleetscore.MustDay("2026-03-01"), fleetscore.MustDay("2026-03-05")
+		if err := s.SetBaselines(ctx, map[string]fleetscore.Day{"a": d1, "b": d1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetBaselines(ctx, map[string]fleetscore.Day{"b": d2}); err != nil {
+			t.Fatal(err)
+		}
+		b, err = s.Baselines(ctx)
+		if err != nil || len(b) != 2 || b["a"] != d1 || b["b"] != d2 {
+			t.Errorf("baselines %v %v, want a %s and b %s", b, err, d1, d2)
+		}
+	})
 }

@@ -69,8 +69,12 @@ func alertEngine(cfg *config.Config, store fleetscore.Store, log *slog.Logger) (
 	for _, t := range cfg.Tenants {
 		ids = append(ids, t.ID)
 	}
+	over := cfg.DigestOver
+	if over == 0 {
+		over = -1 // digest_over: 0 never digests
+	}
 	return &alert.Engine{Store: state, Source: src, Rules: alertRules(cfg), Channels: alertChannels(cfg, alertHTTPClient()),
-		Tenants: ids, Logger: log}, nil
+		Tenants: ids, Logger: log, DigestOver: over}, nil
 }
 
 // alertsAfterRun returns what collect and serve call after each collection:
@@ -87,11 +91,11 @@ func alertsAfterRun(cfg *config.Config, store fleetscore.Store, log *slog.Logger
 		log.Error("alerts are off", "err", err)
 		return func(context.Context, collect.Summary) {}
 	}
-	return func(ctx context.Context, _ collect.Summary) {
+	return func(ctx context.Context, sum collect.Summary) {
 		if ctx.Err() != nil {
 			return // interrupted: the next run evaluates
 		}
-		rep, err := eng.Evaluate(ctx)
+		rep, err := eng.EvaluateRun(ctx, alertRun(sum))
 		if err != nil {
 			log.Error("alert evaluation", "err", err)
 		}
@@ -100,6 +104,18 @@ func alertsAfterRun(cfg *config.Config, store fleetscore.Store, log *slog.Logger
 				"delivered", rep.Delivered, "queued", rep.Pending, "dropped", rep.Expired)
 		}
 	}
+}
+
+// alertRun tells the alerts which tenants the run backfilled: their
+// history sets a baseline and fires no change alert.
+func alertRun(sum collect.Summary) alert.Run {
+	var run alert.Run
+	for _, r := range sum.Results {
+		if r.Backfill {
+			run.Backfilled = append(run.Backfilled, r.Tenant.ID)
+		}
+	}
+	return run
 }
 
 func cmdAlerts(ctx context.Context, e env, args []string) error {
@@ -246,4 +262,43 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// alertBook is the alerts page's view of the alert state.
+type alertBook struct {
+	state alert.StateStore
+	now   func() time.Time
+}
+
+var _ server.AlertBook = alertBook{}
+
+// alertBookFor gives the alerts page the alert state, when alerts are
+// configured.
+func alertBookFor(cfg *config.Config, store fleetscore.Store) server.AlertBook {
+	state, ok := store.(alert.StateStore)
+	if len(cfg.Alerts) == 0 || !ok {
+		return nil
+	}
+	return alertBook{state: state, now: time.Now}
+}
+
+func (b alertBook) Alerts(ctx context.Context, limit int) ([]server.AlertEntry, error) {
+	all, err := b.state.Alerts(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.AlertEntry, 0, len(all))
+	for _, a := range all {
+		e := server.AlertEntry{ID: a.ID, Rule: a.Rule, TenantID: a.Tenant, Tenant: a.TenantName, Title: a.Title,
+			Summary: a.Summary, Reason: a.Reason, Since: a.OpenedAt, Resolved: a.ResolvedAt}
+		if a.Ack != nil {
+			e.AckBy, e.AckNote, e.AckAt = a.Ack.By, a.Ack.Note, a.Ack.At
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (b alertBook) Acknowledge(ctx context.Context, id int64, by, note string) error {
+	return b.state.Acknowledge(ctx, id, alert.Ack{By: by, Note: note, At: b.now().UTC()})
 }

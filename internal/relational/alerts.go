@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -24,24 +25,36 @@ const deliveriesKept = 90 * 24 * time.Hour
 // deliveryColumns are the columns scanDelivery reads.
 const deliveryColumns = `id, alert, channel, message, created_at, status, attempts, last_error, finished_at`
 
+// alertColumns are the columns scanAlert reads.
+const alertColumns = `id, rule, tenant, subject, tenant_name, title, summary, reason, facts, opened_at, resolved_at, ack_at, ack_by, ack_note`
+
+func scanAlert(r *sql.Rows) (alert.Open, error) {
+	var (
+		o             alert.Open
+		facts         string
+		opened        int64
+		resolved, ack sql.NullInt64
+		by, note      string
+	)
+	if err := r.Scan(&o.ID, &o.Rule, &o.Tenant, &o.Subject, &o.TenantName, &o.Title, &o.Summary, &o.Reason, &facts, &opened,
+		&resolved, &ack, &by, &note); err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal([]byte(facts), &o.Facts); err != nil {
+		return o, fmt.Errorf("alert %d: facts: %w", o.ID, err)
+	}
+	o.OpenedAt = time.Unix(0, opened).UTC()
+	o.ResolvedAt = fromNanos(resolved)
+	if ack.Valid {
+		o.Ack = &alert.Ack{By: by, Note: note, At: time.Unix(0, ack.Int64).UTC()}
+	}
+	return o, nil
+}
+
 // OpenAlerts returns every alert not resolved, oldest first.
 func (s *Store) OpenAlerts(ctx context.Context) ([]alert.Open, error) {
-	out, err := all(ctx, s.reader(), func(r *sql.Rows) (alert.Open, error) {
-		var (
-			o      alert.Open
-			facts  string
-			opened int64
-		)
-		if err := r.Scan(&o.ID, &o.Rule, &o.Tenant, &o.Subject, &o.TenantName, &o.Title, &o.Summary, &facts, &opened); err != nil {
-			return o, err
-		}
-		if err := json.Unmarshal([]byte(facts), &o.Facts); err != nil {
-			return o, fmt.Errorf("open alert %d: facts: %w", o.ID, err)
-		}
-		o.OpenedAt = time.Unix(0, opened).UTC()
-		return o, nil
-	}, `
-		SELECT id, rule, tenant, subject, tenant_name, title, summary, facts, opened_at
+	out, err := all(ctx, s.reader(), scanAlert, `
+		SELECT `+alertColumns+`
 		FROM alerts
 		WHERE resolved_at IS NULL
 		ORDER BY opened_at, id`)
@@ -49,6 +62,88 @@ func (s *Store) OpenAlerts(ctx context.Context) ([]alert.Open, error) {
 		return nil, fmt.Errorf("open alerts: %w", err)
 	}
 	return out, nil
+}
+
+// Alerts returns the open and resolved alerts, newest first, at most limit.
+func (s *Store) Alerts(ctx context.Context, limit int) ([]alert.Open, error) {
+	out, err := all(ctx, s.reader(), scanAlert, `
+		SELECT `+alertColumns+`
+		FROM alerts
+		ORDER BY opened_at DESC, id DESC
+		LIMIT ?`, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return out, nil
+}
+
+// Acknowledge records an acknowledgement on an open alert and drops its
+// pending messages, in one transaction.
+func (s *Store) Acknowledge(ctx context.Context, id int64, a alert.Ack) error {
+	err := s.write(ctx, func(t *tx) error {
+		err := t.changed(ctx, `
+			UPDATE alerts
+			SET ack_at = ?, ack_by = ?, ack_note = ?
+			WHERE id = ? AND resolved_at IS NULL`, a.At.UnixNano(), a.By, a.Note, id)
+		if errors.Is(err, fleetscore.ErrNotFound) {
+			return fmt.Errorf("no such open alert: %w", err)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, `
+			UPDATE alert_deliveries
+			SET status = 'expired', finished_at = ?, last_error = 'dropped: the alert was acknowledged',
+			    lease_owner = '', lease_until = 0
+			WHERE alert = ? AND status = 'pending'`, a.At.UnixNano(), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("acknowledge alert %d: %w", id, err)
+	}
+	return nil
+}
+
+// Baselines returns each tenant's baseline day.
+func (s *Store) Baselines(ctx context.Context) (map[string]fleetscore.Day, error) {
+	type row struct {
+		tenant string
+		day    int64
+	}
+	rows, err := all(ctx, s.reader(), func(r *sql.Rows) (row, error) {
+		var x row
+		return x, r.Scan(&x.tenant, &x.day)
+	}, `SELECT tenant, day FROM alert_baselines`)
+	if err != nil {
+		return nil, fmt.Errorf("alert baselines: %w", err)
+	}
+	out := make(map[string]fleetscore.Day, len(rows))
+	for _, r := range rows {
+		out[r.tenant] = fleetscore.DayFromUnix(r.day)
+	}
+	return out, nil
+}
+
+// SetBaselines records the tenants' baseline days (upserts).
+func (s *Store) SetBaselines(ctx context.Context, days map[string]fleetscore.Day) error {
+	if len(days) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(t *tx) error {
+		for _, id := range slices.Sorted(maps.Keys(days)) {
+			if _, err := t.exec(ctx, `
+				INSERT INTO alert_baselines (tenant, day)
+				VALUES (?, ?)
+				ON CONFLICT (tenant) DO UPDATE SET day = excluded.day`, id, days[id].Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record alert baselines: %w", err)
+	}
+	return nil
 }
 
 // ApplyChanges records an evaluation's changes in one transaction: each
@@ -120,12 +215,12 @@ func applyChange(ctx context.Context, t *tx, c *alert.Change) (bool, error) {
 			facts = []byte("[]")
 		}
 		err = t.row(ctx, `
-			INSERT INTO alerts (rule, tenant, subject, tenant_name, title, summary, facts, opened_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO alerts (rule, tenant, subject, tenant_name, title, summary, reason, facts, opened_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING
 			RETURNING id`,
 			c.Alert.Rule, c.Alert.Tenant, c.Alert.Subject, c.Alert.TenantName, c.Alert.Title, c.Alert.Summary,
-			string(facts), c.At.UnixNano()).Scan(&c.Alert.ID)
+			c.Alert.Reason, string(facts), c.At.UnixNano()).Scan(&c.Alert.ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}

@@ -45,7 +45,7 @@ func Check(t *testing.T, s, fresh Store, sumsFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Checksums(ctx, s); got != string(want) {
+	if got := checksumsOf(ctx, s, string(want)); got != string(want) {
 		t.Errorf("the release's tables after opening it:\n%s\nwant (as the release wrote them):\n%s", got, want)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(releaseRead))
@@ -201,20 +201,39 @@ func Checksums(ctx context.Context, s Store) string {
 	for _, t := range tables {
 		cols, err := s.Columns(ctx, t)
 		check(err)
-		var rows []string
-		check(s.ScanTable(ctx, t, cols, func(row []any) error {
-			parts := make([]string, len(row))
-			for i, v := range row {
-				parts[i] = fmt.Sprintf("%T:%v", v, v)
-			}
-			rows = append(rows, strings.Join(parts, "\x1f"))
-			return nil
-		}))
-		sort.Strings(rows)
-		sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
-		fmt.Fprintf(&b, "%s %s %d %s\n", t, strings.Join(cols, ","), len(rows), hex.EncodeToString(sum[:]))
+		checksum(ctx, s, &b, t, cols)
 	}
 	return b.String()
+}
+
+// checksumsOf is Checksums of the release's tables and columns only (as
+// want lists them): a table or column a later migration added is new, and
+// what the release wrote must be as it was.
+func checksumsOf(ctx context.Context, s Store, want string) string {
+	var b strings.Builder
+	for line := range strings.Lines(want) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		checksum(ctx, s, &b, f[0], strings.Split(f[1], ","))
+	}
+	return b.String()
+}
+
+func checksum(ctx context.Context, s Store, b *strings.Builder, t string, cols []string) {
+	var rows []string
+	check(s.ScanTable(ctx, t, cols, func(row []any) error {
+		parts := make([]string, len(row))
+		for i, v := range row {
+			parts[i] = fmt.Sprintf("%T:%v", v, v)
+		}
+		rows = append(rows, strings.Join(parts, "\x1f"))
+		return nil
+	}))
+	sort.Strings(rows)
+	sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
+	fmt.Fprintf(b, "%s %s %d %s\n", t, strings.Join(cols, ","), len(rows), hex.EncodeToString(sum[:]))
 }
 
 // ReadBack is what the store's read methods return, as JSON.

@@ -1,0 +1,21 @@
+-- 0007: why an alert fired, who is on it, and where each tenant's alerts
+-- start (issue 13; as sqlite/migrations/0007).
+--
+-- reason is the firing message's reason (the change ledger's top items).
+-- An acknowledged alert stays open but quiet: ack_at is set, with who and
+-- their note. A tenant's baseline is the day its first collection (the
+-- backfill of its history) ended on: the change rules read no day before it,
+-- so history fires nothing.
+
+ALTER TABLE alerts ADD COLUMN reason   text   NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN ack_at   bigint;                  -- unix nanoseconds; NULL when not acknowledged
+ALTER TABLE alerts ADD COLUMN ack_by   text   NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN ack_note text   NOT NULL DEFAULT '';
+
+-- The alerts page: the newest first.
+CREATE INDEX alerts_by_opened ON alerts (opened_at);
+
+CREATE TABLE alert_baselines (
+    tenant text    PRIMARY KEY,   -- the Entra tenant ID
+    day    integer NOT NULL       -- days since 1970-01-01
+);
