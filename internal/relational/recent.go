@@ -16,6 +16,9 @@ import (
 // seek or two per tenant.
 // MATERIALIZED (SQLite and PostgreSQL both take it) computes the cut once
 // per tenant; the joins below then seek each tenant's rows from its cut on.
+// The reads below write CROSS JOIN, which fixes SQLite's join order (for
+// PostgreSQL it is a plain join): the window's few rows drive the lookups,
+// else SQLite scans every tenant's every control and probes the window.
 const recentCut = `
 	WITH cut AS MATERIALIZED (
 	    SELECT t.id AS tenant, t.guid AS guid,
@@ -107,8 +110,9 @@ func (s *Store) RecentScores(ctx context.Context, n int) (map[string][]fleetscor
 			)
 			SELECT r.tenant, r.control, r.day, r.score, c.name, tc.category
 			FROM rows r
-			JOIN controls c ON c.id = r.control
-			JOIN tenant_controls tc ON tc.tenant = r.tenant AND tc.control = r.control
+			CROSS JOIN controls c
+			CROSS JOIN tenant_controls tc
+			WHERE c.id = r.control AND tc.tenant = r.tenant AND tc.control = r.control
 			ORDER BY r.tenant, r.day, r.control`, n-1)
 		if err != nil {
 			return fmt.Errorf("control changes: %w", err)
@@ -175,7 +179,7 @@ func (s *Store) RecentProfiles(ctx context.Context, n int) (map[string][]fleetsc
 		err := r.Scan(&w.tenant, &w.p.ID, &w.p.Title, &w.p.Category, &w.p.MaxScore, &w.at, &w.u[0], &w.u[1], &w.u[2], &w.u[3])
 		return w, err
 	}, recentCut+`,
-		touched AS (
+		touched AS MATERIALIZED (
 		    SELECT cc.tenant, cc.control
 		    FROM cut
 		    CROSS JOIN control_changes cc
@@ -189,11 +193,11 @@ func (s *Store) RecentProfiles(ctx context.Context, n int) (map[string][]fleetsc
 		SELECT t.guid, c.name, p.title, p.category, p.max_score,
 		       st.updated_at, st.state, st.assigned_to, st.comment, st.updated_by
 		FROM touched k
-		JOIN profiles p ON p.tenant = k.tenant AND p.control = k.control
-		JOIN tenants t ON t.id = k.tenant
-		JOIN controls c ON c.id = k.control
+		CROSS JOIN profiles p
+		CROSS JOIN tenants t
+		CROSS JOIN controls c
 		LEFT JOIN control_states st ON st.tenant = k.tenant AND st.control = k.control
-		WHERE NOT p.removed
+		WHERE p.tenant = k.tenant AND p.control = k.control AND t.id = k.tenant AND c.id = k.control AND NOT p.removed
 		ORDER BY t.guid, c.name, st.id`, n-1)
 	if err != nil {
 		return nil, fmt.Errorf("recent profiles: %w", err)
