@@ -306,10 +306,10 @@ type FleetReader interface {
 	// of those days, so every difference between two of them is there
 	// without replaying every control of every tenant.
 	RecentScores(ctx context.Context, n int) (map[string][]Score, error)
-	// RecentProfiles returns, by tenant ID, the current profiles (ID, Title,
-	// Category, MaxScore and every state update) of the controls that can
-	// make an item of the change ledger in each tenant's last n stored days:
-	// those that change after the first of them, and those with a state
-	// update dated on or after it.
-	RecentProfiles(ctx context.Context, n int) (map[string][]ControlProfile, error)
+	// RecentChanges is what the change ledger of the fleet reads, in one
+	// pass: RecentScores(n), and by tenant ID the current profiles (ID,
+	// Title, Category, MaxScore and every state update) of the controls
+	// that can make an item in those days: those that change after the
+	// first of them, and those with a state update dated on or after it.
+	RecentChanges(ctx context.Context, n int) (map[string][]Score, map[string][]ControlProfile, error)
 }

@@ -69,11 +69,8 @@ func FleetChanges(ctx context.Context, src Source, days int, now time.Time) (led
 	if err != nil {
 		return ledger.Report{}, err
 	}
-	recent, err := src.RecentScores(ctx, days+1)
-	if err != nil {
-		return ledger.Report{}, err
-	}
-	profiles, err := src.RecentProfiles(ctx, days+1) // titles, maxima and states of the window's controls only
+	// The window's days and, of its controls only, titles, maxima and states.
+	recent, profiles, err := src.RecentChanges(ctx, days+1)
 	if err != nil {
 		return ledger.Report{}, err
 	}

@@ -159,15 +159,20 @@ func (r *restricted) RecentScores(ctx context.Context, n int) (map[string][]flee
 	return m, nil
 }
 
-func (r *restricted) RecentProfiles(ctx context.Context, n int) (map[string][]fleetscore.ControlProfile, error) {
-	m, err := r.src.RecentProfiles(ctx, n)
+func (r *restricted) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
+	scores, profiles, err := r.src.RecentChanges(ctx, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for id := range m {
+	for id := range scores {
 		if !r.sees(id) {
-			delete(m, id)
+			delete(scores, id)
 		}
 	}
-	return m, nil
+	for id := range profiles {
+		if !r.sees(id) {
+			delete(profiles, id)
+		}
+	}
+	return scores, profiles, nil
 }

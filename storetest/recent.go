@@ -114,7 +114,7 @@ func testRecentReads(t *testing.T, s fleetscore.Store) {
 		t.Error("RecentScores(0): no error")
 	}
 
-	// RecentProfiles: of tenant B, with 2 days its window starts on its
+	// RecentChanges: of tenant B, with 2 days its window starts on its
 	// last day but one; the profiles of a control that changes after it, of one
 	// with a state update dated in it, and not of one dated before it nor
 	// of one that does not change.
@@ -142,7 +142,7 @@ func testRecentReads(t *testing.T, s fleetscore.Store) {
 	}
 	bps = append(bps, fleetscore.ControlProfile{ID: steady, Title: "Steady", MaxScore: 2})
 	save(t, s, fleetscore.Batch{Tenant: tenantB, Profiles: bps})
-	rp, err := f.RecentProfiles(ctx, 2)
+	rs, rp, err := f.RecentChanges(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,22 +152,32 @@ func testRecentReads(t *testing.T, s fleetscore.Store) {
 		switch p.ID {
 		case changing:
 			if p.Title != "Changing" || p.MaxScore != 7 || p.Category != fleetscore.CategoryData || len(p.StateUpdates) != 1 {
-				t.Errorf("RecentProfiles: %+v", p)
+				t.Errorf("RecentChanges profile: %+v", p)
 			}
 		case "zz_marked":
 			if len(p.StateUpdates) != 2 || p.StateUpdates[1].State != fleetscore.StateThirdParty || p.StateUpdates[1].Comment != "Mimecast" ||
 				p.StateUpdates[1].UpdatedBy != "bob@client.example" || !p.StateUpdates[1].UpdatedAt.Equal(inWindow) {
-				t.Errorf("RecentProfiles: %+v; want both updates, the second Mimecast's", p)
+				t.Errorf("RecentChanges profile: %+v; want both updates, the second Mimecast's", p)
 			}
 		}
 	}
 	if want := slices.Sorted(slices.Values([]string{changing, "zz_marked"})); !slices.Equal(ids, want) {
-		t.Errorf("RecentProfiles(2) of %s = %v, want %v", tenantB.ID, ids, want)
+		t.Errorf("RecentChanges(2) profiles of %s = %v, want %v", tenantB.ID, ids, want)
 	}
 	if _, ok := rp[tenantC.ID]; ok {
-		t.Errorf("RecentProfiles has tenant %s, never collected", tenantC.ID)
+		t.Errorf("RecentChanges has profiles of tenant %s, never collected", tenantC.ID)
 	}
-	if _, err := f.RecentProfiles(ctx, 0); err == nil {
-		t.Error("RecentProfiles(0): no error")
+	if _, _, err := f.RecentChanges(ctx, 0); err == nil {
+		t.Error("RecentChanges(0): no error")
+	}
+	// Its scores are RecentScores'.
+	if want, err := f.RecentScores(ctx, 2); err != nil || len(want[tenantB.ID]) != len(rs[tenantB.ID]) || len(want) != len(rs) {
+		t.Errorf("RecentChanges(2) scores: %d tenants, B %d days; RecentScores(2): %d, %d (%v)", len(rs), len(rs[tenantB.ID]), len(want), len(want[tenantB.ID]), err)
+	} else {
+		for i := range want[tenantB.ID] {
+			if d := diffScore(want[tenantB.ID][i], rs[tenantB.ID][i], fleetscore.Day{}); len(d) > 0 {
+				t.Errorf("RecentChanges(2)[B][%d]: %s", i, strings.Join(d, "; "))
+			}
+		}
 	}
 }

@@ -35,15 +35,32 @@ const recentCut = `
 // Their Controls hold only the controls whose score differs between some two
 // of the days, each day's sorted by name: a control the same on all of them
 // is left out of all of them, so every difference between two of the days is
-// there, and nothing else. That is what the change ledger needs, read
-// without replaying every tenant's every control: the days, then the
-// changes after each tenant's first day (control_changes_by_day) and, for
-// the controls they touch, their score on that first day.
+// there, and nothing else. See RecentChanges.
 func (s *Store) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
+	scores, _, err := s.recent(ctx, n, false)
+	return scores, err
+}
+
+// RecentChanges is what the change ledger of the fleet reads, in one pass:
+// RecentScores, and by tenant ID the current profiles (ID, Title,
+// Category, MaxScore and every state update, in the order first seen, as
+// Profiles has them; nothing else) of the controls that can make an item in
+// those days: the controls that change after the first of them, and those
+// with a state update dated on or after it. A tenant with none has no
+// profiles. It never reads a tenant's whole history, nor every profile of
+// the fleet: the days, the change rows after each tenant's first day
+// (control_changes_by_day, covering), and for each control they touch its
+// score on that first day, its name, category and profile.
+func (s *Store) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
+	return s.recent(ctx, n, true)
+}
+
+func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("recent scores: %d days; ask for 1 or more", n)
+		return nil, nil, fmt.Errorf("recent scores: %d days; ask for 1 or more", n)
 	}
 	out := make(map[string][]fleetscore.Score)
+	profiles := make(map[string][]fleetscore.ControlProfile)
 	err := s.read(ctx, func(q q) error {
 		type row struct {
 			key  int64
@@ -72,70 +89,108 @@ func (s *Store) RecentScores(ctx context.Context, n int) (map[string][]fleetscor
 			guid[w.key] = w.guid
 		}
 
-		// The changes after each tenant's cut, and the score at the cut of
-		// each control they touch (NULL: absent), given the cut's day.
+		// The change rows after each tenant's cut: numbers only, from the
+		// covering index.
 		type change struct {
 			tenant int64
 			Change
-			name, category string
 		}
 		changes, err := all(ctx, q, func(r *sql.Rows) (change, error) {
 			var (
 				c     change
 				score sql.NullFloat64
 			)
-			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score, &c.name, &c.category)
+			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score)
 			c.Score, c.Valid = score.Float64, score.Valid
 			return c, err
-		}, recentCut+`,
-			win AS (
-			    SELECT cc.tenant, cc.control, cc.day, cc.score
-			    FROM cut
-			    CROSS JOIN control_changes cc
-			    WHERE cc.tenant = cut.tenant AND cc.day > cut.day
-			),
-			touched AS (
-			    SELECT DISTINCT tenant, control FROM win
-			),
-			rows AS (
-			    SELECT tenant, control, day, score FROM win
-			    UNION ALL
-			    SELECT k.tenant, k.control, cut.day,
-			           (SELECT b.score FROM control_changes b
-			            WHERE b.tenant = k.tenant AND b.control = k.control AND b.day <= cut.day
-			            ORDER BY b.day DESC
-			            LIMIT 1)
-			    FROM touched k
-			    JOIN cut ON cut.tenant = k.tenant
-			)
-			SELECT r.tenant, r.control, r.day, r.score, c.name, tc.category
-			FROM rows r
-			CROSS JOIN controls c
-			CROSS JOIN tenant_controls tc
-			WHERE c.id = r.control AND tc.tenant = r.tenant AND tc.control = r.control
-			ORDER BY r.tenant, r.day, r.control`, n-1)
+		}, recentCut+`
+			SELECT cc.tenant, cc.control, cc.day, cc.score
+			FROM cut
+			CROSS JOIN control_changes cc
+			WHERE cc.tenant = cut.tenant AND cc.day > cut.day`, n-1)
 		if err != nil {
 			return fmt.Errorf("control changes: %w", err)
 		}
-		for i := 0; i < len(changes); {
+		// Sorted here: cheaper than SQLite's temporary b-tree.
+		slices.SortFunc(changes, func(a, b change) int {
+			return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Control, b.Control))
+		})
+		// Each control they touch, once: its score at the cut (NULL:
+		// absent), name and category, and its profile (NULL: none).
+		type touched struct {
+			tenant int64
+			Change
+			name, category string
+			title, pcat    sql.NullString
+			max            sql.NullFloat64
+			removed        sql.NullBool
+		}
+		profileCols := `NULL, NULL, NULL, NULL`
+		profileJoin := ``
+		if withProfiles {
+			profileCols = `p.title, p.category, p.max_score, p.removed`
+			profileJoin = `LEFT JOIN profiles p ON p.tenant = k.tenant AND p.control = k.control`
+		}
+		keys, err := all(ctx, q, func(r *sql.Rows) (touched, error) {
+			var (
+				k     touched
+				score sql.NullFloat64
+			)
+			err := r.Scan(&k.tenant, &k.Control, &k.Day, &score, &k.name, &k.category, &k.title, &k.pcat, &k.max, &k.removed)
+			k.Score, k.Valid = score.Float64, score.Valid
+			return k, err
+		}, recentCut+`,
+			touched AS MATERIALIZED (
+			    SELECT DISTINCT cc.tenant, cc.control
+			    FROM cut
+			    CROSS JOIN control_changes cc
+			    WHERE cc.tenant = cut.tenant AND cc.day > cut.day
+			)
+			SELECT k.tenant, k.control, cut.day,
+			       (SELECT b.score FROM control_changes b
+			        WHERE b.tenant = k.tenant AND b.control = k.control AND b.day <= cut.day
+			        ORDER BY b.day DESC
+			        LIMIT 1),
+			       c.name, tc.category, `+profileCols+`
+			FROM touched k
+			CROSS JOIN cut
+			CROSS JOIN controls c
+			CROSS JOIN tenant_controls tc
+			`+profileJoin+`
+			WHERE cut.tenant = k.tenant AND c.id = k.control AND tc.tenant = k.tenant AND tc.control = k.control`, n-1)
+		if err != nil {
+			return fmt.Errorf("changed controls: %w", err)
+		}
+		slices.SortFunc(keys, func(a, b touched) int {
+			return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.name, b.name))
+		})
+		// Both lists are by tenant: walk them side by side.
+		ci := 0
+		for i := 0; i < len(keys); {
 			j := i
-			for j < len(changes) && changes[j].tenant == changes[i].tenant {
+			for j < len(keys) && keys[j].tenant == keys[i].tenant {
 				j++
 			}
-			tenant := changes[i].tenant
+			tenant := keys[i].tenant
 			var (
 				cs       []Change
-				controls []Control
-				seen     = map[int64]bool{}
+				controls = make([]Control, 0, j-i)
 			)
-			for _, c := range changes[i:j] {
-				cs = append(cs, c.Change)
-				if !seen[c.Control] {
-					seen[c.Control] = true
-					controls = append(controls, Control{ID: c.Control, Name: c.name, Category: c.category})
+			for _, k := range keys[i:j] {
+				cs = append(cs, k.Change) // the score at the cut, first
+				controls = append(controls, Control{ID: k.Control, Name: k.name, Category: k.category})
+				if withProfiles && k.title.Valid && !k.removed.Bool {
+					profiles[guid[tenant]] = append(profiles[guid[tenant]], fleetscore.ControlProfile{
+						ID: k.name, Title: k.title.String, Category: k.pcat.String, MaxScore: k.max.Float64})
 				}
 			}
-			slices.SortFunc(controls, func(a, b Control) int { return cmp.Compare(a.Name, b.Name) })
+			for ci < len(changes) && changes[ci].tenant < tenant {
+				ci++
+			}
+			for ; ci < len(changes) && changes[ci].tenant == tenant; ci++ {
+				cs = append(cs, changes[ci].Change)
+			}
+			slices.SortStableFunc(cs, func(a, b Change) int { return cmp.Compare(a.Day, b.Day) })
 			if days := byKey[tenant]; len(days) > 0 {
 				Replay(days, State{}, cs, controls)
 			}
@@ -149,32 +204,28 @@ func (s *Store) RecentScores(ctx context.Context, n int) (map[string][]fleetscor
 			}
 			out[guid[k]] = days
 		}
+		if withProfiles {
+			return s.recentStates(ctx, q, n, profiles)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("recent scores: %w", err)
+		return nil, nil, fmt.Errorf("recent scores: %w", err)
 	}
-	return out, nil
+	return out, profiles, nil
 }
 
-// RecentProfiles returns, by tenant ID, the current profiles of the
-// controls that can make an item of the change ledger in each tenant's last
-// n stored days (RecentScores): those with a change after the first of the
-// days, and those with a state update dated on or after it. Each has its ID,
-// Title, Category, MaxScore and every state update, in the order first seen
-// (as Profiles has them); nothing else. A tenant with none is absent. It
-// reads the window's controls only, never every profile of the fleet.
-func (s *Store) RecentProfiles(ctx context.Context, n int) (map[string][]fleetscore.ControlProfile, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("recent profiles: %d days; ask for 1 or more", n)
-	}
+// recentStates adds to profiles the state updates of the controls that
+// changed, and the profiles, with their state updates, of the controls with
+// a state update dated on or after each tenant's cut (control_states_by_time).
+func (s *Store) recentStates(ctx context.Context, q q, n int, profiles map[string][]fleetscore.ControlProfile) error {
 	type row struct {
 		tenant string
 		p      fleetscore.ControlProfile
 		at     sql.NullInt64
 		u      [4]sql.NullString // state, assigned_to, comment, updated_by
 	}
-	list, err := all(ctx, s.reader(), func(r *sql.Rows) (row, error) {
+	list, err := all(ctx, q, func(r *sql.Rows) (row, error) {
 		var w row
 		err := r.Scan(&w.tenant, &w.p.ID, &w.p.Title, &w.p.Category, &w.p.MaxScore, &w.at, &w.u[0], &w.u[1], &w.u[2], &w.u[3])
 		return w, err
@@ -189,34 +240,51 @@ func (s *Store) RecentProfiles(ctx context.Context, n int) (map[string][]fleetsc
 		    FROM cut
 		    CROSS JOIN control_states st
 		    WHERE st.tenant = cut.tenant AND st.updated_at >= cut.day * 86400000000000
+		),
+		stateful AS MATERIALIZED (
+		    SELECT DISTINCT st.tenant, st.control
+		    FROM touched k
+		    CROSS JOIN control_states st
+		    WHERE st.tenant = k.tenant AND st.control = k.control
 		)
 		SELECT t.guid, c.name, p.title, p.category, p.max_score,
 		       st.updated_at, st.state, st.assigned_to, st.comment, st.updated_by
-		FROM touched k
+		FROM stateful k
 		CROSS JOIN profiles p
 		CROSS JOIN tenants t
 		CROSS JOIN controls c
-		LEFT JOIN control_states st ON st.tenant = k.tenant AND st.control = k.control
-		WHERE p.tenant = k.tenant AND p.control = k.control AND t.id = k.tenant AND c.id = k.control AND NOT p.removed
+		CROSS JOIN control_states st
+		WHERE p.tenant = k.tenant AND p.control = k.control AND t.id = k.tenant AND c.id = k.control
+		  AND st.tenant = k.tenant AND st.control = k.control AND NOT p.removed
 		ORDER BY t.guid, c.name, st.id`, n-1)
 	if err != nil {
-		return nil, fmt.Errorf("recent profiles: %w", err)
+		return fmt.Errorf("state updates: %w", err)
 	}
-	out := map[string][]fleetscore.ControlProfile{}
-	for _, w := range list {
-		ps := out[w.tenant]
-		if len(ps) == 0 || ps[len(ps)-1].ID != w.p.ID {
-			ps = append(ps, w.p)
+	for i := 0; i < len(list); {
+		j := i
+		for j < len(list) && list[j].tenant == list[i].tenant && list[j].p.ID == list[i].p.ID {
+			j++
 		}
-		if w.u[0].Valid {
-			u := fleetscore.ControlStateUpdate{State: w.u[0].String, AssignedTo: w.u[1].String, Comment: w.u[2].String, UpdatedBy: w.u[3].String}
-			if w.at.Valid && w.at.Int64 != 0 {
-				u.UpdatedAt = time.Unix(0, w.at.Int64).UTC()
+		w := list[i]
+		p := w.p
+		for _, x := range list[i:j] {
+			u := fleetscore.ControlStateUpdate{State: x.u[0].String, AssignedTo: x.u[1].String, Comment: x.u[2].String, UpdatedBy: x.u[3].String}
+			if x.at.Valid && x.at.Int64 != 0 {
+				u.UpdatedAt = time.Unix(0, x.at.Int64).UTC()
 			}
-			last := &ps[len(ps)-1]
-			last.StateUpdates = append(last.StateUpdates, u)
+			p.StateUpdates = append(p.StateUpdates, u)
 		}
-		out[w.tenant] = ps
+		ps := profiles[w.tenant]
+		if k := slices.IndexFunc(ps, func(q fleetscore.ControlProfile) bool { return q.ID == p.ID }); k >= 0 {
+			ps[k].StateUpdates = p.StateUpdates
+		} else {
+			profiles[w.tenant] = append(ps, p)
+		}
+		i = j
 	}
-	return out, nil
+	for id, ps := range profiles {
+		slices.SortFunc(ps, func(a, b fleetscore.ControlProfile) int { return cmp.Compare(a.ID, b.ID) })
+		profiles[id] = ps
+	}
+	return nil
 }
