@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/emulator"
+	"github.com/fleetscore/fleetscore/ledger"
+	"github.com/fleetscore/fleetscore/query"
 )
 
 const (
@@ -135,5 +140,82 @@ func TestCollectSendsAlerts(t *testing.T) {
 	if r.err != nil || !strings.Contains(r.stdout, "1 open alerts") || !strings.Contains(r.stdout, "Revoked could not be collected in its last run") ||
 		!strings.Contains(r.stdout, "siem") || !strings.Contains(r.stdout, "delivered") {
 		t.Errorf("alerts list: %v\n%s", r.err, r.stdout)
+	}
+}
+
+// TestFirstCollectIsABaseline: through the command, a tenant's first
+// collection (its 90-day backfill, which holds falls and regressions) fires
+// no change alert: collect tells the alerts which tenants it backfilled.
+func TestFirstCollectIsABaseline(t *testing.T) {
+	path, ids := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}, {name: "Bravo", consent: true}, {name: "Charlie", consent: true}})
+	// Alpha's history: a control met for weeks loses its points 3 days ago.
+	today := shared.emu.Today()
+	base := today.AddDays(-89)
+	shared.emu.SetScript(ids[0], emulator.Script{Base: base})
+	scores, profiles := shared.emu.Expected(ids[0])
+	met := ""
+	for _, p := range profiles {
+		for _, c := range scores[0].Controls {
+			if c.Name == p.ID && c.Score == p.MaxScore && p.MaxScore >= 5 && !p.Deprecated && len(p.StateUpdates) == 1 && p.StateUpdates[0].State == "Default" {
+				met = p.ID
+			}
+		}
+	}
+	if met == "" {
+		t.Fatal("Alpha has no met control to regress")
+	}
+	shared.emu.SetScript(ids[0], emulator.Script{Base: base, Points: []emulator.ScriptPoints{{Control: met, From: today.AddDays(-3), Points: 0}}})
+	teams, slack, hook := alerttest.NewReceiver(t), alerttest.NewReceiver(t), alerttest.NewReceiver(t)
+	mail := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: "fleetscore", Password: cmdSMTPPass})
+	getenv := alertsConfig(t, path, teams, slack, hook, mail, `  - name: drop
+    when: score_drop
+    percent: 0.01
+    days: 90
+    channels: [siem]
+  - name: regressed
+    when: control_regressed
+    points: 0.01
+    days: 90
+    channels: [siem]
+`)
+	r := runCmd(t, getenv, "collect", "--config", path)
+	if r.err != nil {
+		t.Fatalf("collect: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	// The history does hold what the rules look for.
+	cfg, err := loadConfig(env{getenv: getenv, stdout: io.Discard, stderr: io.Discard}, path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := openStore(context.Background(), cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	src, ok := store.(query.Source)
+	if !ok {
+		t.Fatal("the store is not a query.Source")
+	}
+	rep, err := query.FleetChanges(context.Background(), src, 7, today.Time().Add(12*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regressed := false
+	for _, tt := range rep.Tenants {
+		for _, it := range tt.Items {
+			regressed = regressed || (tt.TenantID == ids[0] && it.Kind == ledger.KindRegression && it.Control == met)
+		}
+	}
+	if !regressed {
+		t.Fatalf("Alpha's history does not show %s regressed: the test would prove nothing", met)
+	}
+	// The rules are change rules only: nothing may be sent, not even a
+	// digest of them.
+	for _, d := range hook.Delivered() {
+		var m alert.Message
+		if err := json.Unmarshal(d.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("the first collection sent %s %q (history, not news)", m.Event, m.Title)
 	}
 }
