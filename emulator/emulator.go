@@ -84,6 +84,11 @@ type Tenant struct {
 	ID            string   // GUID; empty: derived from the seed
 	Name          string   // empty: derived from the tenant
 	ConsentedApps []string // client IDs consented with SecurityEvents.Read.All
+	// WriteApps are client IDs consented with SecurityEvents.ReadWrite.All
+	// as well (their tokens carry both roles; listing an app here consents
+	// it). Only their PATCH of a control profile is accepted; see also
+	// SetWriteConsent.
+	WriteApps []string
 	Controls      int      // number of controls; 0: 150..300 from the seed
 	ScorePageSize int      // >0: secureScores is paged with this page size
 	Quirks        bool     // show the quirks of real responses (a deterministic share of each)
@@ -143,6 +148,7 @@ type Stats struct {
 	Dropped       int   // dropped connections
 	Unauthorized  int   // 401 answers (to the emulator's own tokens, e.g. expired; Stats("") counts all)
 	Forbidden     int   // 403 answers
+	Patches       int   // PATCH requests of control profiles with a valid token of this tenant, whatever the answer (see Patches)
 	Bytes         int64 // Graph response bytes
 	// The host and scope (without the OpenID scopes MSAL adds) of the
 	// tenant's latest token request, and the host
@@ -195,11 +201,13 @@ type tenantEntry struct {
 	failing  bool // FailAfter armed
 	limiters map[string]*limiter
 	counters tenantCounters
+	patches  []PatchRecord
 }
 
 type tenantDef struct {
 	model         *tenantModel
 	consented     map[string]bool
+	writers       map[string]bool // consented with the write role too
 	scorePageSize int
 	quirks        bool
 	controls      int
@@ -390,6 +398,7 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 	def := &tenantDef{
 		model:         newTenantModel(e.fleet, id, t.Name, t.Controls, t.Quirks),
 		consented:     map[string]bool{},
+		writers:       map[string]bool{},
 		scorePageSize: t.ScorePageSize,
 		quirks:        t.Quirks,
 		cloud:         cloudOf(t.Cloud),
@@ -397,6 +406,10 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 	def.controls = len(def.model.controls)
 	for _, a := range t.ConsentedApps {
 		def.consented[strings.ToLower(a)] = true
+	}
+	for _, a := range t.WriteApps {
+		def.consented[strings.ToLower(a)] = true
+		def.writers[strings.ToLower(a)] = true
 	}
 	if entry == nil {
 		entry = &tenantEntry{limiters: map[string]*limiter{}}
@@ -539,6 +552,9 @@ func profileOf(t *tenantModel, p *profileEntry, rank int) fleetscore.ControlProf
 
 // stateUpdate renders a state event as Graph's controlStateUpdates entry.
 func stateUpdate(t *tenantModel, st stateEvent) fleetscore.ControlStateUpdate {
+	if w := st.written; w != nil {
+		return fleetscore.ControlStateUpdate{State: st.state, AssignedTo: w.assignedTo, Comment: w.comment, UpdatedBy: w.by, UpdatedAt: w.at}
+	}
 	u := fleetscore.ControlStateUpdate{
 		State:     st.state,
 		UpdatedBy: "admin@" + t.domain,
@@ -579,7 +595,7 @@ func (e *Emulator) consented(def *tenantDef, clientID string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	id := strings.ToLower(clientID)
-	return def.consented[id] || e.consentAll[id]
+	return def.consented[id] || def.writers[id] || e.consentAll[id]
 }
 
 func (e *Emulator) app(clientID string) (App, bool) {
