@@ -88,10 +88,10 @@ type Tenant struct {
 	// as well (their tokens carry both roles; listing an app here consents
 	// it). Only their PATCH of a control profile is accepted; see also
 	// SetWriteConsent.
-	WriteApps []string
-	Controls      int      // number of controls; 0: 150..300 from the seed
-	ScorePageSize int      // >0: secureScores is paged with this page size
-	Quirks        bool     // show the quirks of real responses (a deterministic share of each)
+	WriteApps     []string
+	Controls      int  // number of controls; 0: 150..300 from the seed
+	ScorePageSize int  // >0: secureScores is paged with this page size
+	Quirks        bool // show the quirks of real responses (a deterministic share of each)
 	// Cloud is the tenant's Microsoft cloud: "" or "global", "usgov" (GCC
 	// High) or "usgovdod". On Microsoft's own host names (a client that
 	// dials the emulator for them) the tenant signs in only at its cloud's

@@ -23,10 +23,10 @@ import (
 const (
 	roleSecurityEventsRead  = "SecurityEvents.Read.All"
 	roleSecurityEventsWrite = "SecurityEvents.ReadWrite.All"
-	graphAppID             = "00000003-0000-0000-c000-000000000000"
-	assertionType          = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-	tokenLifetime          = 3599 // seconds, as Entra sends for client credentials
-	assertionSkew          = 5 * time.Minute
+	graphAppID              = "00000003-0000-0000-c000-000000000000"
+	assertionType           = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	tokenLifetime           = 3599 // seconds, as Entra sends for client credentials
+	assertionSkew           = 5 * time.Minute
 )
 
 // graphResources are the resources whose .default scope yields a Graph token.
