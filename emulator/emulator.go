@@ -16,6 +16,9 @@
 //     tenant limits (4 concurrent, 150 a minute → 429 with Retry-After), and
 //     per-tenant fault injection (429, 503/504, malformed bodies, dropped
 //     connections, latency, revoked consent, missing service principal).
+//   - Writes: PATCH of a control profile's state (patch.go), which needs
+//     SecurityEvents.ReadWrite.All (Tenant.WriteApps, SetWriteConsent) and
+//     is scored from the next day's snapshot; Patches records each request.
 //   - Data: synthetic tenants whose daily scores are a pure function of
 //     (seed, tenant, day), with the quirks real responses have (numbers as
 //     strings, seat-range key case, -1 sentinels, missing days, undocumented
