@@ -48,7 +48,12 @@ type Config struct {
 	Listen        string        // host:port of the web server
 	Schedule      string        // "daily HH:MM" or "every <Go duration>", whitespace normalised
 	LogLevel      slog.Level
-	App           *App // the default app; nil when every tenant has its own
+	// WriteBack is write_back: exceptions are written to each tenant's
+	// Secure Score through Graph (which needs SecurityEvents.ReadWrite.All),
+	// not only kept in fleetscore. Off unless the file says true; a tenant
+	// may say otherwise (Tenant.WriteBack).
+	WriteBack bool
+	App       *App // the default app; nil when every tenant has its own
 	// Archive, when set, keeps each tenant's raw Graph JSON per day.
 	Archive *Archive
 	// Auth, when set, configures sign-in (auth.go).
@@ -117,7 +122,9 @@ type Tenant struct {
 	// Cloud is the tenant's own (cloud: under the tenant), or the file's:
 	// its token scope and Graph host follow it.
 	Cloud Cloud
-	Line  int // line of the tenant's list item
+	// WriteBack is the tenant's write_back, or the file's.
+	WriteBack bool
+	Line      int // line of the tenant's list item
 }
 
 // Domain is the tenant as the rest of fleetscore knows it.

@@ -213,6 +213,12 @@ func TestProblems(t *testing.T) {
 			words: []string{"concurrency is set twice, on lines {first} and {here}", "keep one"}},
 		{name: "merge key", yaml: okApp + okTenants + "<<: {concurrency: 4} #@here\n",
 			words: []string{"merge keys", "alias"}},
+		{name: "write_back not a boolean", yaml: okApp + okTenants + "write_back: sometimes #@here\n",
+			words: []string{`write_back must be true or false, not "sometimes"`, "write write_back: true"}},
+		{name: "tenant write_back not a boolean", yaml: okApp + okTenants + "    write_back: 2 #@here\n",
+			words: []string{`write_back must be true or false, not "2"`, "write write_back: false"}},
+		{name: "write_back a list", yaml: okApp + okTenants + "write_back: [a] #@here\n",
+			words: []string{"write_back must be true or false, not a list"}},
 
 		// types
 		{name: "concurrency many", yaml: okApp + okTenants + "concurrency: many #@here\n",
@@ -862,6 +868,36 @@ func TestArchiveBlock(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), at) {
 			t.Errorf("%q: %v; want an error at %s saying %q", tc.block, err, at, tc.says)
 		}
+	}
+}
+
+// TestWriteBack: off by default, on for every tenant with write_back: true
+// at the top, and a tenant's own write_back wins either way.
+func TestWriteBack(t *testing.T) {
+	tenants := "tenants:\n  - name: A\n    tenant_id: " + contosoID + "\n  - name: B\n    tenant_id: " + fabrikamID + "\n    write_back: false\n"
+	for _, tc := range []struct {
+		top        string
+		file, a, b bool
+	}{
+		{"", false, false, false},
+		{"write_back: true\n", true, true, false},
+		{"write_back: yes\n", true, true, false},
+		{"write_back: false\n", false, false, false},
+	} {
+		c, err := parseAll(fx.path(), []byte(okApp+tc.top+tenants), goodEnv)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.top, err)
+		}
+		if c.WriteBack != tc.file || c.Tenants[0].WriteBack != tc.a || c.Tenants[1].WriteBack != tc.b {
+			t.Errorf("%q: file %v, A %v, B %v; want %v %v %v", tc.top, c.WriteBack, c.Tenants[0].WriteBack, c.Tenants[1].WriteBack, tc.file, tc.a, tc.b)
+		}
+	}
+	c, err := parseAll(fx.path(), []byte(okApp+strings.Replace(tenants, "write_back: false", "write_back: true", 1)), goodEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WriteBack || c.Tenants[0].WriteBack || !c.Tenants[1].WriteBack {
+		t.Errorf("a tenant's write_back: true with none at the top: file %v, A %v, B %v", c.WriteBack, c.Tenants[0].WriteBack, c.Tenants[1].WriteBack)
 	}
 }
 

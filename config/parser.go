@@ -20,9 +20,9 @@ import (
 // example, and in users' files.
 var (
 	topKeys = []string{"database", "target_percent", "cloud", "authority_host", "graph_url", "graph_scope",
-		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "tenants"}
+		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "write_back", "tenants"}
 	appKeys    = []string{"client_id", "certificate", "certificate_password_env", "client_secret_env", "client_secret_file"}
-	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope"}
+	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope", "write_back"}
 )
 
 // parser collects the problems of one file as it walks the YAML nodes.
@@ -119,6 +119,9 @@ func (p *parser) config(data []byte) *Config {
 	}
 	if v, ok := p.logLevel(top["log_level"]); ok {
 		c.LogLevel = v
+	}
+	if v, ok := p.boolean(top["write_back"], "write_back: true (write exceptions to each tenant's Secure Score) or write_back: false (keep them in fleetscore only)"); ok {
+		c.WriteBack = v
 	}
 	c.App = p.app(top["app"])
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
@@ -352,6 +355,23 @@ func (p *parser) integer(e entry, lo, hi int, meaning, example string) (int, boo
 	return n, true
 }
 
+// boolean reads true or false (YAML's yes/no and on/off too); false when
+// absent or wrong. example is the fix shown for a wrong value.
+func (p *parser) boolean(e entry, example string) (bool, bool) {
+	v, ok := p.scalar(e, "true or false", example)
+	if !ok {
+		return false, false
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "on":
+		return true, true
+	case "false", "no", "off":
+		return false, true
+	}
+	p.fail(e.key.Line, fmt.Sprintf("%s must be true or false, not %q", e.key.Value, v), "write "+example)
+	return false, false
+}
+
 // duration parses a Go duration such as 5m or 1h30m, explaining the usual slips.
 func duration(s string) (time.Duration, string) {
 	d, err := time.ParseDuration(s)
@@ -543,7 +563,7 @@ func (p *parser) tenants(e entry, c *Config, wroteApp bool) []Tenant {
 			continue
 		}
 		m := p.mapping(item, "tenant", tenantKeys)
-		t := Tenant{Line: item.Line, TargetPercent: c.TargetPercent}
+		t := Tenant{Line: item.Line, TargetPercent: c.TargetPercent, WriteBack: c.WriteBack}
 
 		if v, ok := p.scalar(m["name"], "a name", "name: Contoso"); ok && v != "" {
 			t.Name = v
@@ -580,6 +600,9 @@ func (p *parser) tenants(e entry, c *Config, wroteApp bool) []Tenant {
 
 		if v, ok := p.percent(m["target_percent"]); ok {
 			t.TargetPercent = v
+		}
+		if v, ok := p.boolean(m["write_back"], "write_back: false (keep this tenant's exceptions in fleetscore only) or write_back: true"); ok {
+			t.WriteBack = v
 		}
 
 		t.Cloud = p.tenantCloud(m, c.Cloud)

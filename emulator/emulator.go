@@ -16,6 +16,9 @@
 //     tenant limits (4 concurrent, 150 a minute → 429 with Retry-After), and
 //     per-tenant fault injection (429, 503/504, malformed bodies, dropped
 //     connections, latency, revoked consent, missing service principal).
+//   - Writes: PATCH of a control profile's state (patch.go), which needs
+//     SecurityEvents.ReadWrite.All (Tenant.WriteApps, SetWriteConsent) and
+//     is scored from the next day's snapshot; Patches records each request.
 //   - Data: synthetic tenants whose daily scores are a pure function of
 //     (seed, tenant, day), with the quirks real responses have (numbers as
 //     strings, seat-range key case, -1 sentinels, missing days, undocumented
@@ -84,9 +87,14 @@ type Tenant struct {
 	ID            string   // GUID; empty: derived from the seed
 	Name          string   // empty: derived from the tenant
 	ConsentedApps []string // client IDs consented with SecurityEvents.Read.All
-	Controls      int      // number of controls; 0: 150..300 from the seed
-	ScorePageSize int      // >0: secureScores is paged with this page size
-	Quirks        bool     // show the quirks of real responses (a deterministic share of each)
+	// WriteApps are client IDs consented with SecurityEvents.ReadWrite.All
+	// as well (their tokens carry both roles; listing an app here consents
+	// it). Only their PATCH of a control profile is accepted; see also
+	// SetWriteConsent.
+	WriteApps     []string
+	Controls      int  // number of controls; 0: 150..300 from the seed
+	ScorePageSize int  // >0: secureScores is paged with this page size
+	Quirks        bool // show the quirks of real responses (a deterministic share of each)
 	// Cloud is the tenant's Microsoft cloud: "" or "global", "usgov" (GCC
 	// High) or "usgovdod". On Microsoft's own host names (a client that
 	// dials the emulator for them) the tenant signs in only at its cloud's
@@ -143,6 +151,7 @@ type Stats struct {
 	Dropped       int   // dropped connections
 	Unauthorized  int   // 401 answers (to the emulator's own tokens, e.g. expired; Stats("") counts all)
 	Forbidden     int   // 403 answers
+	Patches       int   // PATCH requests of control profiles with a valid token of this tenant, whatever the answer (see Patches)
 	Bytes         int64 // Graph response bytes
 	// The host and scope (without the OpenID scopes MSAL adds) of the
 	// tenant's latest token request, and the host
@@ -195,11 +204,13 @@ type tenantEntry struct {
 	failing  bool // FailAfter armed
 	limiters map[string]*limiter
 	counters tenantCounters
+	patches  []PatchRecord
 }
 
 type tenantDef struct {
 	model         *tenantModel
 	consented     map[string]bool
+	writers       map[string]bool // consented with the write role too
 	scorePageSize int
 	quirks        bool
 	controls      int
@@ -390,6 +401,7 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 	def := &tenantDef{
 		model:         newTenantModel(e.fleet, id, t.Name, t.Controls, t.Quirks),
 		consented:     map[string]bool{},
+		writers:       map[string]bool{},
 		scorePageSize: t.ScorePageSize,
 		quirks:        t.Quirks,
 		cloud:         cloudOf(t.Cloud),
@@ -397,6 +409,10 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 	def.controls = len(def.model.controls)
 	for _, a := range t.ConsentedApps {
 		def.consented[strings.ToLower(a)] = true
+	}
+	for _, a := range t.WriteApps {
+		def.consented[strings.ToLower(a)] = true
+		def.writers[strings.ToLower(a)] = true
 	}
 	if entry == nil {
 		entry = &tenantEntry{limiters: map[string]*limiter{}}
@@ -539,6 +555,9 @@ func profileOf(t *tenantModel, p *profileEntry, rank int) fleetscore.ControlProf
 
 // stateUpdate renders a state event as Graph's controlStateUpdates entry.
 func stateUpdate(t *tenantModel, st stateEvent) fleetscore.ControlStateUpdate {
+	if w := st.written; w != nil {
+		return fleetscore.ControlStateUpdate{State: st.state, AssignedTo: w.assignedTo, Comment: w.comment, UpdatedBy: w.by, UpdatedAt: w.at}
+	}
 	u := fleetscore.ControlStateUpdate{
 		State:     st.state,
 		UpdatedBy: "admin@" + t.domain,
@@ -579,7 +598,7 @@ func (e *Emulator) consented(def *tenantDef, clientID string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	id := strings.ToLower(clientID)
-	return def.consented[id] || e.consentAll[id]
+	return def.consented[id] || def.writers[id] || e.consentAll[id]
 }
 
 func (e *Emulator) app(clientID string) (App, bool) {

@@ -21,11 +21,12 @@ import (
 // (graph-api.md sections 4.2, 5 and 7).
 
 const (
-	roleSecurityEventsRead = "SecurityEvents.Read.All"
-	graphAppID             = "00000003-0000-0000-c000-000000000000"
-	assertionType          = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-	tokenLifetime          = 3599 // seconds, as Entra sends for client credentials
-	assertionSkew          = 5 * time.Minute
+	roleSecurityEventsRead  = "SecurityEvents.Read.All"
+	roleSecurityEventsWrite = "SecurityEvents.ReadWrite.All"
+	graphAppID              = "00000003-0000-0000-c000-000000000000"
+	assertionType           = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	tokenLifetime           = 3599 // seconds, as Entra sends for client credentials
+	assertionSkew           = 5 * time.Minute
 )
 
 // graphResources are the resources whose .default scope yields a Graph token.
@@ -203,6 +204,9 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 	}
 
 	roles := []string{roleSecurityEventsRead}
+	if e.writer(def, clientID) {
+		roles = append(roles, roleSecurityEventsWrite)
+	}
 	if faults.RevokeConsent {
 		roles = nil // the app role assignment is gone: Entra still issues a token, without roles
 	}
@@ -516,7 +520,7 @@ func (e *Emulator) verifyAccessToken(r *http.Request) (*accessClaims, string) {
 
 func (c *accessClaims) hasRole(role string) bool {
 	for _, r := range c.Roles {
-		if r == role || r == "SecurityEvents.ReadWrite.All" {
+		if r == role || r == roleSecurityEventsWrite {
 			return true
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	resScore
 	resProfiles
 	resProfile
+	resPatch // PATCH of one control profile
 )
 
 const (
@@ -43,6 +44,8 @@ type gctx struct {
 	def       *tenantDef
 	claims    *accessClaims
 	malformed bool
+	body      []byte // a PATCH's request body
+	status    int    // the status answered, 0 before (or when the connection was dropped)
 }
 
 func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
@@ -81,7 +84,14 @@ func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
 		g.claims = claims
 		e.begin(g.te)
 		defer e.end(g.te)
+		rec := -1
+		if res == resPatch {
+			rec = e.recordPatch(g)
+		}
 		e.serveGraph(g, res)
+		if rec >= 0 {
+			e.patchAnswered(g.te, rec, g.status)
+		}
 		e.log.Debug("graph", "path", r.URL.Path, "query", r.URL.RawQuery, "tenant", claims.Tid, "app", claims.AppID)
 	}
 }
@@ -156,6 +166,12 @@ func (e *Emulator) serveGraph(g *gctx, res resource) {
 		e.graphError(g, http.StatusForbidden, "Forbidden", "Auth token does not contain valid permissions or user does not have valid roles.")
 		return
 	}
+	if res == resPatch && !g.claims.hasExactRole(roleSecurityEventsWrite) {
+		// Reading is not enough: a change needs SecurityEvents.ReadWrite.All.
+		e.count(te, func(s *Stats) { s.Forbidden++ })
+		e.graphError(g, http.StatusForbidden, "Forbidden", "Auth token does not contain valid permissions or user does not have valid roles.")
+		return
+	}
 	var ok bool
 	switch res {
 	case resScores:
@@ -166,6 +182,8 @@ func (e *Emulator) serveGraph(g *gctx, res resource) {
 		ok = e.serveProfiles(g)
 	case resProfile:
 		ok = e.serveProfile(g)
+	case resPatch:
+		ok = e.servePatch(g)
 	}
 	if ok {
 		te.mu.Lock()
@@ -302,6 +320,7 @@ func (e *Emulator) graphErrorInner(g *gctx, status int, code, message, inner str
 	b = appendJSONString(b, g.clientID)
 	b = append(b, `}}}`...)
 	g.w.Header().Set("Content-Type", graphContentType)
+	g.status = status
 	g.w.WriteHeader(status)
 	_, _ = g.w.Write(b)
 }
@@ -325,6 +344,7 @@ type bodyWriter struct {
 func newBodyWriter(g *gctx) *bodyWriter {
 	g.w.Header().Set("Content-Type", graphContentType)
 	g.w.Header().Set("OData-Version", "4.0")
+	g.status = http.StatusOK
 	g.w.WriteHeader(http.StatusOK)
 	return &bodyWriter{w: g.w, buf: make([]byte, 0, flushSize+32<<10), malformed: g.malformed, cut: mix(uint64(len(g.requestID)) ^ strHash(g.requestID))}
 }
@@ -722,18 +742,35 @@ func (e *Emulator) serveProfile(g *gctx) bool {
 	t := g.def.model
 	id := g.r.PathValue("id")
 	all := t.profilesAt(e.Today().Unix(), e.days)
+	if i := profileIndex(all, id); i >= 0 {
+		return e.writeProfile(g, t, all, i)
+	}
+	return e.profileNotFound(g, id)
+}
+
+// profileIndex is the index of control id among the profiles, or -1.
+func profileIndex(all []profileEntry, id string) int {
 	for i := range all {
 		if strings.EqualFold(all[i].tc.c.id, id) {
-			bw := newBodyWriter(g)
-			bw.buf = append(bw.buf, `{"@odata.context":"`...)
-			bw.buf = append(bw.buf, baseURL(g.r)+"/"+g.version+`/$metadata#security/secureScoreControlProfiles/$entity",`...)
-			entity := appendProfile(nil, t, &all[i], i+1)
-			bw.buf = append(bw.buf, entity[1:]...)
-			return e.finishBody(g, bw)
+			return i
 		}
 	}
+	return -1
+}
+
+func (e *Emulator) profileNotFound(g *gctx, id string) bool {
 	e.graphError(g, http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
 	return false
+}
+
+// writeProfile answers one profile entity, ranked by its place in all.
+func (e *Emulator) writeProfile(g *gctx, t *tenantModel, all []profileEntry, i int) bool {
+	bw := newBodyWriter(g)
+	bw.buf = append(bw.buf, `{"@odata.context":"`...)
+	bw.buf = append(bw.buf, baseURL(g.r)+"/"+g.version+`/$metadata#security/secureScoreControlProfiles/$entity",`...)
+	entity := appendProfile(nil, t, &all[i], i+1)
+	bw.buf = append(bw.buf, entity[1:]...)
+	return e.finishBody(g, bw)
 }
 
 func sortStrings(s []string) {

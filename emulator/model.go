@@ -133,12 +133,13 @@ type tenantModel struct {
 	industry    int
 	q           quirks
 	domain      string
-	script      *script // nil: not scripted (SetScript)
+	script      *script   // nil: not scripted (SetScript)
+	writes      *writeLog // states written through PATCH; shared by scripted copies
 }
 
 func newTenantModel(f *fleet, id, name string, controls int, withQuirks bool) *tenantModel {
 	key := h1(f.seedKey, strHash(strings.ToLower(id)))
-	t := &tenantModel{fleet: f, id: id, name: name, key: key}
+	t := &tenantModel{fleet: f, id: id, name: name, key: key, writes: &writeLog{}}
 	t.blockLen = []int64{16, 20, 24, 32}[pick(h(key, saltBlock), 4)]
 	t.m0 = 0.40 + 0.5*unit(h(key, saltTrend, 1))
 	t.amp = 0.16
@@ -265,9 +266,10 @@ func (t *tenantModel) hole(d int64) bool {
 
 // stateEvent is one controlStateUpdates entry.
 type stateEvent struct {
-	day   int64
-	secs  int
-	state string
+	day     int64
+	secs    int
+	state   string
+	written *writtenState // set by a PATCH or SetControlState; nil for the model's own
 }
 
 // states returns the state updates of a control at this tenant up to day d,
@@ -371,13 +373,11 @@ func (t *tenantModel) score(r *row, tc *tcontrol, d int64, sbuf []stateEvent) {
 			frac = v / float64(c.maxScore)
 		}
 	}
-	if st := t.statesAt(tc, d, sbuf[:0]); len(st) > 0 {
-		switch st[len(st)-1].state {
-		case fleetscore.StateThirdParty:
-			frac = 1 // resolved through a third party: full points
-		case fleetscore.StateIgnored:
-			frac = 0 // risk accepted: no points
-		}
+	switch scoredState(t.statesAt(tc, d, sbuf[:0]), d) {
+	case fleetscore.StateThirdParty:
+		frac = 1 // resolved through a third party: full points
+	case fleetscore.StateIgnored:
+		frac = 0 // risk accepted: no points
 	}
 	r.cents = int64(math.Round(float64(c.maxScore) * 100 * frac))
 	r.pct = int64(math.Round(frac * 10000))
@@ -416,8 +416,11 @@ func (t *tenantModel) snapshotAt(s *snapshot, d int64, streams []tcontrol) {
 			r := &s.rows[len(s.rows)-1]
 			s.current -= r.cents
 			frac := a.points / float64(a.tc.c.maxScore)
-			if st := t.statesAt(&a.tc, d, sbuf[:0]); len(st) > 0 && st[len(st)-1].state == fleetscore.StateThirdParty {
+			switch scoredState(t.statesAt(&a.tc, d, sbuf[:0]), d) {
+			case fleetscore.StateThirdParty:
 				frac = 1
+			case fleetscore.StateIgnored:
+				frac = 0
 			}
 			r.cents = int64(math.Round(float64(a.tc.c.maxScore) * 100 * frac))
 			r.pct = int64(math.Round(frac * 10000))

@@ -104,17 +104,19 @@ func (e *Emulator) SetScript(tenantID string, s Script) {
 func (t *tenantModel) scripted(d int64) bool { return t.script != nil && d >= t.script.base }
 
 // statesAt is states, frozen at the script's base and with its updates.
+// The states written through PATCH are merged in by time.
 func (t *tenantModel) statesAt(tc *tcontrol, d int64, out []stateEvent) []stateEvent {
 	if !t.scripted(d) {
-		return t.states(tc, d, out)
-	}
-	out = t.states(tc, t.script.base, out)
-	for _, st := range t.script.states[tc.c.id] {
-		if st.day <= d {
-			out = append(out, st)
+		out = t.states(tc, d, out)
+	} else {
+		out = t.states(tc, t.script.base, out)
+		for _, st := range t.script.states[tc.c.id] {
+			if st.day <= d {
+				out = append(out, st)
+			}
 		}
 	}
-	return out
+	return t.writes.merge(tc.c.id, d, out)
 }
 
 // scriptedPoints is the score the script gives a control on day d, if any.

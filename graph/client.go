@@ -6,6 +6,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -355,19 +356,40 @@ func (c *Client) followable(next string) (string, error) {
 	return "", fmt.Errorf("the @odata.nextLink Graph sent points outside %s (%s): not followed, so the token is not sent there", c.base.Host, nu.Host)
 }
 
+// request is one Graph call: a GET of a page or a profile, or a PATCH of a
+// control's state. Its body is sent again with each attempt.
+type request struct {
+	method string
+	url    string
+	body   []byte // JSON; nil for a GET
+	prefer string // the Prefer header, if any
+	// write marks a change: only answers that say nothing was done (429,
+	// 503, 504) are retried, and a 403 is advised on the write role.
+	write bool
+}
+
 // get performs one GET with retries and decodes the body into v.
 func (c *Client) get(ctx context.Context, t Target, rawURL string, v any) error {
+	_, err := c.send(ctx, t, request{method: http.MethodGet, url: rawURL}, v)
+	return err
+}
+
+// send performs one request with retries, the tenant's limits and one token
+// renewal, and decodes a 2xx body into v (a *[]byte takes the raw body). It
+// returns the final status.
+func (c *Client) send(ctx context.Context, t Target, r request, v any) (int, error) {
 	lim := c.limit(strings.ToLower(t.TenantID))
 	var last *Error
 	renewed := false
 	for attempt := 1; ; attempt++ {
-		wait, err := c.try(ctx, t, lim, rawURL, v)
+		var status int
+		wait, err := c.try(ctx, t, lim, r, v, &status)
 		if err == nil {
-			return nil
+			return status, nil
 		}
 		e, ok := AsError(err)
 		if !ok {
-			return err
+			return 0, err
 		}
 		last = e
 		// Graph refused a token before its expiry (revoked, or a clock
@@ -385,18 +407,18 @@ func (c *Client) get(ctx context.Context, t Target, rawURL string, v any) error 
 				"and that graph_url and cloud match the authority (a token from one cloud is not valid in another)"
 		}
 		if wait < 0 || attempt >= c.maxAttempts {
-			return last
+			return last.Status, last
 		}
 		if wait == 0 {
 			wait = c.backoff(attempt)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			last.Msg += fmt.Sprintf(" (Graph asked to wait %s, past the tenant's deadline)", wait.Round(time.Millisecond))
-			return last
+			return last.Status, last
 		}
-		c.log.Debug("graph retry", "tenant", t.TenantID, "attempt", attempt, "wait", wait, "status", last.Status)
+		c.log.Debug("graph retry", "tenant", t.TenantID, "method", r.method, "attempt", attempt, "wait", wait, "status", last.Status)
 		if err := c.sleep(ctx, wait); err != nil {
-			return timeoutError(t.TenantID, err)
+			return 0, timeoutError(t.TenantID, err)
 		}
 	}
 }
@@ -418,9 +440,10 @@ func timeoutError(tenant string, err error) *Error {
 	return &Error{Kind: KindTimeout, Tenant: tenant, Msg: "the tenant's collection did not finish before its deadline", Advice: "Graph was slow or kept throttling; raise timeout in the config, or let the next run catch up", Err: err}
 }
 
-// try makes one attempt. wait > 0 asks for a retry after that long, 0 for a
-// retry after the usual backoff, < 0 says the error is final.
-func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL string, v any) (wait time.Duration, err error) {
+// try makes one attempt and sets *status to Graph's answer, if any. wait > 0
+// asks for a retry after that long, 0 for a retry after the usual backoff,
+// < 0 says the error is final.
+func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, r request, v any, status *int) (wait time.Duration, err error) {
 	tok, err := c.token(ctx, t)
 	if err != nil {
 		return -1, err
@@ -441,13 +464,23 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 	}
 	defer func() { <-lim.sem }()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	var reqBody io.Reader
+	if r.body != nil {
+		reqBody = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, reqBody)
 	if err != nil {
 		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Msg: err.Error()}
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "fleetscore")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.prefer != "" {
+		req.Header.Set("Prefer", r.prefer)
+	}
 	count(ctx)
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -461,6 +494,7 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 		return 0, &Error{Kind: KindNetwork, Tenant: t.TenantID, Msg: "Graph did not answer: " + scrub(err.Error()), Advice: "check the network and graph_url; the next run catches up"}
 	}
 	defer resp.Body.Close()
+	*status = resp.StatusCode
 	if resp.StatusCode/100 != 2 {
 		// An error's body is read for its code and message only.
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -468,6 +502,15 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 			return -1, timeoutError(t.TenantID, ctx.Err())
 		}
 		e := responseError(t.TenantID, resp, body, tok)
+		if r.write {
+			writeAdvice(e, tok)
+			// A change is sent again only when Graph said it did nothing.
+			switch resp.StatusCode {
+			case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+				return retryAfter(resp.Header.Get("Retry-After"), time.Now()), e
+			}
+			return -1, e
+		}
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 			http.StatusInternalServerError, http.StatusBadGateway, http.StatusRequestTimeout:
@@ -482,6 +525,15 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, rawURL str
 	// The page is decoded as it arrives, never read whole first, and never
 	// past maxPage: a hostile or broken upstream cannot fill the memory.
 	body := &capReader{r: resp.Body, left: c.maxPage}
+	if raw, ok := v.(*[]byte); ok {
+		// A change's answer: Graph did it. A body that cannot be read is
+		// not a reason to send the change again; the caller reads back.
+		*raw, _ = io.ReadAll(body)
+		if body.over || body.err != nil {
+			*raw = nil
+		}
+		return 0, nil
+	}
 	hook, hooked := ctx.Value(bodyHookKey{}).(func(string, []byte))
 	var derr error
 	if hooked {

@@ -285,17 +285,25 @@ func checkArchive(ctx context.Context, e env, cfg *config.Config, hc *http.Clien
 }
 
 // checkTokens gets a token for every tenant and says whether it carries the
-// permission Secure Score needs. It calls no Graph endpoint and writes
-// nothing.
+// permission Secure Score needs, and, for a tenant with write_back on,
+// whether it carries the one writing exceptions needs. It calls no Graph
+// endpoint and writes nothing.
 func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client) error {
 	w, err := wire(cfg, hc, newLogger(io.Discard, slog.LevelError))
 	if err != nil {
 		return err
 	}
 	sc := scrubberOf(cfg)
+	writeBack := map[string]bool{}
+	for _, t := range cfg.Tenants {
+		writeBack[t.ID] = t.WriteBack
+	}
 	type outcome struct {
 		ok          bool
 		msg, advice string
+		// write is the write-back line, when write_back is on; writeFix
+		// its fix, when the token lacks the role.
+		write, writeFix string
 	}
 	out := make([]outcome, len(w.jobs))
 	var wg sync.WaitGroup
@@ -324,10 +332,14 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 			default:
 				out[i] = outcome{ok: true, msg: "token ok, SecurityEvents.Read.All granted"}
 			}
+			if out[i].ok && writeBack[j.Tenant.ID] {
+				out[i].write, out[i].writeFix = checkWriteRole(tctx, w.graph, j)
+				out[i].write, out[i].writeFix = sc.String(out[i].write), sc.String(out[i].writeFix)
+			}
 		}()
 	}
 	wg.Wait()
-	failed := 0
+	failed, lacking := 0, 0
 	for i, j := range w.jobs {
 		status := "ok   "
 		if !out[i].ok {
@@ -338,12 +350,44 @@ func checkTokens(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 		if out[i].advice != "" {
 			fmt.Fprintf(e.stdout, "         fix: %s\n", out[i].advice)
 		}
+		if out[i].write != "" {
+			fmt.Fprintf(e.stdout, "         write-back: %s\n", out[i].write)
+		}
+		if out[i].writeFix != "" {
+			lacking++
+			fmt.Fprintf(e.stdout, "         fix: %s\n", out[i].writeFix)
+		}
+	}
+	if lacking > 0 {
+		// Not a failure: collection works, and exceptions stay in fleetscore.
+		noun := "tenants with write_back on lack"
+		if lacking == 1 {
+			noun = "tenant with write_back on lacks"
+		}
+		fmt.Fprintf(e.stdout, "%d %s SecurityEvents.ReadWrite.All: their exceptions are kept in fleetscore only\n", lacking, noun)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d tenants cannot be collected", failed, len(w.jobs))
 	}
 	fmt.Fprintf(e.stdout, "all %d tenants can be collected\n", len(w.jobs))
 	return nil
+}
+
+// checkWriteRole says whether a tenant's token carries the role that
+// writing exceptions back needs, and the fix when it does not.
+func checkWriteRole(ctx context.Context, gc fleetGraph, j collect.Job) (line, fix string) {
+	role, err := gc.CheckWriteToken(ctx, j.Target)
+	switch {
+	case err != nil:
+		msg, _ := collect.Explain(err, j.ConsentURL)
+		return "cannot tell whether the token carries " + graph.WriteRole + ": " + msg, ""
+	case role == graph.RoleGranted:
+		return graph.WriteRole + " granted: exceptions are written to this tenant's Secure Score", ""
+	case role == graph.RoleLacking:
+		return "the token lacks " + graph.WriteRole + ": exceptions stay in fleetscore (local) until it is granted",
+			graph.WriteRoleAdvice(j.Tenant.ID) + ": " + j.ConsentURL
+	}
+	return "the token does not show its roles, so " + graph.WriteRole + " is checked at the first write", ""
 }
 
 // cloudsOf names the clouds the tenants are in: "cloud global", or

@@ -509,3 +509,60 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("plural: %q", got)
 	}
 }
+
+// TestCheckWriteRole: with write_back on, check says per tenant whether the
+// token carries SecurityEvents.ReadWrite.All, and how to grant it; a
+// tenant that turned write_back off gets no such line, and a missing write
+// role does not fail check (collection works; exceptions stay local).
+func TestCheckWriteRole(t *testing.T) {
+	path, ids := writeConfig(t, []tenantSpec{
+		{name: "Writer", consent: true},
+		{name: "ReadOnly", consent: true},
+		{name: "OptedOut", consent: true, app: "    write_back: false\n"},
+	})
+	shared.emu.SetWriteConsent(ids[0], testCertApp, true)
+	shared.emu.SetWriteConsent(ids[2], testCertApp, true)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append([]byte("write_back: true\n"), data...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, nil, "check", "--config", path)
+	if r.err != nil {
+		t.Fatalf("check failed: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	// Each tenant's block: its line and the indented lines under it.
+	blocks := map[string]string{}
+	var cur string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		for _, name := range []string{"Writer", "ReadOnly", "OptedOut"} {
+			if strings.Contains(l, " "+name+" ") {
+				cur = name
+			}
+		}
+		if !strings.HasPrefix(l, "         ") && !strings.Contains(l, " "+cur+" ") {
+			cur = ""
+		}
+		if cur != "" {
+			blocks[cur] += l + "\n"
+		}
+	}
+	if b := blocks["Writer"]; !strings.Contains(b, "write-back: SecurityEvents.ReadWrite.All granted") {
+		t.Errorf("Writer:\n%s", b)
+	}
+	b := blocks["ReadOnly"]
+	for _, want := range []string{"write-back: the token lacks SecurityEvents.ReadWrite.All", "fix: add the application permission SecurityEvents.ReadWrite.All",
+		"admin consent", ids[1] + "/adminconsent?client_id=" + testCertApp} {
+		if !strings.Contains(b, want) {
+			t.Errorf("ReadOnly lacks %q:\n%s", want, b)
+		}
+	}
+	if b := blocks["OptedOut"]; b == "" || strings.Contains(b, "write-back") {
+		t.Errorf("OptedOut (write_back: false) must have no write-back line:\n%s", b)
+	}
+	if !strings.Contains(r.stdout, "1 tenant with write_back on lacks SecurityEvents.ReadWrite.All") {
+		t.Errorf("no summary of the tenants lacking the write role:\n%s", r.stdout)
+	}
+}

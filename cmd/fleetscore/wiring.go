@@ -125,6 +125,14 @@ func (g fleetGraph) CheckToken(ctx context.Context, t graph.Target) (graph.RoleK
 	return c.CheckToken(ctx, t)
 }
 
+func (g fleetGraph) CheckWriteToken(ctx context.Context, t graph.Target) (graph.RoleKnowledge, error) {
+	c, err := g.client(t)
+	if err != nil {
+		return graph.RoleUnknown, err
+	}
+	return c.CheckWriteToken(ctx, t)
+}
+
 func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error) {
 	type endpoints struct{ graphURL, scope string }
 	clients := make(map[endpoints]*graph.Client)
