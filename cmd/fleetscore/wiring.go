@@ -133,6 +133,16 @@ func (g fleetGraph) CheckWriteToken(ctx context.Context, t graph.Target) (graph.
 	return c.CheckWriteToken(ctx, t)
 }
 
+// SetControlState writes a control's state into the tenant's Secure Score
+// through its cloud's Graph client (exceptions' write-back).
+func (g fleetGraph) SetControlState(ctx context.Context, t graph.Target, control, state, comment string) (fleetscore.ControlProfile, error) {
+	c, err := g.client(t)
+	if err != nil {
+		return fleetscore.ControlProfile{}, err
+	}
+	return c.SetControlState(ctx, t, control, state, comment)
+}
+
 func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error) {
 	type endpoints struct{ graphURL, scope string }
 	clients := make(map[endpoints]*graph.Client)
