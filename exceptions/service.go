@@ -452,3 +452,8 @@ func (s *Service) ApplyTemplate(ctx context.Context, who auth.Principal, t Templ
 	}
 	return out, nil
 }
+
+// List returns the exceptions the filter matches, oldest first.
+func (s *Service) List(ctx context.Context, f Filter) ([]Exception, error) {
+	return s.Store.Exceptions(ctx, f)
+}
