@@ -131,6 +131,26 @@ func TestAPIExceptionsApplyListDelete(t *testing.T) {
 		}
 	}
 
+	// The ranking counts both tenants apart, in the API and on the page.
+	var actions []map[string]any
+	_, ab := x.send(t, http.MethodGet, "/api/v1/actions", "admin", "")
+	_ = json.Unmarshal(ab, &actions)
+	found := false
+	for _, a := range actions {
+		if a["control"] == x.control {
+			found = true
+			if a["excepted_tenants"] != float64(2) {
+				t.Errorf("action %s: excepted_tenants %v, want 2", x.control, a["excepted_tenants"])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("action %s is not in the ranking", x.control)
+	}
+	if _, page := x.do(t, "GET", "/actions", "admin"); !strings.Contains(page, "2 excepted") && !strings.Contains(page, `<td class="num">2</td><td>`) {
+		t.Errorf("the actions page does not count the 2 excepted tenants")
+	}
+
 	// Everyone reads the register; a client only its tenant's.
 	var list []exceptions.Exception
 	for role, want := range map[string]int{"admin": 2, "analyst": 2, "client": 1} {
