@@ -375,12 +375,13 @@ func changesOf(days []DayScore, daily []float64) []ScoreChange {
 
 // ActionsView is the actions page: the ranking split into the actions open
 // somewhere, those set aside everywhere they are scored (Ignored,
-// ThirdParty, deprecated), and a count of those done everywhere.
+// ThirdParty, deprecated, excepted in the register), and a count of those
+// done everywhere.
 type ActionsView struct {
 	Filter   ActionFilter
 	Scored   int      // tenants with a snapshot: the N of "open at n of N"
 	Open     []Action // open at one tenant or more, ranked as Actions ranks them
-	SetAside []Action // open nowhere, but Ignored, ThirdParty or deprecated somewhere
+	SetAside []Action // open nowhere, but Ignored, ThirdParty, deprecated or excepted somewhere
 	Done     int      // scored somewhere, open nowhere, set aside nowhere
 	// Names are the tenants' names by ID, for the lists of open tenants.
 	Names map[string]string
@@ -430,7 +431,7 @@ func ActionsPage(ctx context.Context, src Source, f ActionFilter) (*ActionsView,
 		switch {
 		case a.OpenTenants > 0:
 			v.Open = append(v.Open, a)
-		case a.IgnoredTenants+a.ThirdPartyTenants+a.DeprecatedTenants > 0:
+		case a.IgnoredTenants+a.ThirdPartyTenants+a.DeprecatedTenants+a.ExceptedTenants > 0:
 			v.SetAside = append(v.SetAside, a)
 		default:
 			v.Done++

@@ -176,3 +176,19 @@ func (r *restricted) RecentChanges(ctx context.Context, n int) (map[string][]fle
 	}
 	return scores, profiles, nil
 }
+
+// ExceptedControls passes the source's live exceptions through, of the
+// allowed tenants only.
+func (r *restricted) ExceptedControls(ctx context.Context) (map[string]map[string]string, error) {
+	m, err := excepted(ctx, r.src)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	for id, cs := range m {
+		if r.sees(id) {
+			out[id] = cs
+		}
+	}
+	return out, nil
+}

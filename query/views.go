@@ -429,6 +429,27 @@ type Action struct {
 	IgnoredTenants    int     `json:"ignored_tenants"`
 	ThirdPartyTenants int     `json:"third_party_tenants"`
 	DeprecatedTenants int     `json:"deprecated_tenants"`
+	// ExceptedTenants are the tenants where a live exception of the
+	// register (written, in effect or local; not Default) sets the
+	// action's state: neither open nor done there, and not counted as
+	// ignored or third party either.
+	ExceptedTenants int `json:"excepted_tenants"`
+}
+
+// Excepter is the register's side of a source: by tenant ID, the controls a
+// live exception sets a state on (control -> state). A source without it
+// excepts nothing.
+type Excepter interface {
+	ExceptedControls(ctx context.Context) (map[string]map[string]string, error)
+}
+
+// excepted reads the source's live exceptions, if it keeps any.
+func excepted(ctx context.Context, src Source) (map[string]map[string]string, error) {
+	ex, ok := src.(Excepter)
+	if !ok {
+		return nil, nil
+	}
+	return ex.ExceptedControls(ctx)
 }
 
 // ActionFilter narrows the ranking; empty fields match everything.
@@ -445,7 +466,9 @@ func (f ActionFilter) match(p fleetscore.ControlProfile) bool {
 // Actions ranks the recommended actions across the fleet: most open tenants
 // first, then most points available. Only controls scored on a tenant's
 // latest day count at that tenant (a profile without a score that day is not
-// part of its Secure Score).
+// part of its Secure Score). An action with a live exception at a tenant is
+// counted apart there (ExceptedTenants), so "open at the most clients"
+// means what is left to do.
 func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) {
 	statuses, err := src.Tenants(ctx)
 	if err != nil {
@@ -456,6 +479,10 @@ func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) 
 		return nil, err
 	}
 	profiles, err := src.ProfileSummaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	except, err := excepted(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -488,6 +515,8 @@ func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) 
 			switch {
 			case p.Deprecated:
 				a.DeprecatedTenants++
+			case except[st.ID][p.ID] != "":
+				a.ExceptedTenants++
 			case p.State() == fleetscore.StateIgnored:
 				a.IgnoredTenants++
 			case p.State() == fleetscore.StateThirdParty:

@@ -44,6 +44,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+	case exceptionError(err) != nil:
+		ae = exceptionError(err)
 	case errors.Is(err, fleetscore.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.Is(err, context.Canceled):
@@ -454,11 +456,12 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeList(w, r, actions, func() table {
 		t := table{name: "actions", header: []string{"control", "title", "category", "tier", "user_impact", "implementation_cost",
-			"open_tenants", "tenants", "points_available", "fleet_percent_gain", "ignored_tenants", "third_party_tenants", "deprecated_tenants"}}
+			"open_tenants", "tenants", "points_available", "fleet_percent_gain", "ignored_tenants", "third_party_tenants", "deprecated_tenants", "excepted_tenants"}}
 		for _, a := range actions {
 			t.rows = append(t.rows, []string{a.Control, a.Title, a.Category, a.Tier, a.UserImpact, a.ImplementationCost,
 				strconv.Itoa(a.OpenTenants), strings.Join(a.Tenants, " "), points(a.PointsAvailable), apiPercent(a.FleetPercentGain),
-				strconv.Itoa(a.IgnoredTenants), strconv.Itoa(a.ThirdPartyTenants), strconv.Itoa(a.DeprecatedTenants)})
+				strconv.Itoa(a.IgnoredTenants), strconv.Itoa(a.ThirdPartyTenants), strconv.Itoa(a.DeprecatedTenants),
+				strconv.Itoa(a.ExceptedTenants)})
 		}
 		return t
 	})

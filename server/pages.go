@@ -955,6 +955,9 @@ func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
 		if a.DeprecatedTenants > 0 {
 			aside = append(aside, fmt.Sprintf("%d deprecated", a.DeprecatedTenants))
 		}
+		if a.ExceptedTenants > 0 {
+			aside = append(aside, fmt.Sprintf("%d excepted", a.ExceptedTenants))
+		}
 		ar.Aside = strings.Join(aside, ", ")
 		return ar
 	}

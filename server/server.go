@@ -48,6 +48,9 @@ type Options struct {
 	// Alerts, when set, backs the alerts page (/alerts): the open and
 	// recent alerts, and acknowledging one.
 	Alerts AlertBook
+	// Exceptions, when set, backs the register of exceptions
+	// (/api/v1/exceptions): applying, listing, approving, removing.
+	Exceptions ExceptionBook
 	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
 	// is the admin (serve then listens on loopback only).
 	Auth *auth.Service
@@ -83,17 +86,18 @@ type OpenAlert struct {
 
 // Server is the HTTP side of fleetscore.
 type Server struct {
-	src     query.Source
-	runner  Collections
-	log     *slog.Logger
-	now     func() time.Time
-	dataNow func() time.Time // what day "today" is (Options.DataNow)
-	version string
-	ready   func(ctx context.Context) error
-	alerts  func(ctx context.Context) (map[string][]OpenAlert, error)
-	book    AlertBook
-	pages   *pages
-	handler http.Handler
+	src        query.Source
+	runner     Collections
+	log        *slog.Logger
+	now        func() time.Time
+	dataNow    func() time.Time // what day "today" is (Options.DataNow)
+	version    string
+	ready      func(ctx context.Context) error
+	alerts     func(ctx context.Context) (map[string][]OpenAlert, error)
+	book       AlertBook
+	exceptions ExceptionBook
+	pages      *pages
+	handler    http.Handler
 
 	auth         *auth.Service
 	metricsToken string
@@ -113,7 +117,7 @@ func New(o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("server: no source")
 	}
-	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts,
+	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts, exceptions: o.Exceptions,
 		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
 		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen}
 	if s.log == nil {

@@ -131,7 +131,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	defer ln.Close()
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
-		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Ready: ready,
+		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Exceptions: exceptionBookFor(cfg, store), Ready: ready,
 		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
 		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow})
 	if err != nil {

@@ -1,0 +1,172 @@
+package main
+
+// fleetscore exceptions add|list: the register of exceptions (issue 14)
+// from the command line, as the API's POST and GET /api/v1/exceptions.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/exceptions"
+	"github.com/fleetscore/fleetscore/server"
+)
+
+// unwiredWriter stands in for the Graph write until it exists on this
+// branch: every write fails with a clear error, so nothing pretends to have
+// reached Microsoft.
+//
+// TODO(issue 14): wire graph.Client.SetControlState(ctx, graph.Target,
+// control, state, comment) (fleetscore.ControlProfile, error) here (the
+// target of each configured tenant) and WriteBack from config write_back
+// (top level, and per tenant).
+type unwiredWriter struct{}
+
+func (unwiredWriter) SetControlState(context.Context, string, string, string, string) (fleetscore.ControlProfile, error) {
+	return fleetscore.ControlProfile{}, errors.New("write-back is not wired yet")
+}
+
+func (unwiredWriter) WriteBack(string) bool { return true }
+
+// exceptionService is the register's service over the config's database.
+func exceptionService(store fleetscore.Store, cfg *config.Config) (*exceptions.Service, error) {
+	es, ok := store.(exceptions.Store)
+	if !ok {
+		return nil, fmt.Errorf("database %s keeps no exceptions", redactDSN(cfg.Database))
+	}
+	return &exceptions.Service{Store: es, Writer: unwiredWriter{}}, nil
+}
+
+func cmdExceptions(ctx context.Context, e env, args []string) error {
+	return subcommand(e, "exceptions", "add|list", args, map[string]func([]string) error{
+		"add":  func(a []string) error { return cmdExceptionsAdd(ctx, e, a) },
+		"list": func(a []string) error { return cmdExceptionsList(ctx, e, a) },
+	}, "  add --control C --state S --tenant ID [--tenant ID...] --reason R [--review-by YYYY-MM-DD]   apply an exception at each tenant\n"+
+		"  list [--json]                                                                            list the register\n")
+}
+
+func cmdExceptionsAdd(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "exceptions add", "--control C --state S --tenant ID [--tenant ID...] --reason R [--review-by YYYY-MM-DD] [--config PATH]")
+	cfgPath := configFlag(fs, e)
+	control := fs.String("control", "", "the control profile's id, e.g. mdo_safelinksforemail")
+	state := fs.String("state", "", "ThirdParty, Ignored, Reviewed, or Default to clear")
+	reason := fs.String("reason", "", "why, for the auditor (required)")
+	reviewBy := fs.String("review-by", "", "the review date, YYYY-MM-DD (required for Ignored; default a year from today)")
+	owner := fs.String("owner", "", "who owns the exception")
+	asJSON := fs.Bool("json", false, "print the exceptions as JSON")
+	var tenants listFlag
+	fs.Var(&tenants, "tenant", "a tenant ID to apply it to (repeat for several)")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	req := exceptions.Request{Control: *control, Tenants: tenants, State: *state, Reason: *reason, Owner: *owner}
+	if *reviewBy != "" {
+		d, err := fleetscore.ParseDay(*reviewBy)
+		if err != nil {
+			return fmt.Errorf("--review-by: %w", err)
+		}
+		req.ReviewBy = d
+	}
+	cfg, err := loadConfig(e, *cfgPath, config.UseGraph)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc, err := exceptionService(store, cfg)
+	if err != nil {
+		return err
+	}
+	who := auth.Principal{Name: "cli", Role: auth.RoleAdmin}
+	out, err := svc.Apply(ctx, who, req)
+	if as, ok := store.(auth.Store); ok {
+		a := &auth.Service{Store: as}
+		for _, x := range out {
+			a.Audit(ctx, "cli", "exception.apply", fmt.Sprintf("exception %d: %s at %s, state %s, status %s, review by %s, reason %q, error %q",
+				x.ID, x.Control, x.TenantID, x.State, x.Status, x.ReviewBy, x.Reason, x.Error), "")
+		}
+	}
+	if err != nil {
+		if errors.Is(err, exceptions.ErrInvalid) {
+			return fmt.Errorf("exceptions add: %w", err)
+		}
+		return err
+	}
+	if *asJSON {
+		return printJSON(e, out)
+	}
+	printExceptions(e, out)
+	return nil
+}
+
+func cmdExceptionsList(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "exceptions list", "[--json] [--tenant ID] [--control C] [--status S] [--config PATH]")
+	cfgPath := configFlag(fs, e)
+	asJSON := fs.Bool("json", false, "print the register as JSON (the API's exception objects)")
+	tenant := fs.String("tenant", "", "only this tenant")
+	control := fs.String("control", "", "only this control")
+	status := fs.String("status", "", "only this status")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath, 0)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc, err := exceptionService(store, cfg)
+	if err != nil {
+		return err
+	}
+	out, err := svc.List(ctx, exceptions.Filter{TenantID: *tenant, Control: *control, Status: *status})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if out == nil {
+			out = []exceptions.Exception{}
+		}
+		return printJSON(e, out)
+	}
+	printExceptions(e, out)
+	return nil
+}
+
+func printJSON(e env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printExceptions(e env, out []exceptions.Exception) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTENANT\tCONTROL\tSTATE\tSTATUS\tREVIEW BY\tCREATED BY\tCREATED\tREASON\tERROR")
+	for _, x := range out {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.TenantID, x.Control, x.State, x.Status, x.ReviewBy,
+			x.CreatedBy, x.CreatedAt.UTC().Format(time.RFC3339), x.Reason, x.Error)
+	}
+	tw.Flush()
+}
+
+// exceptionBookFor is the register the server offers; nil (no
+// /api/v1/exceptions) when the database keeps none.
+func exceptionBookFor(cfg *config.Config, store fleetscore.Store) server.ExceptionBook {
+	svc, err := exceptionService(store, cfg)
+	if err != nil {
+		return nil
+	}
+	return svc
+}
