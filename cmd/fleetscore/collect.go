@@ -103,6 +103,7 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 		fmt.Fprintf(e.stdout, ", %d not started", sum.Skipped)
 	}
 	fmt.Fprintf(e.stdout, "; %d days written in %s\n", sum.Days, sum.Duration.Round(time.Millisecond))
+	followExceptions(ctx, store, cfg, log)
 	alertsAfterRun(cfg, store, log)(ctx, sum)
 	if err := sum.Err(); err != nil {
 		if ctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -15,32 +16,66 @@ import (
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/exceptions"
+	"github.com/fleetscore/fleetscore/graph"
 	"github.com/fleetscore/fleetscore/server"
 )
 
-// unwiredWriter stands in for the Graph write until it exists on this
-// branch: every write fails with a clear error, so nothing pretends to have
-// reached Microsoft.
-//
-// TODO(issue 14): wire graph.Client.SetControlState(ctx, graph.Target,
-// control, state, comment) (fleetscore.ControlProfile, error) here (the
-// target of each configured tenant) and WriteBack from config write_back
-// (top level, and per tenant).
-type unwiredWriter struct{}
-
-func (unwiredWriter) SetControlState(context.Context, string, string, string, string) (fleetscore.ControlProfile, error) {
-	return fleetscore.ControlProfile{}, errors.New("write-back is not wired yet")
+// graphWriter writes exceptions into the tenants' Secure Score through
+// each tenant's cloud's Graph client and app (the collection's wiring);
+// write_back (top level, or the tenant's own) says where it may.
+type graphWriter struct {
+	g         fleetGraph
+	targets   map[string]graph.Target
+	writeBack map[string]bool
 }
 
-func (unwiredWriter) WriteBack(string) bool { return true }
+func (w graphWriter) SetControlState(ctx context.Context, tenantID, control, state, comment string) (fleetscore.ControlProfile, error) {
+	t, ok := w.targets[tenantID]
+	if !ok {
+		return fleetscore.ControlProfile{}, fmt.Errorf("tenant %s is not in the config", tenantID)
+	}
+	return w.g.SetControlState(ctx, t, control, state, comment)
+}
 
-// exceptionService is the register's service over the config's database.
-func exceptionService(store fleetscore.Store, cfg *config.Config) (*exceptions.Service, error) {
+func (w graphWriter) WriteBack(tenantID string) bool { return w.writeBack[tenantID] }
+
+// exceptionService is the register's service over the config's database;
+// with w (the Graph wiring) it writes back where write_back allows, else
+// every exception is local.
+func exceptionService(store fleetscore.Store, cfg *config.Config, w *wiring) (*exceptions.Service, error) {
 	es, ok := store.(exceptions.Store)
 	if !ok {
 		return nil, fmt.Errorf("database %s keeps no exceptions", redactDSN(cfg.Database))
 	}
-	return &exceptions.Service{Store: es, Writer: unwiredWriter{}}, nil
+	svc := &exceptions.Service{Store: es}
+	if w != nil {
+		gw := graphWriter{g: w.graph, targets: map[string]graph.Target{}, writeBack: map[string]bool{}}
+		for _, j := range w.jobs {
+			gw.targets[j.Tenant.ID] = j.Target
+		}
+		for _, t := range cfg.Tenants {
+			gw.writeBack[t.ID] = t.WriteBack
+		}
+		svc.Writer = gw
+	}
+	return svc, nil
+}
+
+// followExceptions moves the register on after a collection: in effect,
+// drifted, expired. A problem is logged; it never fails the collection.
+func followExceptions(ctx context.Context, store fleetscore.Store, cfg *config.Config, log *slog.Logger) {
+	svc, err := exceptionService(store, cfg, nil)
+	if err != nil {
+		return
+	}
+	changed, err := svc.Follow(ctx, time.Now())
+	if err != nil {
+		log.Error("exceptions", "err", err)
+		return
+	}
+	for _, x := range changed {
+		log.Info("exception", "tenant", x.TenantID, "control", x.Control, "state", x.State, "status", x.Status)
+	}
 }
 
 func cmdExceptions(ctx context.Context, e env, args []string) error {
@@ -82,7 +117,11 @@ func cmdExceptionsAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	svc, err := exceptionService(store, cfg)
+	w, err := wire(cfg, graph.NewHTTPClient(), scrubbed(newLogger(e.stderr, cfg.LogLevel), scrubberOf(cfg)))
+	if err != nil {
+		return err
+	}
+	svc, err := exceptionService(store, cfg, w)
 	if err != nil {
 		return err
 	}
@@ -127,7 +166,7 @@ func cmdExceptionsList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	svc, err := exceptionService(store, cfg)
+	svc, err := exceptionService(store, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -163,8 +202,8 @@ func printExceptions(e env, out []exceptions.Exception) {
 
 // exceptionBookFor is the register the server offers; nil (no
 // /api/v1/exceptions) when the database keeps none.
-func exceptionBookFor(cfg *config.Config, store fleetscore.Store) server.ExceptionBook {
-	svc, err := exceptionService(store, cfg)
+func exceptionBookFor(cfg *config.Config, store fleetscore.Store, w *wiring) server.ExceptionBook {
+	svc, err := exceptionService(store, cfg, w)
 	if err != nil {
 		return nil
 	}

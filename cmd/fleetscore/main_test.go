@@ -29,6 +29,7 @@ import (
 var shared struct {
 	emu      *emulator.Emulator
 	certFile string // PEM cert+key of the certificate app
+	cert     *x509.Certificate
 	certApp  string
 	otherPEM string // a certificate never uploaded to the app
 	secret   string
@@ -77,6 +78,7 @@ func runTests(m *testing.M) int {
 	shared.otherPEM = filepath.Join(dir, "other.pem")
 	os.WriteFile(shared.otherPEM, append(otherCert, otherKey...), 0o600)
 	shared.secret = "Q~cmd-test-secret"
+	shared.cert = cert
 	shared.emu.AddApp(emulator.App{ClientID: testCertApp, Certs: []*x509.Certificate{cert}})
 	shared.emu.AddApp(emulator.App{ClientID: testSecretApp, Secrets: []string{shared.secret}})
 	return m.Run()

@@ -105,6 +105,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		Schedule:  sched,
 		After: func(ctx context.Context, s collect.Summary) {
 			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
+			followExceptions(ctx, store, cfg, log)
 			afterRun(ctx, s)
 			if o.afterRun != nil {
 				o.afterRun(s)
@@ -131,7 +132,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	defer ln.Close()
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
-		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Exceptions: exceptionBookFor(cfg, store), Ready: ready,
+		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Exceptions: exceptionBookFor(cfg, store, w), Ready: ready,
 		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
 		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow})
 	if err != nil {
