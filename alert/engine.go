@@ -174,6 +174,7 @@ func (e *Engine) EvaluateRun(ctx context.Context, run Run) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	v.now = now
 	if err := e.baselines(ctx, v, run); err != nil {
 		return rep, err
 	}

@@ -36,11 +36,19 @@ const (
 	// tenants or more where it is new: scored on the tenant's latest day but
 	// not on its last day at least Days days before.
 	NewAction = "new_action"
+	// ExceptionReview holds for an exception (a control set to Third party,
+	// Risk accepted or Reviewed in the register) whose review date is Days
+	// days away or less, or passed, until it is reviewed (a later date) or
+	// removed.
+	ExceptionReview = "exception_review"
+	// ExceptionDrift holds while an exception has drifted: Microsoft's state
+	// of the control stopped matching it (someone changed it in the portal).
+	ExceptionDrift = "exception_drift"
 )
 
 // Conditions lists every condition, in the order the docs describe them.
 func Conditions() []string {
-	return []string{BelowTarget, ScoreDrop, ControlRegressed, CollectionFailing, NewAction}
+	return []string{BelowTarget, ScoreDrop, ControlRegressed, CollectionFailing, NewAction, ExceptionReview, ExceptionDrift}
 }
 
 // Defaults of a rule's optional settings.
@@ -93,7 +101,7 @@ func (r Rule) runs() int {
 // with their line.
 func (r Rule) check() error {
 	switch r.When {
-	case BelowTarget, ControlRegressed, CollectionFailing:
+	case BelowTarget, ControlRegressed, CollectionFailing, ExceptionReview, ExceptionDrift:
 	case ScoreDrop:
 		if r.Points <= 0 && r.Percent <= 0 {
 			return errors.New("score_drop needs points or percent above 0")
@@ -130,6 +138,7 @@ type finding struct {
 
 // view is what the rules read, loaded once per evaluation.
 type view struct {
+	now     time.Time // the evaluation's
 	src     query.Source
 	tenants []fleetscore.TenantStatus // the tenants checked, by name
 	byID    map[string]fleetscore.TenantStatus
@@ -224,6 +233,10 @@ func (v *view) evaluate(ctx context.Context, r Rule, open map[Key]bool) ([]findi
 		fs, err = v.collectionFailing(ctx, r, open)
 	case NewAction:
 		fs, err = v.newAction(ctx, r, open)
+	case ExceptionReview:
+		fs, err = v.exceptionReview(ctx, r, open)
+	case ExceptionDrift:
+		fs, err = v.exceptionDrift(ctx, r, open)
 	}
 	if err != nil {
 		return nil, err

@@ -32,12 +32,17 @@ const (
 	WhenControlRegressed  = "control_regressed"
 	WhenCollectionFailing = "collection_failing"
 	WhenNewAction         = "new_action"
+	WhenExceptionReview   = "exception_review"
+	WhenExceptionDrift    = "exception_drift"
 )
 
 // Defaults of the alert rules' optional keys.
 const (
 	DefaultAlertDays = 7 // score_drop, control_regressed, new_action
-	DefaultAlertRuns = 3 // collection_failing
+	// DefaultReviewDays is exception_review's days: how long before an
+	// exception's review date it fires.
+	DefaultReviewDays = 14
+	DefaultAlertRuns  = 3 // collection_failing
 	// DefaultRegressedPoints is control_regressed's points: the fall, in
 	// Secure Score points, of a met control that fires.
 	DefaultRegressedPoints = 1.0
@@ -81,6 +86,8 @@ func ruleWhenKeys(when string) []string {
 		return []string{"runs"}
 	case WhenNewAction:
 		return []string{"tenants", "days"}
+	case WhenExceptionReview:
+		return []string{"days"}
 	}
 	return nil
 }
@@ -576,7 +583,7 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 	if !ok {
 		return nil
 	}
-	conditions := []string{WhenBelowTarget, WhenScoreDrop, WhenControlRegressed, WhenCollectionFailing, WhenNewAction}
+	conditions := []string{WhenBelowTarget, WhenScoreDrop, WhenControlRegressed, WhenCollectionFailing, WhenNewAction, WhenExceptionReview, WhenExceptionDrift}
 	known := map[string]bool{}
 	var names []string
 	for _, c := range channels {
@@ -632,7 +639,12 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 			}
 			return k + " is for " + strings.Join(users, " and ") + " rules"
 		})
-		if slices.Contains(ruleWhenKeys(when), "days") {
+		if when == WhenExceptionReview {
+			r.Days = DefaultReviewDays
+			if n, ok := p.integer(m["days"], 1, 366, "days before an exception's review date the rule fires", "14"); ok {
+				r.Days = n
+			}
+		} else if slices.Contains(ruleWhenKeys(when), "days") {
 			r.Days = DefaultAlertDays
 			if n, ok := p.integer(m["days"], 1, 90, "days the rule looks back (Graph keeps 90)", "7"); ok {
 				r.Days = n

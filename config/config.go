@@ -57,10 +57,13 @@ type Config struct {
 	// Archive, when set, keeps each tenant's raw Graph JSON per day.
 	Archive *Archive
 	// Auth, when set, configures sign-in (auth.go).
-	Auth     *Auth
-	Tenants  []Tenant
-	Channels []Channel   // where alerts go (alerts.go)
-	Alerts   []AlertRule // the alert rules, in the file's order
+	Auth *Auth
+	// Exceptions, when set, is the approval rule and the templates of
+	// exceptions (exceptions.go).
+	Exceptions *Exceptions
+	Tenants    []Tenant
+	Channels   []Channel   // where alerts go (alerts.go)
+	Alerts     []AlertRule // the alert rules, in the file's order
 	// DigestOver is alerts.digest_over: a run that would send a channel
 	// more messages than this sends one digest listing them; 0 never does.
 	DigestOver int

@@ -90,7 +90,7 @@ func (p *parser) config(data []byte) *Config {
 			"start from the example config; every top-level key begins at the first column")
 		return nil
 	}
-	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive", "auth"))
+	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive", "auth", "exceptions"))
 
 	c := &Config{
 		TargetPercent: DefaultTargetPercent,
@@ -130,6 +130,7 @@ func (p *parser) config(data []byte) *Config {
 	c.Channels, c.Alerts = p.alerting(top["channels"], rules)
 	c.Archive = p.archive(top["archive"])
 	c.Auth = p.auth(top["auth"])
+	c.Exceptions = p.exceptions(top["exceptions"])
 	return c
 }
 
@@ -203,6 +204,10 @@ func where(section string) string {
 		return "in the auth block"
 	case "oidc", "oidc client":
 		return "in the auth block's oidc"
+	case "exceptions":
+		return "in the exceptions block"
+	case "exception template", "exception template item":
+		return "in an exception template"
 	default:
 		return "in a tenant"
 	}

@@ -119,3 +119,35 @@ tenants:
 		}
 	}
 }
+
+// TestExceptionsBlock: approval and templates are read; a bad state or a
+// missing reason names the line and the fix.
+func TestExceptionsBlock(t *testing.T) {
+	y := okApp + okTenants + `exceptions:
+  approval: true
+  templates:
+    - name: Mimecast
+      items:
+        - {control: mdo_safelinksforemail, state: thirdparty, reason: covered by Mimecast}
+        - {control: mdo_safeattachments, state: ThirdParty, reason: covered by Mimecast}
+`
+	c, err := parseAll(fx.path(), []byte(y), goodEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := c.Exceptions
+	if x == nil || !x.Approval || len(x.Templates) != 1 || x.Templates[0].Name != "Mimecast" || len(x.Templates[0].Items) != 2 ||
+		x.Templates[0].Items[0].State != "ThirdParty" || x.Templates[0].Items[1].Control != "mdo_safeattachments" {
+		t.Fatalf("exceptions = %+v", x)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"bad state", strings.Replace(y, "state: thirdparty", "state: covered", 1), `state "covered" is not one of ThirdParty, Ignored, Reviewed, Default`},
+		{"no reason", strings.Replace(y, ", reason: covered by Mimecast}", "}", 1), "the template item for mdo_safelinksforemail has no reason; add reason:"},
+		{"unknown key", strings.Replace(y, "approval: true", "aproval: true", 1), "aproval"},
+	} {
+		_, err := parseAll(fx.path(), []byte(tc.yaml), goodEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "fleetscore.yaml:") {
+			t.Errorf("%s: %v; want %q with the line", tc.name, err, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +48,7 @@ func exceptionService(store fleetscore.Store, cfg *config.Config, w *wiring) (*e
 	if !ok {
 		return nil, fmt.Errorf("database %s keeps no exceptions", redactDSN(cfg.Database))
 	}
-	svc := &exceptions.Service{Store: es}
+	svc := &exceptions.Service{Store: es, Approval: cfg.Exceptions != nil && cfg.Exceptions.Approval}
 	if w != nil {
 		gw := graphWriter{g: w.graph, targets: map[string]graph.Target{}, writeBack: map[string]bool{}}
 		for _, j := range w.jobs {
@@ -95,6 +96,7 @@ func cmdExceptionsAdd(ctx context.Context, e env, args []string) error {
 	reviewBy := fs.String("review-by", "", "the review date, YYYY-MM-DD (required for Ignored; default a year from today)")
 	owner := fs.String("owner", "", "who owns the exception")
 	asJSON := fs.Bool("json", false, "print the exceptions as JSON")
+	template := fs.String("template", "", "apply the config's template of this name (exceptions.templates) instead of --control, --state and --reason")
 	var tenants listFlag
 	fs.Var(&tenants, "tenant", "a tenant ID to apply it to (repeat for several)")
 	if done, err := parse(fs, args); done {
@@ -126,7 +128,16 @@ func cmdExceptionsAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	who := auth.Principal{Name: "cli", Role: auth.RoleAdmin}
-	out, err := svc.Apply(ctx, who, req)
+	var out []exceptions.Exception
+	if *template != "" {
+		tmpl, ok := templateOf(cfg, *template)
+		if !ok {
+			return fmt.Errorf("exceptions add: %s has no template %q under exceptions.templates", cfg.Path, *template)
+		}
+		out, err = svc.ApplyTemplate(ctx, who, tmpl, tenants, req.ReviewBy, req.Owner)
+	} else {
+		out, err = svc.Apply(ctx, who, req)
+	}
 	if as, ok := store.(auth.Store); ok {
 		a := &auth.Service{Store: as}
 		for _, x := range out {
@@ -208,4 +219,21 @@ func exceptionBookFor(cfg *config.Config, store fleetscore.Store, w *wiring) ser
 		return nil
 	}
 	return svc
+}
+
+// templateOf is the config's template of that name (case-insensitive).
+func templateOf(cfg *config.Config, name string) (exceptions.Template, bool) {
+	if cfg.Exceptions == nil {
+		return exceptions.Template{}, false
+	}
+	for _, t := range cfg.Exceptions.Templates {
+		if strings.EqualFold(t.Name, name) {
+			out := exceptions.Template{Name: t.Name}
+			for _, it := range t.Items {
+				out.Items = append(out.Items, exceptions.TemplateItem{Control: it.Control, State: it.State, Reason: it.Reason})
+			}
+			return out, true
+		}
+	}
+	return exceptions.Template{}, false
 }

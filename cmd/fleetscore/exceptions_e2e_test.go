@@ -58,6 +58,9 @@ func TestExceptionsWrittenBack(t *testing.T) {
 			b.WriteString("    write_back: false\n")
 		}
 	}
+	fmt.Fprintf(&b, "exceptions:\n  templates:\n    - name: Mimecast\n      items:\n"+
+		"        - {control: %s, state: ThirdParty, reason: covered by Mimecast}\n"+
+		"        - {control: %s, state: ThirdParty, reason: covered by CrowdStrike}\n", office, endpoint)
 	path := filepath.Join(dir, "fleetscore.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -91,10 +94,10 @@ func TestExceptionsWrittenBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mimecast := exceptions.Template{Name: "Mimecast", Items: []exceptions.TemplateItem{
-		{Control: office, State: fleetscore.StateThirdParty, Reason: "covered by Mimecast"},
-		{Control: endpoint, State: fleetscore.StateThirdParty, Reason: "covered by CrowdStrike"},
-	}}
+	mimecast, ok := templateOf(cfg, "mimecast")
+	if !ok || len(mimecast.Items) != 2 {
+		t.Fatalf("the config's template: %+v", mimecast)
+	}
 	ana := auth.Principal{Name: "ana", Role: auth.RoleAnalyst}
 	out, err := svc.ApplyTemplate(ctx, ana, mimecast, ids, fleetscore.Day{}, "soc")
 	if err != nil {
