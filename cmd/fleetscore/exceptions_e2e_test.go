@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/alert"
+	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/emulator"
 	"github.com/fleetscore/fleetscore/exceptions"
@@ -26,7 +28,7 @@ import (
 // one with write_back off. At the emulator: one PATCH per writable tenant,
 // its body as Microsoft documents it, none for scid_; after the next day's
 // collection the three are in effect with full points; applying again sends
-// nothing; a state changed in the portal drifts.
+// nothing; a state changed in the portal drifts, and alerts once.
 func TestExceptionsWrittenBack(t *testing.T) {
 	var offset atomic.Int64
 	emu := emulator.New(emulator.Options{Seed: 31, Now: func() time.Time { return time.Now().AddDate(0, 0, int(offset.Load())) }})
@@ -61,11 +63,15 @@ func TestExceptionsWrittenBack(t *testing.T) {
 	fmt.Fprintf(&b, "exceptions:\n  templates:\n    - name: Mimecast\n      items:\n"+
 		"        - {control: %s, state: ThirdParty, reason: covered by Mimecast}\n"+
 		"        - {control: %s, state: ThirdParty, reason: covered by CrowdStrike}\n", office, endpoint)
+	hook := alerttest.NewReceiver(t)
+	b.WriteString("channels:\n  - name: siem\n    type: webhook\n    url_env: HOOK_URL\n    secret_env: HOOK_SECRET\n" +
+		"alerts:\n  - name: drift\n    when: exception_drift\n    channels: [siem]\n")
 	path := filepath.Join(dir, "fleetscore.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+	vars := map[string]string{"HOOK_URL": hook.URL(), "HOOK_SECRET": cmdHookSecret}
+	e := env{getenv: func(k string) string { return vars[k] }, stdout: io.Discard, stderr: io.Discard}
 	cfg, err := loadConfig(e, path, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +193,24 @@ func TestExceptionsWrittenBack(t *testing.T) {
 	}
 	offset.Add(1)
 	collect()
+	drifts := func() int {
+		n := 0
+		for _, d := range hook.Delivered() {
+			var m alert.Message
+			if json.Unmarshal(d.Body, &m) == nil && m.Rule == "drift" && m.Event == alert.Firing && m.TenantID == ids[0] && m.Control == office {
+				n++
+			}
+		}
+		return n
+	}
+	if n := drifts(); n != 1 {
+		t.Errorf("the drift alerted %d times, want once", n)
+	}
+	offset.Add(1)
+	collect()
+	if n := drifts(); n != 1 {
+		t.Errorf("after another collection the drift has alerted %d times, want still once", n)
+	}
 	list, _ = svc.List(ctx, exceptions.Filter{TenantID: ids[0], Control: office})
 	t.Logf("after drift: %+v", list)
 	if len(list) != 1 || list[0].Status != exceptions.StatusDrifted {
