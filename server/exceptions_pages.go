@@ -240,14 +240,15 @@ func (s *Server) applyExceptionsForm(w http.ResponseWriter, r *http.Request) {
 
 // excMessage is a register error as a sentence for the page.
 func excMessage(err error) string {
+	// The kind's name, and what wraps it (the form's ticked actions are
+	// applied as one template), say nothing the rest does not.
 	msg := err.Error()
 	for _, kind := range []error{exceptions.ErrInvalid, exceptions.ErrForbidden, exceptions.ErrConflict} {
-		msg = strings.Replace(msg, kind.Error()+": ", "", 1)
+		if i := strings.LastIndex(msg, kind.Error()+": "); i >= 0 {
+			msg = msg[i+len(kind.Error())+2:]
+		}
 	}
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return msg + "."
+	return strings.TrimSuffix(msg, ".") + "."
 }
 
 // appliedQuery is the register's address after an apply: the counts by
