@@ -24,6 +24,9 @@ type ExceptionBook interface {
 	Approve(ctx context.Context, who auth.Principal, id int64) (exceptions.Exception, error)
 	Delete(ctx context.Context, who auth.Principal, id int64) (exceptions.Exception, error)
 	List(ctx context.Context, f exceptions.Filter) ([]exceptions.Exception, error)
+	// ApplyTemplate applies many controls at once, validating all of them
+	// before anything is written (the actions page's form).
+	ApplyTemplate(ctx context.Context, who auth.Principal, t exceptions.Template, tenants []string, reviewBy fleetscore.Day, owner string) ([]exceptions.Exception, error)
 }
 
 var _ ExceptionBook = (*exceptions.Service)(nil)

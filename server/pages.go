@@ -53,7 +53,7 @@ type pages struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "error", "signin"}
+var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "exceptions", "error", "signin"}
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}
@@ -141,6 +141,8 @@ type page struct {
 	User    string // the signed-in user; "" without sign-in
 	CSRF    string // the session's form token
 	Fleet   bool   // the principal sees fleet-wide figures and metrics
+	// Register: the server keeps exceptions (the nav shows Exceptions).
+	Register bool
 	// SignedOut: sign-in is on and nobody is signed in (the sign-in and
 	// error pages), so the nav is hidden.
 	SignedOut bool
@@ -170,6 +172,7 @@ func (s *Server) page(r *http.Request, nav, title string) page {
 		p.CSRF = sess.CSRF
 	}
 	p.Fleet = ok && !who.Restricted()
+	p.Register = s.exceptions != nil
 	p.SignedOut = !open && !ok
 	// The collection's progress covers every tenant: not for a client.
 	if s.runner != nil && p.Fleet {
@@ -640,6 +643,7 @@ type controlRow struct {
 	ChangesHref string // the control's own history: "What changed" for it alone
 	Status      string // open, done, ignored, third-party, deprecated
 	Label       string
+	Exc         *excBadge // the register's exception of the control here; nil when none
 }
 
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
@@ -782,6 +786,11 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		cr.Href += "#controls"
 		v.Categories = append(v.Categories, cr)
 	}
+	excs, err := s.tenantExceptions(r.Context(), d.TenantID)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
 	for _, c := range d.Controls {
 		if c.Open {
 			v.Open++
@@ -804,6 +813,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		}
 		cr.History = stepSpark(c.Daily, c.MaxScore, controlLabel(c))
 		cr.ChangesHref = base + "?control=" + url.QueryEscape(c.Control.Control) + "#changes"
+		cr.Exc = excs[c.Control.Control]
 		v.Controls = append(v.Controls, cr)
 		if c.Control.Control == q.Get("control") {
 			v.ControlTitle = c.Title
@@ -902,6 +912,9 @@ type actionsView struct {
 	Filtered  bool
 	Selects   []selectView
 	TotalOpen int
+	// Exc is the "Set exceptions" form: nil when the server keeps no
+	// register or the principal may not apply (a client).
+	Exc *excForm
 }
 
 type actionRow struct {
@@ -920,15 +933,25 @@ type selectView struct {
 }
 
 func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.actionsModel(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "actions", v)
+}
+
+// actionsModel is the actions page for the request's filters, with the
+// exception form (empty) where the principal may apply.
+func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 	q := r.URL.Query()
 	f := query.ActionFilter{Category: q.Get("category"), Tier: q.Get("tier"), UserImpact: q.Get("user_impact"),
 		ImplementationCost: q.Get("implementation_cost")}
 	v0, err := query.ActionsPage(r.Context(), s.srcFor(r.Context()), f)
 	if err != nil {
-		s.pageError(w, r, err)
-		return
+		return nil, err
 	}
-	v := actionsView{page: s.page(r, "actions", "Actions"), V: v0, Filtered: f != (query.ActionFilter{})}
+	v := &actionsView{page: s.page(r, "actions", "Actions"), V: v0, Filtered: f != (query.ActionFilter{})}
 	v.Selects = []selectView{
 		{"category", "Category", f.Category, v0.Categories},
 		{"tier", "Tier", f.Tier, v0.Tiers},
@@ -967,7 +990,10 @@ func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
 	for i, a := range v0.SetAside {
 		v.SetAside = append(v.SetAside, row(i, a))
 	}
-	s.render(w, r, http.StatusOK, "actions", v)
+	if v.Exc, err = s.excFormFor(r); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // ---- Collections ----
@@ -1141,24 +1167,27 @@ func linkify(s string) template.HTML {
 
 func templateFuncs(assets map[string]string) template.FuncMap {
 	return template.FuncMap{
-		"asset":   func(name string) string { return assets[name] },
-		"pct":     percent,
-		"pts":     points,
-		"signed":  signedPoints,
-		"stamp":   stampText,
-		"dur":     durationText,
-		"day":     dayText,
-		"change":  changeOf,
-		"plural":  func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
-		"pctp":    pctOr,
-		"ptsp":    ptsOr,
-		"gain":    func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
-		"target":  func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
-		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"clock":   func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"isZero":  func(t time.Time) bool { return t.IsZero() },
-		"lower":   strings.ToLower,
-		"linkify": linkify,
+		"asset":     func(name string) string { return assets[name] },
+		"pct":       percent,
+		"pts":       points,
+		"signed":    signedPoints,
+		"stamp":     stampText,
+		"dur":       durationText,
+		"day":       dayText,
+		"change":    changeOf,
+		"plural":    func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
+		"pctp":      pctOr,
+		"ptsp":      ptsOr,
+		"gain":      func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
+		"target":    func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
+		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"isZero":    func(t time.Time) bool { return t.IsZero() },
+		"lower":     strings.ToLower,
+		"linkify":   linkify,
+		"pick":      pickOf,
+		"isZeroDay": func(d fleetscore.Day) bool { return d.IsZero() },
+		"status":    statusText,
 		// carryDays is how long a snapshot stands in for missed days.
 		"carryDays": func() int { return query.CarryForwardDays },
 	}
