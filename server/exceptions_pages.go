@@ -76,14 +76,15 @@ func statusText(status string) string {
 // excForm is the "Set exceptions" form on the actions page, with what was
 // sent when it is shown again after a validation error.
 type excForm struct {
-	Error    string
-	States   []excOption
-	Tenants  []excOption
-	Controls map[string]bool // ticked actions
-	Reason   string
-	Owner    string
-	ReviewBy string
-	Min      string // today, the earliest review date
+	Error     string
+	Templates []excOption // the config's saved templates: their actions, states and reasons
+	States    []excOption
+	Tenants   []excOption
+	Controls  map[string]bool // ticked actions
+	Reason    string
+	Owner     string
+	ReviewBy  string
+	Min       string // today, the earliest review date
 }
 
 type excOption struct {
@@ -100,6 +101,9 @@ func (s *Server) excFormFor(r *http.Request) (*excForm, error) {
 	f := &excForm{Controls: map[string]bool{}, Min: fleetscore.DayOf(s.now()).String()}
 	for i, st := range excStates {
 		f.States = append(f.States, excOption{Value: st.Value, Label: st.Label, Checked: i == 0})
+	}
+	for _, t := range s.excTemplates {
+		f.Templates = append(f.Templates, excOption{Value: t.Name, Label: fmt.Sprintf("%s (%d %s)", t.Name, len(t.Items), map[bool]string{true: "action", false: "actions"}[len(t.Items) == 1])})
 	}
 	tenants, err := s.visibleTenants(r.Context())
 	if err != nil {
@@ -162,6 +166,18 @@ func (s *Server) applyExceptionsForm(w http.ResponseWriter, r *http.Request) {
 	owner := strings.TrimSpace(form.Get("owner"))
 	state := form.Get("state")
 	review := strings.TrimSpace(form.Get("review_by"))
+	var saved *exceptions.Template
+	if name := form.Get("template"); name != "" {
+		for i := range s.excTemplates {
+			if s.excTemplates[i].Name == name {
+				saved = &s.excTemplates[i]
+			}
+		}
+		if saved == nil {
+			s.pageMessage(w, r, http.StatusBadRequest, "Bad request", "That template is not in the config: reload the actions page and pick one from the list.")
+			return
+		}
+	}
 
 	invalid := func(msg string) {
 		v, err := s.actionsModel(r)
@@ -187,8 +203,14 @@ func (s *Server) applyExceptionsForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, "actions", v)
 	}
 	switch {
+	case saved != nil && len(tenants) == 0:
+		invalid("Tick at least one tenant to apply the template " + saved.Name + " at.")
+		return
+	case saved != nil:
+		// The template's actions, states and reasons; the ticks, state and
+		// reason of the form are not used.
 	case len(controls) == 0:
-		invalid("Tick at least one action (the box at the start of its row) to set an exception on.")
+		invalid("Tick at least one action (the box at the start of its row) to set an exception on, or pick a saved template.")
 		return
 	case len(controls) > maxFormControls:
 		invalid(fmt.Sprintf("%d actions are ticked; at most %d at once.", len(controls), maxFormControls))
@@ -219,6 +241,9 @@ func (s *Server) applyExceptionsForm(w http.ResponseWriter, r *http.Request) {
 	tmpl := exceptions.Template{Name: "the ticked actions"}
 	for _, c := range controls {
 		tmpl.Items = append(tmpl.Items, exceptions.TemplateItem{Control: c, State: state, Reason: reason})
+	}
+	if saved != nil {
+		tmpl = *saved
 	}
 	es, err := s.exceptions.ApplyTemplate(r.Context(), p, tmpl, tenants, reviewBy, owner)
 	for _, e := range es {

@@ -346,3 +346,33 @@ func TestExceptionApprovalOnThePage(t *testing.T) {
 		t.Errorf("approving again: %d; want 409", resp.StatusCode)
 	}
 }
+
+// TestSavedTemplateFromTheActionsPage: the form offers the config's saved
+// templates; picking one applies its actions, states and reasons (the
+// ticks and the typed state and reason are not used) at the ticked tenants.
+func TestSavedTemplateFromTheActionsPage(t *testing.T) {
+	x := newExceptionFixture(t, false)
+	x.s.excTemplates = []exceptions.Template{{Name: "Mimecast", Items: []exceptions.TemplateItem{
+		{Control: x.control, State: fleetscore.StateThirdParty, Reason: "covered by Mimecast"}}}}
+	x.addUser(t, "ana", auth.RoleAnalyst)
+	ana := x.signIn(t, "ana", x.password)
+	if code, body := x.page(t, ana, "/actions"); code != http.StatusOK || !strings.Contains(body, `<option value="Mimecast">Mimecast (1 action)</option>`) {
+		t.Fatalf("the actions page: %d; want the template offered", code)
+	}
+	form := url.Values{"template": {"Mimecast"}, "tenant": {x.a, x.b}, "state": {"Reviewed"}, "reason": {""}}
+	if resp, body := x.post(t, ana, "/exceptions/apply", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply the template: %d\n%s", resp.StatusCode, excerpt(body, "exc-error"))
+	}
+	es := x.register(t)
+	if len(es) != 2 {
+		t.Fatalf("register %+v; want the template at 2 tenants", es)
+	}
+	for _, e := range es {
+		if e.Control != x.control || e.State != fleetscore.StateThirdParty || e.Reason != "covered by Mimecast" || e.CreatedBy != "ana" {
+			t.Errorf("%+v; want the template's state and reason", e)
+		}
+	}
+	if resp, _ := x.post(t, ana, "/exceptions/apply", url.Values{"template": {"Nope"}, "tenant": {x.a}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown template: %d; want 400", resp.StatusCode)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
+	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/query"
 )
 
@@ -39,7 +40,10 @@ type Options struct {
 	// the API and in the metrics. Nil is Now; the demo's emulated days run
 	// ahead of the wall clock, and its pages follow them.
 	DataNow func() time.Time
-	Version string
+	// ExceptionTemplates are the config's saved templates, offered by the
+	// actions page's exception form.
+	ExceptionTemplates []exceptions.Template
+	Version            string
 	// Ready reports whether the database answers, for /readyz.
 	Ready func(ctx context.Context) error
 	// OpenAlerts returns the open alerts by tenant ID ("" for fleet-wide
@@ -86,18 +90,19 @@ type OpenAlert struct {
 
 // Server is the HTTP side of fleetscore.
 type Server struct {
-	src        query.Source
-	runner     Collections
-	log        *slog.Logger
-	now        func() time.Time
-	dataNow    func() time.Time // what day "today" is (Options.DataNow)
-	version    string
-	ready      func(ctx context.Context) error
-	alerts     func(ctx context.Context) (map[string][]OpenAlert, error)
-	book       AlertBook
-	exceptions ExceptionBook
-	pages      *pages
-	handler    http.Handler
+	src          query.Source
+	runner       Collections
+	log          *slog.Logger
+	now          func() time.Time
+	dataNow      func() time.Time // what day "today" is (Options.DataNow)
+	excTemplates []exceptions.Template
+	version      string
+	ready        func(ctx context.Context) error
+	alerts       func(ctx context.Context) (map[string][]OpenAlert, error)
+	book         AlertBook
+	exceptions   ExceptionBook
+	pages        *pages
+	handler      http.Handler
 
 	auth         *auth.Service
 	metricsToken string
@@ -126,6 +131,7 @@ func New(o Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.excTemplates = o.ExceptionTemplates
 	s.dataNow = o.DataNow
 	if s.dataNow == nil {
 		s.dataNow = s.now

@@ -221,18 +221,27 @@ func exceptionBookFor(cfg *config.Config, store fleetscore.Store, w *wiring) ser
 	return svc
 }
 
+// templatesOf is the config's saved templates of exceptions.
+func templatesOf(cfg *config.Config) []exceptions.Template {
+	if cfg.Exceptions == nil {
+		return nil
+	}
+	var out []exceptions.Template
+	for _, t := range cfg.Exceptions.Templates {
+		x := exceptions.Template{Name: t.Name}
+		for _, it := range t.Items {
+			x.Items = append(x.Items, exceptions.TemplateItem{Control: it.Control, State: it.State, Reason: it.Reason})
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
 // templateOf is the config's template of that name (case-insensitive).
 func templateOf(cfg *config.Config, name string) (exceptions.Template, bool) {
-	if cfg.Exceptions == nil {
-		return exceptions.Template{}, false
-	}
-	for _, t := range cfg.Exceptions.Templates {
+	for _, t := range templatesOf(cfg) {
 		if strings.EqualFold(t.Name, name) {
-			out := exceptions.Template{Name: t.Name}
-			for _, it := range t.Items {
-				out.Items = append(out.Items, exceptions.TemplateItem{Control: it.Control, State: it.State, Reason: it.Reason})
-			}
-			return out, true
+			return t, true
 		}
 	}
 	return exceptions.Template{}, false
