@@ -376,3 +376,28 @@ func TestSavedTemplateFromTheActionsPage(t *testing.T) {
 		t.Errorf("an unknown template: %d; want 400", resp.StatusCode)
 	}
 }
+
+// TestSetExceptionFromTheTenantPage: an action's row on the tenant page
+// links to the actions page's exception form with that action and that
+// tenant ticked; a client gets no such link.
+func TestSetExceptionFromTheTenantPage(t *testing.T) {
+	x := newExceptionFixture(t, false)
+	x.addUser(t, "ana", auth.RoleAnalyst)
+	ana, ann := x.signIn(t, "ana", x.password), x.signIn(t, "ann", x.password)
+	_, body := x.page(t, ana, "/tenants/"+x.a)
+	link := "/actions?" + url.Values{"control": {x.control}, "tenant": {x.a}}.Encode() + "#set-exceptions-card"
+	if !strings.Contains(html.UnescapeString(body), `href="`+link+`"`) {
+		t.Fatalf("the tenant page has no link %s", link)
+	}
+	_, form := x.page(t, ana, strings.TrimSuffix(link, "#set-exceptions-card"))
+	form = html.UnescapeString(form)
+	if !strings.Contains(form, `value="`+x.control+`" form="set-exceptions" checked`) {
+		t.Errorf("the action is not ticked in the form")
+	}
+	if !strings.Contains(form, `name="tenant" value="`+x.a+`" checked`) || strings.Contains(form, `name="tenant" value="`+x.b+`" checked`) {
+		t.Errorf("the tenant, and only it, should be ticked")
+	}
+	if _, body := x.page(t, ann, "/tenants/"+x.a); strings.Contains(body, "Set exception") {
+		t.Error("a client is offered to set an exception")
+	}
+}

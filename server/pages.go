@@ -617,6 +617,7 @@ type tenantView struct {
 	ControlTitle string
 	AllChanges   string // the link back to every control's changes
 	NoNewSince   string // "28 Nov 2026" when Microsoft has sent nothing new for 2 days or more
+	CanExcept    bool   // the principal may set exceptions (the register is on)
 }
 
 type legendItem struct{ Name, Class string }
@@ -641,9 +642,12 @@ type controlRow struct {
 	query.ControlHistory
 	History     template.HTML
 	ChangesHref string // the control's own history: "What changed" for it alone
-	Status      string // open, done, ignored, third-party, deprecated
-	Label       string
-	Exc         *excBadge // the register's exception of the control here; nil when none
+	// SetExceptionHref opens the actions page's exception form with this
+	// action and tenant ticked.
+	SetExceptionHref string
+	Status           string // open, done, ignored, third-party, deprecated
+	Label            string
+	Exc              *excBadge // the register's exception of the control here; nil when none
 }
 
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
@@ -673,7 +677,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d),
-		Alerts: s.openAlerts(r.Context())[d.TenantID]}
+		Alerts: s.openAlerts(r.Context())[d.TenantID], CanExcept: s.exceptions != nil && who(r).Role.AtLeast(auth.RoleAnalyst)}
 	if d.Percent != nil {
 		v.Meets = "below"
 		if d.MeetsTarget {
@@ -813,6 +817,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		}
 		cr.History = stepSpark(c.Daily, c.MaxScore, controlLabel(c))
 		cr.ChangesHref = base + "?control=" + url.QueryEscape(c.Control.Control) + "#changes"
+		cr.SetExceptionHref = "/actions?" + url.Values{"control": {c.Control.Control}, "tenant": {d.TenantID}}.Encode() + "#set-exceptions-card"
 		cr.Exc = excs[c.Control.Control]
 		v.Controls = append(v.Controls, cr)
 		if c.Control.Control == q.Get("control") {
@@ -937,6 +942,19 @@ func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.pageError(w, r, err)
 		return
+	}
+	// ?control=C&tenant=ID (the tenant page's "Set exception" link) ticks
+	// them in the exception form.
+	if f := v.Exc; f != nil {
+		q := r.URL.Query()
+		for _, c := range q["control"] {
+			if len(c) <= 256 {
+				f.Controls[c] = true
+			}
+		}
+		for i := range f.Tenants {
+			f.Tenants[i].Checked = slices.Contains(q["tenant"], f.Tenants[i].Value)
+		}
 	}
 	s.render(w, r, http.StatusOK, "actions", v)
 }
