@@ -144,11 +144,20 @@ func (s *Server) apiExceptions(w http.ResponseWriter, r *http.Request) {
 	if s.exceptionsOff(w, r) {
 		return
 	}
-	if err := checkParams(r, "tenant", "control", "status"); err != nil {
+	if err := checkParams(r, "tenant", "control", "status", "review_within"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
+	within := -1 // every review date
+	if v := q.Get("review_within"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3660 {
+			s.writeError(w, r, badRequest("review_within %q is not a number of days from 0 to 3660", bound(v, 40)))
+			return
+		}
+		within = n
+	}
 	f := exceptions.Filter{TenantID: strings.ToLower(q.Get("tenant")), Control: q.Get("control"), Status: q.Get("status")}
 	if f.TenantID != "" && !isGUID(f.TenantID) {
 		s.writeError(w, r, badRequest("tenant %q is not a GUID", q.Get("tenant")))
@@ -165,10 +174,15 @@ func (s *Server) apiExceptions(w http.ResponseWriter, r *http.Request) {
 	}
 	p := who(r)
 	es := make([]exceptions.Exception, 0, len(all))
+	today := fleetscore.DayOf(s.now())
 	for _, e := range all {
-		if p.SeesTenant(e.TenantID) {
-			es = append(es, e)
+		if !p.SeesTenant(e.TenantID) {
+			continue
 		}
+		if within >= 0 && (e.ReviewBy.IsZero() || e.ReviewBy.Sub(today) > within) {
+			continue
+		}
+		es = append(es, e)
 	}
 	s.writeList(w, r, es, func() table {
 		t := table{name: "exceptions", header: []string{"id", "tenant_id", "control", "state", "reason", "owner", "review_by", "status",

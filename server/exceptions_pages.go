@@ -422,10 +422,10 @@ func (s *Server) exceptionsPage(w http.ResponseWriter, r *http.Request) {
 			csv.Set(k, val)
 		}
 	}
-	v.CSV = "/api/v1/exceptions?" + csv.Encode()
 	if v.Due {
-		v.CSVNote = "The CSV holds every exception of the other filters: due for review is not one of the API's filters."
+		csv.Set("review_within", strconv.Itoa(dueWithinDays))
 	}
+	v.CSV = "/api/v1/exceptions?" + csv.Encode()
 
 	all, err := s.exceptions.List(ctx, exceptions.Filter{})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/exceptions"
 )
 
@@ -310,5 +312,32 @@ func TestAPIExceptionApproval(t *testing.T) {
 	_, audit := x.do(t, "GET", "/api/v1/audit?format=csv", "admin")
 	if !strings.Contains(audit, "exception.approve") {
 		t.Errorf("the approval is not audited:\n%s", audit)
+	}
+}
+
+// TestAPIExceptionsDueForReview: review_within keeps the exceptions whose
+// review date is that close or passed, as the register page's "due for
+// review" does (its CSV link carries it); a bad value is a 400.
+func TestAPIExceptionsDueForReview(t *testing.T) {
+	x := newExceptionFixture(t, false)
+	today := fleetscore.DayOf(time.Now())
+	for id, days := range map[string]int{x.a: 10, x.b: 200} {
+		if resp, _, body := x.apply(t, "analyst", map[string]any{"control": x.control, "tenants": []string{id},
+			"state": "Reviewed", "reason": "reviewed", "review_by": today.AddDays(days).String()}); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("apply: %d %s", resp.StatusCode, body)
+		}
+	}
+	var due []map[string]any
+	resp, body := x.send(t, http.MethodGet, "/api/v1/exceptions?review_within=30", "admin", "")
+	if err := json.Unmarshal(body, &due); resp.StatusCode != http.StatusOK || err != nil || len(due) != 1 || due[0]["tenant_id"] != x.a {
+		t.Errorf("review_within=30: %d %s; want only %s's", resp.StatusCode, body, x.a)
+	}
+	if resp, body := x.send(t, http.MethodGet, "/api/v1/exceptions?review_within=soon", "admin", ""); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "review_within") {
+		t.Errorf("a bad review_within: %d %s", resp.StatusCode, body)
+	}
+	x.addUser(t, "ana", auth.RoleAnalyst)
+	ana := x.signIn(t, "ana", x.password)
+	if _, page := x.page(t, ana, "/exceptions?due=1"); !strings.Contains(html.UnescapeString(page), "review_within=30") {
+		t.Error("the register's CSV link for due for review lacks review_within=30")
 	}
 }
