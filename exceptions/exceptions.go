@@ -74,6 +74,11 @@ type Exception struct {
 	WrittenAt  time.Time      `json:"-"` // when Graph accepted the write; zero when nothing was written
 	ApprovedBy string         `json:"approved_by"`
 	UpdatedAt  time.Time      `json:"-"` // when the row last changed
+	// GraphAnswer is what Graph answered this apply or removal, for the
+	// audit log ("PATCH accepted; read back: ThirdParty", "403
+	// Forbidden: ..."); "" when nothing was sent. It is not kept in the
+	// register.
+	GraphAnswer string `json:"-"`
 }
 
 // Live reports whether the exception counts in the ranking: it sets a

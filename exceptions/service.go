@@ -222,6 +222,7 @@ func (s *Service) write(ctx context.Context, e *Exception, p fleetscore.ControlP
 		e.Status, e.WrittenAt = StatusInEffect, now
 	default:
 		back, err := s.Writer.SetControlState(ctx, e.TenantID, e.Control, e.State, e.Reason)
+		e.GraphAnswer = graphAnswer(back, err)
 		switch {
 		case err != nil:
 			e.Status = StatusFailed
@@ -234,6 +235,29 @@ func (s *Service) write(ctx context.Context, e *Exception, p fleetscore.ControlP
 			e.Status, e.WrittenAt = StatusWritten, now
 		}
 	}
+}
+
+// graphAnswer is Graph's answer to a write, for the audit log: its status
+// and code when it refused, else what the profile read back shows.
+func graphAnswer(back fleetscore.ControlProfile, err error) string {
+	var ge *graph.Error
+	switch {
+	case errors.As(err, &ge) && ge.Status != 0:
+		return bound(fmt.Sprintf("PATCH answered %d %s: %s", ge.Status, ge.Code, ge.Msg), 1000)
+	case err != nil:
+		return bound("PATCH got no answer: "+err.Error(), 1000)
+	}
+	a := "PATCH accepted; read back: " + back.State()
+	if n := len(back.StateUpdates); n > 0 {
+		u := back.StateUpdates[n-1]
+		if u.UpdatedBy != "" {
+			a += " by " + u.UpdatedBy
+		}
+		if !u.UpdatedAt.IsZero() {
+			a += " at " + u.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+	}
+	return bound(a, 1000)
 }
 
 // errorAndAdvice is what a failed write shows: Graph's message and advice,
@@ -305,6 +329,7 @@ func (s *Service) Delete(ctx context.Context, who auth.Principal, id int64) (Exc
 		if e.State != fleetscore.StateDefault && s.Writer != nil && s.Writer.WriteBack(e.TenantID) && writable(e.Control) {
 			comment := bound("exception removed in fleetscore by "+who.Name+"; it was: "+e.Reason, MaxReason)
 			back, err := s.Writer.SetControlState(ctx, e.TenantID, e.Control, fleetscore.StateDefault, comment)
+			e.GraphAnswer = graphAnswer(back, err)
 			if err == nil && back.State() != fleetscore.StateDefault {
 				err = fmt.Errorf("graph accepted the write, but the profile read back shows %s, not Default", back.State())
 			}

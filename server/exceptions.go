@@ -135,6 +135,9 @@ func (s *Server) auditException(r *http.Request, p auth.Principal, action string
 	if e.Error != "" {
 		detail += fmt.Sprintf(", error %q", e.Error)
 	}
+	if e.GraphAnswer != "" {
+		detail += fmt.Sprintf(", Graph: %q", e.GraphAnswer)
+	}
 	s.auth.Audit(r.Context(), p.Name, action, detail, clientIP(r))
 }
 

@@ -74,8 +74,16 @@ func followExceptions(ctx context.Context, store fleetscore.Store, cfg *config.C
 		log.Error("exceptions", "err", err)
 		return
 	}
+	var audit *auth.Service
+	if as, ok := store.(auth.Store); ok {
+		audit = &auth.Service{Store: as}
+	}
 	for _, x := range changed {
 		log.Info("exception", "tenant", x.TenantID, "control", x.Control, "state", x.State, "status", x.Status)
+		if audit != nil {
+			audit.Audit(ctx, "fleetscore", "exception.follow", fmt.Sprintf("exception %d: %s at %s, state %s, now %s (from the collected data)",
+				x.ID, x.Control, x.TenantID, x.State, x.Status), "")
+		}
 	}
 }
 
@@ -141,8 +149,8 @@ func cmdExceptionsAdd(ctx context.Context, e env, args []string) error {
 	if as, ok := store.(auth.Store); ok {
 		a := &auth.Service{Store: as}
 		for _, x := range out {
-			a.Audit(ctx, "cli", "exception.apply", fmt.Sprintf("exception %d: %s at %s, state %s, status %s, review by %s, reason %q, error %q",
-				x.ID, x.Control, x.TenantID, x.State, x.Status, x.ReviewBy, x.Reason, x.Error), "")
+			a.Audit(ctx, "cli", "exception.apply", fmt.Sprintf("exception %d: %s at %s, state %s, status %s, review by %s, reason %q, error %q, Graph: %q",
+				x.ID, x.Control, x.TenantID, x.State, x.Status, x.ReviewBy, x.Reason, x.Error, x.GraphAnswer), "")
 		}
 	}
 	if err != nil {

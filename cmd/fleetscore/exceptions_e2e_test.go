@@ -118,6 +118,11 @@ func TestExceptionsWrittenBack(t *testing.T) {
 		if x.Status != want[x.TenantID+x.Control] {
 			t.Errorf("%s at %s: %s (%s), want %s", x.Control, x.TenantID, x.Status, x.Error, want[x.TenantID+x.Control])
 		}
+		// Graph's answer, for the audit log: none where nothing was sent.
+		wantAnswer := map[string]string{"written": "PATCH accepted; read back: ThirdParty by " + testCertApp, "failed": "PATCH answered 403"}[x.Status]
+		if (wantAnswer == "") != (x.GraphAnswer == "") || !strings.HasPrefix(x.GraphAnswer, wantAnswer) {
+			t.Errorf("%s at %s (%s): Graph's answer %q, want %q...", x.Control, x.TenantID, x.Status, x.GraphAnswer, wantAnswer)
+		}
 		if x.TenantID == ids[3] && x.Control == office && !strings.Contains(x.Advice, "SecurityEvents.ReadWrite.All") {
 			t.Errorf("the tenant without the write role gets advice %q; want it to name SecurityEvents.ReadWrite.All", x.Advice)
 		}
@@ -213,6 +218,24 @@ func TestExceptionsWrittenBack(t *testing.T) {
 	}
 	list, _ = svc.List(ctx, exceptions.Filter{TenantID: ids[0], Control: office})
 	t.Logf("after drift: %+v", list)
+	// Every status the collections moved is in the audit log.
+	events, err := store.(auth.Store).AuditLog(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follows := map[string]int{}
+	for _, ev := range events {
+		if ev.Action == "exception.follow" {
+			for _, st := range []string{"in_effect", "drifted"} {
+				if strings.Contains(ev.Detail, "now "+st) {
+					follows[st]++
+				}
+			}
+		}
+	}
+	if follows["in_effect"] < 3 || follows["drifted"] != 1 {
+		t.Errorf("audited follows %v; want 3 in_effect and 1 drifted", follows)
+	}
 	if len(list) != 1 || list[0].Status != exceptions.StatusDrifted {
 		t.Errorf("after a change in the portal: %+v, want drifted", list)
 	}
