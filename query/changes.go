@@ -1,8 +1,10 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -27,31 +29,45 @@ func TenantChanges(ctx context.Context, src Source, tenantID string, from, to fl
 	if err != nil {
 		return nil, err
 	}
-	first := 0
-	for first < len(days) && days[first].Day.Before(from) {
-		first++
-	}
-	if first == len(days) {
-		return []ledger.Change{}, nil
-	}
-	if first > 0 {
-		days = days[first-1:]
-	} else {
-		// No stored day in that week: the nearest before it, if any. Only
-		// a tenant that Graph skipped for over a week pays this read.
-		before, err := src.Scores(ctx, tenantID, fleetscore.Day{}, from.AddDays(-8))
-		if err != nil {
-			return nil, err
-		}
-		if n := len(before); n > 0 {
-			days = append([]fleetscore.Score{before[n-1]}, days...)
-		}
+	days, err = withPrevious(ctx, src, tenantID, days, from)
+	if err != nil || len(days) == 0 {
+		return []ledger.Change{}, err
 	}
 	profiles, err := src.Profiles(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	return ledger.Tenant(days, profiles), nil
+}
+
+// withPrevious is days (oldest first, read from a week or more before from)
+// from the first stored day on or after from, led by the nearest stored day
+// before it, so that the first day of the range has its change too; nil
+// when no stored day is on or after from. A zero from keeps every day. When
+// days hold no day before from, the nearest one is read: only a tenant
+// Graph skipped for over a week (or the range's start before its first
+// day) pays that read.
+func withPrevious(ctx context.Context, src Source, tenantID string, days []fleetscore.Score, from fleetscore.Day) ([]fleetscore.Score, error) {
+	if from.IsZero() {
+		return days, nil
+	}
+	first, _ := slices.BinarySearchFunc(days, from, func(s fleetscore.Score, d fleetscore.Day) int {
+		return cmp.Compare(s.Day.Unix(), d.Unix())
+	})
+	switch {
+	case first == len(days):
+		return nil, nil
+	case first > 0:
+		return days[first-1:], nil
+	}
+	before, err := src.Scores(ctx, tenantID, fleetscore.Day{}, days[0].Day.AddDays(-1))
+	if err != nil {
+		return nil, err
+	}
+	if n := len(before); n > 0 {
+		return append([]fleetscore.Score{before[n-1]}, days...), nil
+	}
+	return days, nil
 }
 
 // FleetChanges is GET /api/v1/changes: every scored tenant's changes of the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/ledger"
 )
 
 // Overview filters, as the overview's ?filter= names them.
@@ -171,6 +172,9 @@ type TenantDetail struct {
 	Days       []DayScore     // oldest first
 	Categories []CategoryPoints
 	Controls   []ControlHistory // as TenantControls orders them: most points available first
+	// Changes is the change ledger of the days shown, newest first, the
+	// first one against the nearest stored day before it (TenantChanges).
+	Changes []ledger.Change
 }
 
 // CategoryPoints is one control category of a tenant.
@@ -238,9 +242,11 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 	}
 	// The changes over 7 and 30 days need the days before the latest one,
 	// whatever the range shown.
+	// And the day before from, for its change: a week before nearly
+	// always holds one.
 	load := st.Latest.Day.AddDays(-37)
-	if !from.IsZero() && from.Before(load) {
-		load = from
+	if !from.IsZero() && from.AddDays(-7).Before(load) {
+		load = from.AddDays(-7)
 	} else if from.IsZero() {
 		load = fleetscore.Day{}
 	}
@@ -270,10 +276,21 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		d.Days = append(d.Days, dayScore(s))
 	}
 
-	controls, err := TenantControls(ctx, src, st.ID)
+	profiles, err := profilesOf(ctx, src, st.ID)
 	if err != nil {
 		return nil, err
 	}
+	var controls []Control
+	if last := shown[len(shown)-1]; last.Day == st.Latest.Day {
+		controls = controlsOf(last, profiles)
+	} else if controls, err = TenantControls(ctx, src, st.ID); err != nil { // the range ends before the latest day
+		return nil, err
+	}
+	withPrev, err := withPrevious(ctx, src, st.ID, scores, from)
+	if err != nil {
+		return nil, err
+	}
+	d.Changes = ledger.Tenant(withPrev, profiles)
 	index := make(map[string]int, len(controls))
 	for i, c := range controls {
 		index[c.Control] = i

@@ -375,18 +375,35 @@ func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := src.Profiles(ctx, st.ID)
-	if err != nil && !errors.Is(err, fleetscore.ErrNotFound) {
+	profiles, err := profilesOf(ctx, src, st.ID)
+	if err != nil {
 		return nil, err
-	}
-	byID := make(map[string]fleetscore.ControlProfile, len(profiles))
-	for _, p := range profiles {
-		byID[p.ID] = p
 	}
 	if len(scores) == 0 {
 		return out, nil
 	}
-	for _, c := range scores[0].Controls {
+	return controlsOf(scores[0], profiles), nil
+}
+
+// profilesOf is the tenant's control profiles; none (not an error) before
+// its first collection.
+func profilesOf(ctx context.Context, src Source, tenantID string) ([]fleetscore.ControlProfile, error) {
+	profiles, err := src.Profiles(ctx, tenantID)
+	if err != nil && !errors.Is(err, fleetscore.ErrNotFound) {
+		return nil, err
+	}
+	return profiles, nil
+}
+
+// controlsOf joins a day's control scores with the profiles, sorted by
+// points still available, then title.
+func controlsOf(day fleetscore.Score, profiles []fleetscore.ControlProfile) []Control {
+	byID := make(map[string]fleetscore.ControlProfile, len(profiles))
+	for _, p := range profiles {
+		byID[p.ID] = p
+	}
+	out := []Control{}
+	for _, c := range day.Controls {
 		p, ok := byID[c.Name]
 		row := Control{Control: c.Name, Title: c.Name, Category: c.Category, Score: c.Score, State: fleetscore.StateDefault}
 		if ok {
@@ -409,7 +426,7 @@ func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control
 		}
 		return cmp.Compare(a.Title, b.Title)
 	})
-	return out, nil
+	return out
 }
 
 // Action is one recommended action across the fleet: GET /api/v1/actions.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/ledger"
-	"github.com/fleetscore/fleetscore/query"
 )
 
 // The "why the score moved" parts of the pages: the tenant page's "What
@@ -126,13 +124,10 @@ func firstReason(items []ledger.TopItem) *itemView {
 	return &v
 }
 
-// tenantChanges is the tenant page's "What changed" for from..today, the
-// items of one control only when control is set.
-func (s *Server) tenantChanges(ctx context.Context, tenantID string, from, today fleetscore.Day, control string) ([]dayChangeView, error) {
-	changes, err := query.TenantChanges(ctx, s.srcFor(ctx), tenantID, from, today)
-	if err != nil {
-		return nil, err
-	}
+// changeViews is the tenant page's "What changed" of the tenant's changes
+// (query.TenantDetail.Changes), the items of one control only when control
+// is set.
+func changeViews(tenantID string, changes []ledger.Change, control string) []dayChangeView {
 	base := "/tenants/" + url.PathEscape(tenantID)
 	var out []dayChangeView
 	for _, c := range changes {
@@ -177,7 +172,7 @@ func (s *Server) tenantChanges(ctx context.Context, tenantID string, from, today
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out
 }
 
 // movedRow is one tenant in "What moved this week".

@@ -831,10 +831,6 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(d.Days) > 0 {
-		cfrom := from
-		if cfrom.IsZero() {
-			cfrom = d.From
-		}
 		v.Control = strings.TrimSpace(q.Get("control"))
 		if len(v.Control) > 256 {
 			v.Control = v.Control[:256]
@@ -853,10 +849,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 			}
 			v.AllChanges += "#changes"
 		}
-		if v.Changes, err = s.tenantChanges(r.Context(), d.TenantID, cfrom, today, v.Control); err != nil {
-			s.pageError(w, r, err)
-			return
-		}
+		v.Changes = changeViews(d.TenantID, d.Changes, v.Control)
 	}
 	s.render(w, r, http.StatusOK, "tenant", v)
 }
