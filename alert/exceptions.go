@@ -80,21 +80,27 @@ func (v *view) exceptionReview(ctx context.Context, r Rule, open map[Key]bool) (
 		}
 		out = append(out, f)
 	}
-	// An open alert whose exception is gone resolves too.
-	seen := map[Key]bool{}
-	for _, f := range out {
-		seen[f.key] = true
+	return v.resolveRemoved(r, open, list, out), nil
+}
+
+// resolveRemoved adds to out a resolving finding for each of the rule's
+// open alerts whose exception is no longer in the register.
+func (v *view) resolveRemoved(r Rule, open map[Key]bool, list []exceptions.Exception, out []finding) []finding {
+	kept := make(map[Key]bool, len(list))
+	for _, x := range list {
+		kept[Key{Rule: r.Name, Tenant: x.TenantID, Subject: x.Control}] = true
 	}
 	for k := range open {
-		if k.Rule == r.Name && !seen[k] {
-			if st, ok := v.byID[k.Tenant]; ok {
-				f := tenantFinding(r, st, k.Subject, k.Subject)
-				f.summary = fmt.Sprintf("%s: the exception for %s was removed.", st.Name, k.Subject)
-				out = append(out, f)
-			}
+		if k.Rule != r.Name || kept[k] {
+			continue
+		}
+		if st, ok := v.byID[k.Tenant]; ok {
+			f := tenantFinding(r, st, k.Subject, k.Subject)
+			f.summary = fmt.Sprintf("%s: the exception for %s was removed.", st.Name, k.Subject)
+			out = append(out, f)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (v *view) exceptionDrift(ctx context.Context, r Rule, open map[Key]bool) ([]finding, error) {
@@ -103,13 +109,11 @@ func (v *view) exceptionDrift(ctx context.Context, r Rule, open map[Key]bool) ([
 		return nil, err
 	}
 	var out []finding
-	seen := map[Key]bool{}
 	for _, x := range list {
 		f, ok := v.exceptionFinding(r, x)
 		if !ok {
 			continue
 		}
-		seen[f.key] = true
 		f.firing = x.Status == exceptions.StatusDrifted
 		if !f.firing && !open[f.key] {
 			continue
@@ -122,14 +126,5 @@ func (v *view) exceptionDrift(ctx context.Context, r Rule, open map[Key]bool) ([
 		}
 		out = append(out, f)
 	}
-	for k := range open {
-		if k.Rule == r.Name && !seen[k] {
-			if st, ok := v.byID[k.Tenant]; ok {
-				f := tenantFinding(r, st, k.Subject, k.Subject)
-				f.summary = fmt.Sprintf("%s: the exception for %s was removed.", st.Name, k.Subject)
-				out = append(out, f)
-			}
-		}
-	}
-	return out, nil
+	return v.resolveRemoved(r, open, list, out), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -120,61 +121,30 @@ func (r *restricted) Daily(ctx context.Context, from, to fleetscore.Day) ([]flee
 	return slices.DeleteFunc(ss, func(s fleetscore.Score) bool { return !r.sees(s.TenantID) }), nil
 }
 
+// seen keeps of m, keyed by tenant ID, the tenants r sees.
+func seen[V any](r *restricted, m map[string]V) map[string]V {
+	maps.DeleteFunc(m, func(id string, _ V) bool { return !r.sees(id) })
+	return m
+}
+
 func (r *restricted) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
 	m, err := r.src.LatestControls(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for id := range m {
-		if !r.sees(id) {
-			delete(m, id)
-		}
-	}
-	return m, nil
+	return seen(r, m), err
 }
 
 func (r *restricted) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
 	m, err := r.src.ProfileSummaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for id := range m {
-		if !r.sees(id) {
-			delete(m, id)
-		}
-	}
-	return m, nil
+	return seen(r, m), err
 }
 
 func (r *restricted) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
 	m, err := r.src.RecentScores(ctx, n)
-	if err != nil {
-		return nil, err
-	}
-	for id := range m {
-		if !r.sees(id) {
-			delete(m, id)
-		}
-	}
-	return m, nil
+	return seen(r, m), err
 }
 
 func (r *restricted) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
 	scores, profiles, err := r.src.RecentChanges(ctx, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	for id := range scores {
-		if !r.sees(id) {
-			delete(scores, id)
-		}
-	}
-	for id := range profiles {
-		if !r.sees(id) {
-			delete(profiles, id)
-		}
-	}
-	return scores, profiles, nil
+	return seen(r, scores), seen(r, profiles), err
 }
 
 // ExceptedControls passes the source's live exceptions through, of the
@@ -184,11 +154,5 @@ func (r *restricted) ExceptedControls(ctx context.Context) (map[string]map[strin
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]map[string]string{}
-	for id, cs := range m {
-		if r.sees(id) {
-			out[id] = cs
-		}
-	}
-	return out, nil
+	return seen(r, m), nil
 }
