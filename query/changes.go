@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -91,18 +93,29 @@ func FleetChanges(ctx context.Context, src Source, days int, now time.Time) (led
 		return ledger.Report{}, err
 	}
 	first := fleetscore.DayOf(now).AddDays(-days + 1)
-	var ls []ledger.Ledger
+	var scored []fleetscore.TenantStatus
 	for _, st := range statuses {
-		scores, ok := recent[st.ID]
-		if !ok {
-			continue // never scored: not in the fleet
+		if _, ok := recent[st.ID]; ok {
+			scored = append(scored, st) // never scored: not in the fleet
 		}
-		changes := ledger.Tenant(scores, profiles[st.ID])
-		n := 0
-		for n < len(changes) && !changes[n].Day.Before(first) {
-			n++
-		}
-		ls = append(ls, ledger.Ledger{TenantID: st.ID, Name: st.Name, Changes: changes[:n]})
 	}
+	// Each tenant's ledger is its own: they are built on every core.
+	ls := make([]ledger.Ledger, len(scored))
+	parts := min(runtime.GOMAXPROCS(0), len(scored))
+	var wg sync.WaitGroup
+	for part := range parts {
+		wg.Go(func() {
+			for i := part; i < len(scored); i += parts {
+				st := scored[i]
+				changes := ledger.Tenant(recent[st.ID], profiles[st.ID])
+				n := 0
+				for n < len(changes) && !changes[n].Day.Before(first) {
+					n++
+				}
+				ls[i] = ledger.Ledger{TenantID: st.ID, Name: st.Name, Changes: changes[:n]}
+			}
+		})
+	}
+	wg.Wait()
 	return ledger.Fleet(ls), nil
 }

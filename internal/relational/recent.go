@@ -5,13 +5,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
 )
 
-// recentCut is every tenant's n-th newest stored day (the first of its last
+// recentCut is, for the tenants of one part (their key modulo parts is
+// part), every tenant's n-th newest stored day (the first of its last
 // n), or its first day when it has fewer (NULL when it has none): an index
 // seek or two per tenant.
 // MATERIALIZED (SQLite and PostgreSQL both take it) computes the cut once
@@ -28,6 +32,7 @@ const recentCut = `
 	                     LIMIT 1 OFFSET ?),
 	                    (SELECT min(day) FROM scores WHERE tenant = t.id)) AS day
 	    FROM tenants t
+	    WHERE t.id % ? = ?
 	)`
 
 // RecentScores returns, by tenant ID, each tenant's last n stored days,
@@ -55,10 +60,45 @@ func (s *Store) RecentChanges(ctx context.Context, n int) (map[string][]fleetsco
 	return s.recent(ctx, n, true)
 }
 
+// recentParts is how many parts of the fleet recent reads side by side:
+// the tenants are independent, and each part is a read transaction on a
+// connection of its own, so a fleet of a thousand tenants is read on every
+// core (each tenant's days, as SaveBatch writes them, are in one part).
+func recentParts() int { return min(runtime.GOMAXPROCS(0), 4) }
+
 func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
 	if n < 1 {
 		return nil, nil, fmt.Errorf("recent scores: %d days; ask for 1 or more", n)
 	}
+	parts := recentParts()
+	type result struct {
+		scores   map[string][]fleetscore.Score
+		profiles map[string][]fleetscore.ControlProfile
+		err      error
+	}
+	results := make([]result, parts)
+	var wg sync.WaitGroup
+	for part := range parts {
+		wg.Go(func() {
+			r := &results[part]
+			r.scores, r.profiles, r.err = s.recentPart(ctx, n, withProfiles, parts, part)
+		})
+	}
+	wg.Wait()
+	out := make(map[string][]fleetscore.Score)
+	profiles := make(map[string][]fleetscore.ControlProfile)
+	for _, r := range results {
+		if r.err != nil {
+			return nil, nil, fmt.Errorf("recent scores: %w", r.err)
+		}
+		maps.Copy(out, r.scores)
+		maps.Copy(profiles, r.profiles)
+	}
+	return out, profiles, nil
+}
+
+// recentPart is recent for the tenants of one part.
+func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts, part int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
 	out := make(map[string][]fleetscore.Score)
 	profiles := make(map[string][]fleetscore.ControlProfile)
 	err := s.read(ctx, func(q q) error {
@@ -75,7 +115,7 @@ func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[strin
 			FROM cut
 			CROSS JOIN scores s
 			WHERE s.tenant = cut.tenant AND s.day >= cut.day
-			ORDER BY cut.tenant, s.day`, n-1)
+			ORDER BY cut.tenant, s.day`, n-1, parts, part)
 		if err != nil {
 			return fmt.Errorf("days: %w", err)
 		}
@@ -89,37 +129,14 @@ func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[strin
 			guid[w.key] = w.guid
 		}
 
-		// The change rows after each tenant's cut: numbers only, from the
-		// covering index.
+		// The change rows after each tenant's cut (control_changes_by_day),
+		// each with its control's score at the cut (NULL: absent), name and
+		// category, and its profile (NULL: none): one pass, where a control
+		// that changes twice in the window (rare) repeats what it has once.
 		type change struct {
 			tenant int64
 			Change
-		}
-		changes, err := all(ctx, q, func(r *sql.Rows) (change, error) {
-			var (
-				c     change
-				score sql.NullFloat64
-			)
-			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score)
-			c.Score, c.Valid = score.Float64, score.Valid
-			return c, err
-		}, recentCut+`
-			SELECT cc.tenant, cc.control, cc.day, cc.score
-			FROM cut
-			CROSS JOIN control_changes cc
-			WHERE cc.tenant = cut.tenant AND cc.day > cut.day`, n-1)
-		if err != nil {
-			return fmt.Errorf("control changes: %w", err)
-		}
-		// Sorted here: cheaper than SQLite's temporary b-tree.
-		slices.SortFunc(changes, func(a, b change) int {
-			return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Control, b.Control))
-		})
-		// Each control they touch, once: its score at the cut (NULL:
-		// absent), name and category, and its profile (NULL: none).
-		type touched struct {
-			tenant int64
-			Change
+			at             sql.NullFloat64
 			name, category string
 			title, pcat    sql.NullString
 			max            sql.NullFloat64
@@ -129,71 +146,76 @@ func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[strin
 		profileJoin := ``
 		if withProfiles {
 			profileCols = `p.title, p.category, p.max_score, p.removed`
-			profileJoin = `LEFT JOIN profiles p ON p.tenant = k.tenant AND p.control = k.control`
+			profileJoin = `LEFT JOIN profiles p ON p.tenant = cc.tenant AND p.control = cc.control`
 		}
-		keys, err := all(ctx, q, func(r *sql.Rows) (touched, error) {
+		changes, err := all(ctx, q, func(r *sql.Rows) (change, error) {
 			var (
-				k     touched
+				c     change
 				score sql.NullFloat64
 			)
-			err := r.Scan(&k.tenant, &k.Control, &k.Day, &score, &k.name, &k.category, &k.title, &k.pcat, &k.max, &k.removed)
-			k.Score, k.Valid = score.Float64, score.Valid
-			return k, err
-		}, recentCut+`,
-			touched AS MATERIALIZED (
-			    SELECT DISTINCT cc.tenant, cc.control
-			    FROM cut
-			    CROSS JOIN control_changes cc
-			    WHERE cc.tenant = cut.tenant AND cc.day > cut.day
-			)
-			SELECT k.tenant, k.control, cut.day,
+			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score, &c.at, &c.category, &c.title, &c.pcat, &c.max, &c.removed)
+			c.Score, c.Valid = score.Float64, score.Valid
+			return c, err
+		}, recentCut+`
+			SELECT cc.tenant, cc.control, cc.day, cc.score,
 			       (SELECT b.score FROM control_changes b
-			        WHERE b.tenant = k.tenant AND b.control = k.control AND b.day <= cut.day
+			        WHERE b.tenant = cc.tenant AND b.control = cc.control AND b.day <= cut.day
 			        ORDER BY b.day DESC
 			        LIMIT 1),
-			       c.name, tc.category, `+profileCols+`
-			FROM touched k
-			CROSS JOIN cut
-			CROSS JOIN controls c
+			       tc.category, `+profileCols+`
+			FROM cut
+			CROSS JOIN control_changes cc
 			CROSS JOIN tenant_controls tc
 			`+profileJoin+`
-			WHERE cut.tenant = k.tenant AND c.id = k.control AND tc.tenant = k.tenant AND tc.control = k.control`, n-1)
+			WHERE cc.tenant = cut.tenant AND cc.day > cut.day
+			  AND tc.tenant = cc.tenant AND tc.control = cc.control`, n-1, parts, part)
 		if err != nil {
-			return fmt.Errorf("changed controls: %w", err)
+			return fmt.Errorf("control changes: %w", err)
 		}
-		slices.SortFunc(keys, func(a, b touched) int {
-			return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.name, b.name))
+		names, err := s.controlNames(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range changes {
+			changes[i].name = names[changes[i].Control]
+		}
+		// By tenant, then control name, then day: cheaper here than
+		// SQLite's temporary b-tree.
+		slices.SortFunc(changes, func(a, b change) int {
+			return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.name, b.name), cmp.Compare(a.Day, b.Day))
 		})
-		// Both lists are by tenant: walk them side by side.
-		ci := 0
-		for i := 0; i < len(keys); {
+		for i := 0; i < len(changes); {
 			j := i
-			for j < len(keys) && keys[j].tenant == keys[i].tenant {
+			for j < len(changes) && changes[j].tenant == changes[i].tenant {
 				j++
 			}
-			tenant := keys[i].tenant
+			tenant := changes[i].tenant
+			days := byKey[tenant]
+			if len(days) == 0 {
+				i = j
+				continue // saved between the two reads? the snapshot rules it out
+			}
+			cut := days[0].Day.Unix() // the tenant's first day of the n
 			var (
-				cs       []Change
-				controls = make([]Control, 0, j-i)
+				cs       = make([]Change, 0, 2*(j-i))
+				controls []Control
 			)
-			for _, k := range keys[i:j] {
-				cs = append(cs, k.Change) // the score at the cut, first
-				controls = append(controls, Control{ID: k.Control, Name: k.name, Category: k.category})
-				if withProfiles && k.title.Valid && !k.removed.Bool {
-					profiles[guid[tenant]] = append(profiles[guid[tenant]], fleetscore.ControlProfile{
-						ID: k.name, Title: k.title.String, Category: k.pcat.String, MaxScore: k.max.Float64})
+			for k := i; k < j; k++ {
+				c := changes[k]
+				if k == i || c.Control != changes[k-1].Control {
+					// The control's first change in the window: its score
+					// at the cut goes first, and it joins the controls.
+					cs = append(cs, Change{Control: c.Control, Day: cut, Score: c.at.Float64, Valid: c.at.Valid})
+					controls = append(controls, Control{ID: c.Control, Name: c.name, Category: c.category})
+					if withProfiles && c.title.Valid && !c.removed.Bool {
+						profiles[guid[tenant]] = append(profiles[guid[tenant]], fleetscore.ControlProfile{
+							ID: c.name, Title: c.title.String, Category: c.pcat.String, MaxScore: c.max.Float64})
+					}
 				}
-			}
-			for ci < len(changes) && changes[ci].tenant < tenant {
-				ci++
-			}
-			for ; ci < len(changes) && changes[ci].tenant == tenant; ci++ {
-				cs = append(cs, changes[ci].Change)
+				cs = append(cs, c.Change)
 			}
 			slices.SortStableFunc(cs, func(a, b Change) int { return cmp.Compare(a.Day, b.Day) })
-			if days := byKey[tenant]; len(days) > 0 {
-				Replay(days, State{}, cs, controls)
-			}
+			Replay(days, State{}, cs, controls)
 			i = j
 		}
 		for k, days := range byKey {
@@ -205,12 +227,12 @@ func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[strin
 			out[guid[k]] = days
 		}
 		if withProfiles {
-			return s.recentStates(ctx, q, n, profiles)
+			return s.recentStates(ctx, q, n, parts, part, profiles)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("recent scores: %w", err)
+		return nil, nil, err
 	}
 	return out, profiles, nil
 }
@@ -218,7 +240,7 @@ func (s *Store) recent(ctx context.Context, n int, withProfiles bool) (map[strin
 // recentStates adds to profiles the state updates of the controls that
 // changed, and the profiles, with their state updates, of the controls with
 // a state update dated on or after each tenant's cut (control_states_by_time).
-func (s *Store) recentStates(ctx context.Context, q q, n int, profiles map[string][]fleetscore.ControlProfile) error {
+func (s *Store) recentStates(ctx context.Context, q q, n, parts, part int, profiles map[string][]fleetscore.ControlProfile) error {
 	type row struct {
 		tenant string
 		p      fleetscore.ControlProfile
@@ -256,7 +278,7 @@ func (s *Store) recentStates(ctx context.Context, q q, n int, profiles map[strin
 		CROSS JOIN control_states st
 		WHERE p.tenant = k.tenant AND p.control = k.control AND t.id = k.tenant AND c.id = k.control
 		  AND st.tenant = k.tenant AND st.control = k.control AND NOT p.removed
-		ORDER BY t.guid, c.name, st.id`, n-1)
+		ORDER BY t.guid, c.name, st.id`, n-1, parts, part)
 	if err != nil {
 		return fmt.Errorf("state updates: %w", err)
 	}
@@ -287,4 +309,25 @@ func (s *Store) recentStates(ctx context.Context, q q, n int, profiles map[strin
 		profiles[id] = ps
 	}
 	return nil
+}
+
+// controlNames is the dictionary of control names by key: a few hundred
+// rows, cheaper read whole than joined to every row that needs a name.
+func (s *Store) controlNames(ctx context.Context, q q) (map[int64]string, error) {
+	type row struct {
+		id   int64
+		name string
+	}
+	rows, err := all(ctx, q, func(r *sql.Rows) (row, error) {
+		var w row
+		return w, r.Scan(&w.id, &w.name)
+	}, `SELECT id, name FROM controls`)
+	if err != nil {
+		return nil, fmt.Errorf("control names: %w", err)
+	}
+	names := make(map[int64]string, len(rows))
+	for _, w := range rows {
+		names[w.id] = w.name
+	}
+	return names, nil
 }
