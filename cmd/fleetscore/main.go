@@ -90,7 +90,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: fleetscore COMMAND [flags]\n\nCommands:")
 	for _, c := range commands() {
 		if !c.hidden {
-			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 		}
 	}
 	fmt.Fprintln(w, "\nRun 'fleetscore COMMAND --help' for a command's flags.")
