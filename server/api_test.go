@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fleetscore/fleetscore/fleettest"
+	"github.com/fleetscore/fleetscore/metrics"
 )
 
 // apiFixture is a collected fleet served by a real Server.
@@ -398,7 +399,14 @@ func TestAPIBadInput(t *testing.T) {
 // TestMetricsMatchTheAPI scrapes /metrics and checks every tenant's
 // percent against the API's.
 func TestMetricsMatchTheAPI(t *testing.T) {
-	a := newAPIFixture(t)
+	// Served as serve serves it: with the process's own metrics, which the
+	// dashboard reads too (graph_requests_total has a series once Graph
+	// answered).
+	f := fleettest.New(t, fleettest.Options{Tenants: 6})
+	counted := metrics.New("test")
+	counted.Answer(200)
+	a := serveAPI(t, Options{Source: f.Store, Metrics: counted})
+	a.f = f
 	var tenants []map[string]any
 	a.getJSON(t, "/api/v1/tenants", &tenants)
 	resp, body := a.get(t, "/metrics")
