@@ -434,6 +434,7 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 		return out
 	}
 	pct, target, success := byTenant("fleetscore_secure_score_percent"), byTenant("fleetscore_target_percent"), byTenant("fleetscore_collection_success")
+	ratio, ratioTarget := byTenant("fleetscore_secure_score_ratio"), byTenant("fleetscore_target_ratio")
 	for _, tn := range tenants {
 		id := tn["tenant_id"].(string)
 		if tn["percent"] == nil {
@@ -445,7 +446,11 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 			}
 			continue
 		}
-		// /metrics keeps full precision; the API rounds a percent to 4 decimals.
+		// The ratio is the API's percent / 100, to as many digits.
+		if r, ok := ratio[id]; !ok || round(r*100, percentDecimals) != tn["percent"].(float64) || round(ratioTarget[id]*100, percentDecimals) != tn["target_percent"].(float64) {
+			t.Errorf("%s: ratio %v (target %v), API %v%% (target %v)", id, r, ratioTarget[id], tn["percent"], tn["target_percent"])
+		}
+		// /metrics rounds a percent as the API does, to 4 decimals.
 		if round(pct[id], percentDecimals) != tn["percent"].(float64) || target[id] != tn["target_percent"].(float64) || success[id] != 1 {
 			t.Errorf("%s: metric %v%% (target %v, success %v), API %v%% (target %v)", id, pct[id], target[id], success[id], tn["percent"], tn["target_percent"])
 		}
@@ -480,7 +485,8 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 			t.Errorf("deploy/grafana-dashboard.json uses %s, which /metrics does not export", name)
 		}
 	}
-	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", "fleetscore_collection_last_success_timestamp_seconds", "fleetscore_collection_duration_seconds"} {
+	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", "fleetscore_collection_last_success_timestamp_seconds",
+		"fleetscore_collection_last_duration_seconds", "fleetscore_collection_duration_seconds", "fleetscore_build_info"} {
 		if families[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}
