@@ -124,7 +124,7 @@ if [ -n "$stress" ]; then
 fi
 
 # promtool, for the test that checks /metrics with `promtool check metrics`
-# (server/promtool_test.go): Debian's prometheus package. Where systemd runs,
+# (TestPromtoolChecksMetrics in server/metrics_test.go): Debian's prometheus package. Where systemd runs,
 # the package starts prometheus and its node exporter: they are stopped and
 # disabled again (nothing of fleetscore needs them). The test fails, not
 # skips, when FLEETSCORE_TEST_PROMTOOL names a promtool that is not there.
