@@ -106,6 +106,17 @@ type Collector struct {
 	// Scrub removes the configured secrets from every error the collector
 	// records, logs or returns; nil removes nothing.
 	Scrub *redact.Scrubber
+	// Observer, when set, hears of each tenant collection this collector
+	// ran, as it is logged (serve's metrics count them).
+	Observer Observer
+}
+
+// Observer hears of each tenant collection a Collector ran: its status as
+// the collection log records it (fleetscore.StatusOK or StatusError) and
+// how long it took by the Collector's clock. A tenant claimed by another
+// instance, or not started, is no collection of this one.
+type Observer interface {
+	Collected(status string, took time.Duration)
 }
 
 // Result is the outcome of one tenant's collection.
@@ -410,6 +421,13 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 		if err == nil {
 			err = ferr
 		}
+	}
+	if c.Observer != nil {
+		status := col.Status
+		if err != nil {
+			status = fleetscore.StatusError // as the run's Summary counts it
+		}
+		c.Observer.Collected(status, col.Duration())
 	}
 	return Result{Tenant: j.Tenant, Collection: col, Err: err, ArchiveErr: archErr, Backfill: backfill && days > 0}
 }

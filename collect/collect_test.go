@@ -38,6 +38,8 @@ type fixture struct {
 	mu    sync.Mutex
 	waits []time.Duration
 
+	answers answerCounts // every answer of Entra and Graph, by status
+
 	certCred, secretCred graph.Target
 }
 
@@ -62,7 +64,7 @@ func newFixture(t *testing.T, opts emulator.Options) *fixture {
 	t.Cleanup(func() { store.Close() })
 	f.store = store
 
-	hc := graph.NewHTTPClient(f.emu.CACertPEM())
+	hc := graph.CountAnswers(graph.NewHTTPClient(f.emu.CACertPEM()), &f.answers)
 	f.gc, err = graph.New(graph.Options{
 		BaseURL:    f.emu.URL(),
 		Scope:      "https://graph.microsoft.com/.default",

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fleetscore/fleetscore/fleettest"
+	"github.com/fleetscore/fleetscore/metrics"
 )
 
 // apiFixture is a collected fleet served by a real Server.
@@ -398,7 +399,14 @@ func TestAPIBadInput(t *testing.T) {
 // TestMetricsMatchTheAPI scrapes /metrics and checks every tenant's
 // percent against the API's.
 func TestMetricsMatchTheAPI(t *testing.T) {
-	a := newAPIFixture(t)
+	// Served as serve serves it: with the process's own metrics, which the
+	// dashboard reads too (graph_requests_total has a series once Graph
+	// answered).
+	f := fleettest.New(t, fleettest.Options{Tenants: 6})
+	counted := metrics.New("test")
+	counted.Answer(200)
+	a := serveAPI(t, Options{Source: f.Store, Metrics: counted})
+	a.f = f
 	var tenants []map[string]any
 	a.getJSON(t, "/api/v1/tenants", &tenants)
 	resp, body := a.get(t, "/metrics")
@@ -426,6 +434,7 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 		return out
 	}
 	pct, target, success := byTenant("fleetscore_secure_score_percent"), byTenant("fleetscore_target_percent"), byTenant("fleetscore_collection_success")
+	ratio, ratioTarget := byTenant("fleetscore_secure_score_ratio"), byTenant("fleetscore_target_ratio")
 	for _, tn := range tenants {
 		id := tn["tenant_id"].(string)
 		if tn["percent"] == nil {
@@ -437,7 +446,11 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 			}
 			continue
 		}
-		// /metrics keeps full precision; the API rounds a percent to 4 decimals.
+		// The ratio is the API's percent / 100, to as many digits.
+		if r, ok := ratio[id]; !ok || round(r*100, percentDecimals) != tn["percent"].(float64) || round(ratioTarget[id]*100, percentDecimals) != tn["target_percent"].(float64) {
+			t.Errorf("%s: ratio %v (target %v), API %v%% (target %v)", id, r, ratioTarget[id], tn["percent"], tn["target_percent"])
+		}
+		// /metrics rounds a percent as the API does, to 4 decimals.
 		if round(pct[id], percentDecimals) != tn["percent"].(float64) || target[id] != tn["target_percent"].(float64) || success[id] != 1 {
 			t.Errorf("%s: metric %v%% (target %v, success %v), API %v%% (target %v)", id, pct[id], target[id], success[id], tn["percent"], tn["target_percent"])
 		}
@@ -472,7 +485,8 @@ func TestMetricsMatchTheAPI(t *testing.T) {
 			t.Errorf("deploy/grafana-dashboard.json uses %s, which /metrics does not export", name)
 		}
 	}
-	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", "fleetscore_collection_last_success_timestamp_seconds", "fleetscore_collection_duration_seconds"} {
+	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", "fleetscore_collection_last_success_timestamp_seconds",
+		"fleetscore_collection_last_duration_seconds", "fleetscore_collection_duration_seconds", "fleetscore_build_info"} {
 		if families[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -15,13 +15,23 @@ import (
 
 // fleetCollector builds the metrics from the store at scrape time (as
 // node_exporter does), from the same query layer as the pages and the API.
+// Every family it writes is a gauge: it says what the store holds now. The
+// counters of what this process did (collections, Graph requests) are the
+// Options.Metrics collector's.
 type fleetCollector struct {
 	s *Server
 
-	percent, points, maxPoints, target, meets *prometheus.Desc
-	category, categoryMax                     *prometheus.Desc
-	success, lastSuccess, duration, lastRun   *prometheus.Desc
-	tenants, fleetAverage, fleetMeeting, up   *prometheus.Desc
+	ratio, targetRatio, fleetAverageRatio   *prometheus.Desc
+	percent, points, maxPoints, target      *prometheus.Desc
+	meets, category, categoryMax            *prometheus.Desc
+	success, lastSuccess, duration, lastRun *prometheus.Desc
+	tenants, fleetAverage, fleetMeeting, up *prometheus.Desc
+}
+
+// deprecatedPercent ends the HELP of a _percent gauge kept, for one
+// release, beside the _ratio that replaces it.
+func deprecatedPercent(ratio string) string {
+	return " Deprecated: use fleetscore_" + ratio + " (0-1); this _percent name is removed in the release after next."
 }
 
 func newFleetCollector(s *Server) *fleetCollector {
@@ -30,31 +40,41 @@ func newFleetCollector(s *Server) *fleetCollector {
 		return prometheus.NewDesc("fleetscore_"+name, help, labels, nil)
 	}
 	return &fleetCollector{
-		s:            s,
-		percent:      d("secure_score_percent", "Secure Score of the tenant's latest snapshot, currentScore / maxScore * 100.", t...),
-		points:       d("secure_score_points", "Secure Score points achieved in the latest snapshot (currentScore).", t...),
-		maxPoints:    d("secure_score_max_points", "Secure Score points attainable in the latest snapshot (maxScore).", t...),
-		target:       d("target_percent", "The tenant's KPI target percent.", t...),
-		meets:        d("meets_target", "1 when the tenant's latest percent meets its target.", t...),
-		category:     d("secure_score_category_points", "Points achieved per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
-		categoryMax:  d("secure_score_category_max_points", "Points attainable per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
-		success:      d("collection_success", "1 when the tenant's last collection succeeded.", t...),
-		lastSuccess:  d("collection_last_success_timestamp_seconds", "When the tenant was last collected successfully (Unix time).", t...),
-		duration:     d("collection_duration_seconds", "How long the tenant's last collection took.", t...),
-		lastRun:      d("collection_last_timestamp_seconds", "When the tenant's last collection finished (Unix time).", t...),
-		tenants:      d("tenants", "Tenants known to fleetscore."),
-		fleetAverage: d("fleet_average_percent", "Mean of the tenants' latest Secure Score percents, stale tenants (no snapshot for over 3 days) left out."),
-		fleetMeeting: d("fleet_tenants_meeting_target", "Tenants whose latest percent meets their target, stale tenants left out."),
-		up:           d("store_up", "1 when the store answered this scrape."),
+		s:                 s,
+		ratio:             d("secure_score_ratio", "Secure Score of the tenant's latest snapshot as a ratio, currentScore / maxScore (0-1).", t...),
+		targetRatio:       d("target_ratio", "The tenant's KPI target as a ratio (0-1).", t...),
+		fleetAverageRatio: d("fleet_average_ratio", "Mean of the tenants' latest Secure Score ratios, stale tenants (no snapshot for over 3 days) left out."),
+		percent:           d("secure_score_percent", "Secure Score of the tenant's latest snapshot, currentScore / maxScore * 100."+deprecatedPercent("secure_score_ratio"), t...),
+		points:            d("secure_score_points", "Secure Score points achieved in the latest snapshot (currentScore).", t...),
+		maxPoints:         d("secure_score_max_points", "Secure Score points attainable in the latest snapshot (maxScore).", t...),
+		target:            d("target_percent", "The tenant's KPI target percent."+deprecatedPercent("target_ratio"), t...),
+		meets:             d("meets_target", "1 when the tenant's latest percent meets its target.", t...),
+		category:          d("secure_score_category_points", "Points achieved per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
+		categoryMax:       d("secure_score_category_max_points", "Points attainable per control category in the latest snapshot.", "tenant_id", "tenant", "category"),
+		success:           d("collection_success", "1 when the tenant's last collection succeeded.", t...),
+		lastSuccess:       d("collection_last_success_timestamp_seconds", "When the tenant was last collected successfully (Unix time).", t...),
+		duration:          d("collection_last_duration_seconds", "How long the tenant's last collection took (by any instance; fleetscore_collection_duration_seconds is this process's histogram).", t...),
+		lastRun:           d("collection_last_timestamp_seconds", "When the tenant's last collection finished (Unix time).", t...),
+		tenants:           d("tenants", "Tenants known to fleetscore."),
+		fleetAverage:      d("fleet_average_percent", "Mean of the tenants' latest Secure Score percents, stale tenants (no snapshot for over 3 days) left out."+deprecatedPercent("fleet_average_ratio")),
+		fleetMeeting:      d("fleet_tenants_meeting_target", "Tenants whose latest percent meets their target, stale tenants left out."),
+		up:                d("store_up", "1 when the store answered this scrape."),
 	}
 }
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.percent, c.points, c.maxPoints, c.target, c.meets, c.category, c.categoryMax,
-		c.success, c.lastSuccess, c.duration, c.lastRun, c.tenants, c.fleetAverage, c.fleetMeeting, c.up} {
+	for _, d := range []*prometheus.Desc{c.ratio, c.targetRatio, c.fleetAverageRatio, c.percent, c.points, c.maxPoints, c.target, c.meets,
+		c.category, c.categoryMax, c.success, c.lastSuccess, c.duration, c.lastRun, c.tenants, c.fleetAverage, c.fleetMeeting, c.up} {
 		ch <- d
 	}
 }
+
+// Percents are rounded as the API rounds them (percentDecimals), so that
+// /metrics and the API say the same number; ratios keep as many digits.
+// Sums of points lose only float noise (0.30000000000000004).
+func metricPercent(p float64) float64 { return round(p, percentDecimals) }
+func metricRatio(p float64) float64   { return round(p/100, percentDecimals+2) }
+func metricPoints(p float64) float64  { return round(p, 9) }
 
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -79,13 +99,16 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	_, meeting, average := query.Summarize(rows)
 	g(c.up, 1)
 	g(c.tenants, float64(len(rows)))
-	g(c.fleetAverage, average)
+	g(c.fleetAverage, metricPercent(average))
+	g(c.fleetAverageRatio, metricRatio(average))
 	g(c.fleetMeeting, float64(meeting))
 	for i, r := range rows {
 		l := []string{r.TenantID, r.Name}
 		g(c.target, r.TargetPercent, l...)
+		g(c.targetRatio, metricRatio(r.TargetPercent), l...)
 		if r.Percent != nil {
-			g(c.percent, *r.Percent, l...)
+			g(c.ratio, metricRatio(*r.Percent), l...)
+			g(c.percent, metricPercent(*r.Percent), l...)
 			g(c.points, *r.CurrentScore, l...)
 			g(c.maxPoints, *r.MaxScore, l...)
 			g(c.meets, b2f(r.MeetsTarget), l...)
@@ -146,8 +169,8 @@ func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g 
 			max[ctl.Category] += maxOf[ctl.Name]
 		}
 		for _, cat := range fleetscore.Categories {
-			g(c.category, got[cat], r.TenantID, r.Name, cat)
-			g(c.categoryMax, max[cat], r.TenantID, r.Name, cat)
+			g(c.category, metricPoints(got[cat]), r.TenantID, r.Name, cat)
+			g(c.categoryMax, metricPoints(max[cat]), r.TenantID, r.Name, cat)
 		}
 	}
 }
@@ -159,10 +182,14 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// metricsHandler serves /metrics: the fleet, the Go runtime and the process.
+// metricsHandler serves /metrics: the fleet, what this process counted
+// (Options.Metrics), the Go runtime and the process.
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newFleetCollector(s), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.metrics != nil {
+		reg.MustRegister(s.metrics)
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
 }

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/exceptions"
@@ -78,6 +80,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (auth.trusted_proxies); from any other peer it is ignored.
 	TrustedProxies []netip.Prefix
+	// Metrics, when set, are served on /metrics beside the fleet's gauges:
+	// what this process counted since it started (metrics.Process).
+	Metrics prometheus.Collector
 }
 
 // OpenAlert is an alert that fired and has not resolved, as the pages show it.
@@ -114,6 +119,8 @@ type Server struct {
 	openMode bool
 	closed   atomic.Bool // open mode has ended
 	listen   string
+
+	metrics prometheus.Collector
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
@@ -132,6 +139,7 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.excTemplates = o.ExceptionTemplates
+	s.metrics = o.Metrics
 	s.dataNow = o.DataNow
 	if s.dataNow == nil {
 		s.dataNow = s.now

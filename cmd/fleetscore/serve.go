@@ -14,6 +14,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/metrics"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/server"
 )
@@ -78,7 +79,10 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	if !ok {
 		return fmt.Errorf("database %s cannot serve the dashboard", redactDSN(cfg.Database))
 	}
-	w, err := wire(cfg, hc, log)
+	// What this process does, counted for /metrics: every answer of Entra
+	// and Graph on the collection's client, and each tenant collection.
+	counted := metrics.New(version)
+	w, err := wire(cfg, graph.CountAnswers(hc, counted), log)
 	if err != nil {
 		return err
 	}
@@ -100,7 +104,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	afterRun := alertsAfterRun(cfg, store, log)
 	var srv *server.Server
 	runner := &collect.Runner{
-		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc, Scrub: scrubberOf(cfg)},
+		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc, Scrub: scrubberOf(cfg), Observer: counted},
 		Jobs:      func() []collect.Job { return w.jobs },
 		Schedule:  sched,
 		After: func(ctx context.Context, s collect.Summary) {
@@ -135,7 +139,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Exceptions: exceptionBookFor(cfg, store, w), Ready: ready,
 		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
 		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow,
-		ExceptionTemplates: templatesOf(cfg)})
+		ExceptionTemplates: templatesOf(cfg), Metrics: counted})
 	if err != nil {
 		return err
 	}
