@@ -51,17 +51,7 @@ func TestContainerServeAndHealthcheck(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := newURLWatcher(regexp.MustCompile(`dashboard: http://\S*:(\d+)/`))
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), out, io.Discard) }()
-	var port string
-	select {
-	case port = <-out.found:
-	case err := <-done:
-		t.Fatalf("serve ended: %v\n%s", err, out.String())
-	}
+	port, stop := startServe(t, getenv, `dashboard: http://\S*:(\d+)/`)
 
 	// The healthcheck reads the same environment; only the port is the one
 	// serve got (the image has a fixed one, 8080).
@@ -75,10 +65,7 @@ func TestContainerServeAndHealthcheck(t *testing.T) {
 		t.Errorf("healthcheck --listen [::]:%s: exit %d, %q", port, exitCode(r.err), r.stderr)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	stop()
 	r = runCmd(t, getenv, "healthcheck")
 	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "unhealthy: GET http://127.0.0.1:"+port+"/healthz: ") ||
 		!strings.Contains(r.stderr, "connection refused") || strings.Count(r.stderr, "\n") != 1 {
@@ -98,6 +85,71 @@ func TestContainerServeAndHealthcheck(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and one line with %q", c.env, exitCode(r.err), r.stderr, c.want)
 		}
 	}
+}
+
+// TestHealthcheckTLS: with auth.tls_cert, the healthcheck asks over HTTPS
+// and trusts the server only if it presents that certificate (issued for
+// the public name, not for loopback).
+func TestHealthcheckTLS(t *testing.T) {
+	cfg, _ := writeConfig(t, []tenantSpec{{name: "Contoso", consent: true}})
+	dir := filepath.Dir(cfg)
+	for _, name := range []string{"tls", "other"} {
+		certPEM, keyPEM, _, err := selfSignedCert("fleetscore.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name+".crt"), certPEM, 0o600)
+		os.WriteFile(filepath.Join(dir, name+".key"), keyPEM, 0o600)
+	}
+	data, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, append(data, "auth:\n  tls_cert: tls.crt\n  tls_key: tls.key\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FLEETSCORE_CONFIG": cfg, "FLEETSCORE_LISTEN": "127.0.0.1:0"}
+	getenv := func(k string) string { return vars[k] }
+	if r := runWithStdinEnv(t, getenv, "long enough password\n", "user", "add", "ann", "--role", "admin"); r.err != nil {
+		t.Fatal(r.err, r.stderr)
+	}
+	port, stop := startServe(t, getenv, `dashboard: https://127\.0\.0\.1:(\d+)/`)
+	defer stop()
+	vars["FLEETSCORE_LISTEN"] = "127.0.0.1:" + port
+	if r := runCmd(t, getenv, "healthcheck"); r.err != nil || !strings.Contains(r.stdout, "healthy: https://127.0.0.1:"+port+"/healthz") {
+		t.Errorf("healthcheck over TLS: exit %d, %q %q", exitCode(r.err), r.stdout, r.stderr)
+	}
+	// A config naming another certificate than the one served: refused.
+	other := filepath.Join(dir, "other.yaml")
+	os.WriteFile(other, append(data, "auth:\n  tls_cert: other.crt\n  tls_key: other.key\n"...), 0o600)
+	vars["FLEETSCORE_CONFIG"] = other
+	if r := runCmd(t, getenv, "healthcheck"); exitCode(r.err) != 1 || !strings.Contains(r.stderr, "is not auth.tls_cert") {
+		t.Errorf("healthcheck against another certificate: exit %d, %q", exitCode(r.err), r.stderr)
+	}
+}
+
+// startServe runs `serve` with no flags in getenv's environment until stop,
+// and returns the port it printed (the first submatch of pattern).
+func startServe(t *testing.T, getenv func(string) string, pattern string) (port string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := newURLWatcher(regexp.MustCompile(pattern))
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), out, io.Discard) }()
+	select {
+	case port = <-out.found:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve ended: %v\n%s", err, out.String())
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return port, stop
 }
 
 func runWithStdinEnv(t *testing.T, getenv func(string) string, stdin string, args ...string) result {
