@@ -26,7 +26,7 @@ import (
 
 // Defaults for the optional keys.
 const (
-	DefaultDatabase      = "sqlite:data/fleetscore.db" // relative to the config file's folder
+	DefaultDatabase      = "sqlite:data/fleetscore.db" // relative to the config file's folder, unless $FLEETSCORE_DATA or $STATE_DIRECTORY is set (env.go)
 	DefaultTargetPercent = 75.0
 	DefaultCloud         = "global"
 	DefaultConcurrency   = 8

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -112,6 +111,9 @@ func (p *parser) config(data []byte) *Config {
 		c.Timeout = v
 	}
 	if v, ok := p.listen(top["listen"]); ok {
+		c.Listen = v
+	}
+	if v, ok := p.envListen(); ok {
 		c.Listen = v
 	}
 	if v, ok := p.schedule(top["schedule"]); ok {
@@ -277,7 +279,7 @@ func (p *parser) database(e entry) string {
 		if !e.missing() {
 			return ""
 		}
-		v = DefaultDatabase
+		v = p.defaultDatabase()
 	}
 	line := e.line()
 	switch {
@@ -408,18 +410,12 @@ func (p *parser) timeout(e entry) (time.Duration, bool) {
 }
 
 func (p *parser) listen(e entry) (string, bool) {
-	const fix = "write host:port, like listen: 127.0.0.1:8080 (this machine only) or listen: :8080 (every interface)"
 	v, ok := p.scalar(e, "host:port", "listen: 127.0.0.1:8080")
 	if !ok {
 		return "", false
 	}
-	_, port, err := net.SplitHostPort(v)
-	if err != nil {
-		p.fail(e.key.Line, fmt.Sprintf("listen %q is not host:port", v), fix)
-		return "", false
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		p.fail(e.key.Line, fmt.Sprintf("listen %q has no valid port", v), "the port is a number from 0 to 65535; "+fix)
+	if what, fix := listenProblem(v); what != "" {
+		p.fail(e.key.Line, "listen "+what, fix)
 		return "", false
 	}
 	return v, true

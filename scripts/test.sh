@@ -38,6 +38,11 @@ say "$(go version)"
 # openssl makes the PFX files the config tests read.
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 
+# systemd-analyze, for deploy/'s unit tests (verify, and security
+# --offline=yes for the exposure score): Debian's systemd package. Installing
+# it starts nothing where systemd is not PID 1 (a container).
+command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+
 # Chromium, for the dashboard's browser tests (server/pages_test.go, driven
 # by chromedp): Debian's package, at /usr/bin/chromium. The tests fail, not
 # skip, without it.

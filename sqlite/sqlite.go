@@ -70,8 +70,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		w.SetConnMaxIdleTime(0)
 		r = w
 	} else {
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("create the folder of database %s: %w", path, err)
+		if err := createPrivate(path); err != nil {
+			return nil, err
 		}
 		if w, err = sql.Open("sqlite", fileURI(path)+"?"+params(false, false)); err != nil {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -104,6 +104,24 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return &Store{Store: rs, w: w, r: r, path: path}, nil
+}
+
+// createPrivate creates the database's folder (0700) and an empty database
+// file (0600) when they do not exist yet: SQLite gives the -wal and -shm
+// files the database file's mode, so no file of it is readable by others.
+// Existing folders and files keep their modes.
+func createPrivate(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create the folder of database %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // parseDSN returns the file path of dsn, or "" for an in-memory database.

@@ -53,6 +53,7 @@ func commands() []command {
 		{name: "collect", summary: "collect every tenant's Secure Score once, then exit", run: cmdCollect},
 		{name: "tenants", summary: "list tenants with their latest score and last collection", run: cmdTenants},
 		{name: "serve", summary: "collect on the schedule and serve the dashboard, the API and metrics", run: cmdServe},
+		{name: "healthcheck", summary: "exit 0 when the server of the config answers /healthz, else 1 (the container's HEALTHCHECK)", run: cmdHealthcheck},
 		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
 		{name: "alerts", summary: "send a test message to every alert channel (test), or show open alerts (list)", run: cmdAlerts},
 		{name: "exceptions", summary: "apply an exception (third party, accepted risk, reviewed) at tenants (add), or list the register (list)", run: cmdExceptions},

@@ -26,9 +26,7 @@ import (
 
 func runWithStdin(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	var out, errb bytes.Buffer
-	err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(stdin), &out, &errb)
-	return result{out.String(), errb.String(), err}
+	return runWithStdinEnv(t, func(string) string { return "" }, stdin, args...)
 }
 
 // TestUsersAndTokens: serve refuses a non-loopback address until a user
