@@ -2,6 +2,9 @@ package server
 
 import (
 	"net/http"
+	"net/url"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,5 +152,66 @@ func TestActionsLongCSV(t *testing.T) {
 	}
 	if resp, _ := x.do(t, "GET", "/api/v1/actions?long=1", "analyst", "Accept", "text/csv"); resp.StatusCode != 200 {
 		t.Errorf("long=1 with Accept: text/csv: %d", resp.StatusCode)
+	}
+}
+
+// mWeb is a Web.Contents call of the README's Power Query: its relative
+// path (with " & id & " where a tenant ID goes) and its Query record.
+var mWeb = regexp.MustCompile(`RelativePath = ("[^"]*"(?: & id & "[^"]*")?)(?:, Query = \[([^\]]*)\])?`)
+
+// mColumn is a column an M query types or reads.
+var mColumn = regexp.MustCompile(`\{"([a-z_]+)", type |\[(tenant_id)\]|\{("[a-z_]+"(?:, "[a-z_]+")*)\}, MissingField`)
+
+// TestReadmePowerQuery sends what each query of the README's Power BI
+// section asks for, with the Basic credential it tells people to use, and
+// checks that the answers have every column the query names.
+func TestReadmePowerQuery(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "### Power BI and Excel")
+	section := text[start : start+1+strings.Index(text[start+1:], "\n### ")]
+	blocks := strings.Split(section, "```m\n")[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("%d M queries in the README's Power BI section; want the tenants, scores and actions", len(blocks))
+	}
+	x := newAuthFixture(t)
+	for _, block := range blocks {
+		block = block[:strings.Index(block, "```")]
+		var answers strings.Builder
+		for _, c := range mWeb.FindAllStringSubmatch(block, -1) {
+			path := "/" + strings.ReplaceAll(strings.ReplaceAll(strings.Trim(c[1], `"`), `" & id & "`, x.a), `"`, "")
+			q := url.Values{}
+			for _, kv := range strings.Split(c[2], ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					q.Set(strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`))
+				}
+			}
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			resp, body := x.do(t, "GET", path, "", "Authorization", basicAuth("powerbi", x.tokens["analyst"]))
+			if resp.StatusCode != 200 || len(body) < 100 {
+				t.Errorf("the README's %s: %d\n%.300s", path, resp.StatusCode, body)
+			}
+			answers.WriteString(body)
+		}
+		var cols []string
+		for _, m := range mColumn.FindAllStringSubmatch(block, -1) {
+			cols = append(cols, m[1], m[2])
+			for _, c := range strings.Split(m[3], ", ") {
+				cols = append(cols, strings.Trim(c, `"`))
+			}
+		}
+		if len(cols) == 0 && !strings.Contains(block, "long") {
+			t.Errorf("found no column in the M query:\n%s", block)
+		}
+		for _, c := range cols {
+			if c != "" && !strings.Contains(answers.String(), c) {
+				t.Errorf("the README's M reads column %s, which its answers lack:\n%s", c, block)
+			}
+		}
 	}
 }
