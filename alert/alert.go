@@ -124,8 +124,12 @@ type Message struct {
 	// the order they were queued.
 	Messages []Message `json:"messages,omitempty"`
 	Link     string    `json:"link,omitempty"` // where to act, e.g. the control's page in Microsoft Defender
-	OpenedAt time.Time `json:"opened_at"`      // when the alert fired
-	At       time.Time `json:"at"`             // when this event happened
+	// Page is fleetscore's page of the message, when Engine.PublicURL is
+	// set: the tenant's page, or the alerts page for a digest or an alert
+	// about the fleet. Set as it is sent.
+	Page     string    `json:"page,omitempty"`
+	OpenedAt time.Time `json:"opened_at"` // when the alert fired
+	At       time.Time `json:"at"`        // when this event happened
 }
 
 // EventLabel is the event in capitals, as the channels show it.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +76,9 @@ type Engine struct {
 	// (Event Digest, Messages). 0 means DefaultDigestOver; negative never
 	// digests.
 	DigestOver int
+	// PublicURL is where people open fleetscore ("https://fleetscore.example.com"):
+	// messages link to its pages (Message.Page). "" links to none.
+	PublicURL string
 
 	ownerOnce sync.Once
 	owner     string
@@ -452,6 +456,7 @@ func digest(list []Delivery, now time.Time) Delivery {
 func (e *Engine) send(ctx context.Context, ch Channel, d Delivery, retry Retry) error {
 	m := d.Message
 	m.ID, m.AlertID = d.ID, d.AlertID
+	m.Page = e.page(m)
 	var last error
 	for n := 1; n <= retry.Attempts; n++ {
 		if n > 1 {
@@ -505,6 +510,18 @@ func (e *Engine) finish(ctx context.Context, log *slog.Logger, d Delivery, statu
 	}
 }
 
+// page is fleetscore's page of a message: its tenant's, or the alerts page.
+func (e *Engine) page(m Message) string {
+	if e.PublicURL == "" {
+		return ""
+	}
+	base := strings.TrimRight(e.PublicURL, "/")
+	if m.TenantID == "" || m.Event == Digest || m.Event == Test {
+		return base + "/alerts"
+	}
+	return base + "/tenants/" + url.PathEscape(m.TenantID)
+}
+
 // TestResult is the outcome of a test message to one channel.
 type TestResult struct {
 	Channel string
@@ -526,6 +543,7 @@ func (e *Engine) Test(ctx context.Context) []TestResult {
 				Summary: fmt.Sprintf("This is a test message from fleetscore to the %s channel %s. Alerts sent here look like this one.", ch.Type(), ch.Name()),
 				Facts:   []Fact{{"Channel", ch.Name()}, {"Type", ch.Type()}, {"Sent", when(now)}},
 				At:      now, OpenedAt: now}
+			m.Page = e.page(m)
 			start := time.Now()
 			tctx, cancel := context.WithTimeout(ctx, timeout)
 			err := ch.Send(tctx, m)

@@ -502,6 +502,19 @@ func expectContains(t *testing.T, what string, s seen, parts ...string) {
 	}
 }
 
+// shownByTeams is a card's text as Teams shows it: Markdown's backslash
+// escapes (a backslash before ASCII punctuation) removed.
+func shownByTeams(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // teamsMessages decodes the Adaptive Cards the receiver took.
 func teamsMessages(t *testing.T, rx *alerttest.Receiver) []seen {
 	t.Helper()
@@ -531,15 +544,16 @@ func teamsMessages(t *testing.T, rx *alerttest.Receiver) []seen {
 		card := p.Attachments[0].Content
 		var body strings.Builder
 		for _, b := range card.Body {
-			body.WriteString(b.Text + "\n")
+			body.WriteString(shownByTeams(b.Text) + "\n")
 			for _, f := range b.Facts {
-				body.WriteString(f.Title + ": " + f.Value + "\n")
+				body.WriteString(shownByTeams(f.Title) + ": " + shownByTeams(f.Value) + "\n")
 			}
 		}
 		for _, a := range card.Actions {
 			body.WriteString(a.Type + " " + a.URL + "\n")
 		}
-		out = append(out, seen{event: strings.ToLower(card.Body[0].Text), title: card.Body[1].Text, summary: card.Body[2].Text, body: body.String()})
+		out = append(out, seen{event: strings.ToLower(card.Body[0].Text), title: shownByTeams(card.Body[1].Text),
+			summary: shownByTeams(card.Body[2].Text), body: body.String()})
 	}
 	return out
 }

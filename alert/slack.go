@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 // Slack posts to a Slack incoming webhook
@@ -69,53 +68,79 @@ type (
 	}
 )
 
-// Slack's limits: a header's text, a section's fields and a field's text.
+// Slack's limits (https://api.slack.com/reference/block-kit/blocks): a
+// header's text, a section's fields and a field's text, a section's text
+// and a button's URL. The top-level text is held to a section's limit too
+// (Slack cuts it only at 40,000), so the notification says what the
+// message says. A message shows at most slackFactsMax facts (a digest's
+// alerts), then "… and N more".
 const (
 	slackHeaderMax = 150
 	slackFieldsMax = 10
 	slackFieldMax  = 2000
+	slackTextMax   = 3000
+	slackURLMax    = 3000
+	slackFactsMax  = 30
+	slackNameMax   = 200 // a fact's name, of its field's slackFieldMax
 )
 
 func slackPayload(m Message) slackMessage {
 	head := m.EventLabel() + " · " + m.Title
+	text := head + ": " + m.Summary
+	if m.Reason != "" {
+		text += " Why: " + m.Reason
+	}
 	out := slackMessage{
-		Text: head + ": " + m.Summary,
+		Text: clip(text, slackTextMax, slackEscaper),
 		Blocks: []slackBlock{
-			{Type: "header", Text: &slackText{Type: "plain_text", Text: truncate(head, slackHeaderMax)}},
-			{Type: "section", Text: &slackText{Type: "mrkdwn", Text: slackEscape(m.Summary)}},
+			{Type: "header", Text: &slackText{Type: "plain_text", Text: clip(head, slackHeaderMax, plain)}},
+			slackSection(clip(m.Summary, slackTextMax, slackEscaper)),
 		},
 	}
 	if m.Reason != "" {
-		out.Text += " Why: " + m.Reason
-		out.Blocks = append(out.Blocks, slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn",
-			Text: truncate("*Why:* "+slackEscape(m.Reason), slackFieldMax)}})
+		const why = "*Why:* "
+		out.Blocks = append(out.Blocks, slackSection(why+clip(m.Reason, slackTextMax-len(why), slackEscaper)))
 	}
+	shown := m.Facts[:min(len(m.Facts), slackFactsMax)]
 	var fields []slackText
-	for _, f := range m.Facts {
-		fields = append(fields, slackText{Type: "mrkdwn", Text: truncate("*"+slackEscape(f.Name)+"*\n"+slackEscape(f.Value), slackFieldMax)})
+	for _, f := range shown {
+		name := "*" + clip(f.Name, slackNameMax, slackEscaper) + "*\n"
+		fields = append(fields, slackText{Type: "mrkdwn", Text: name + clip(f.Value, slackFieldMax-textLen(name), slackEscaper)})
 	}
 	for len(fields) > 0 {
 		n := min(len(fields), slackFieldsMax)
 		out.Blocks = append(out.Blocks, slackBlock{Type: "section", Fields: fields[:n]})
 		fields = fields[n:]
 	}
-	if m.Link != "" {
-		out.Blocks = append(out.Blocks, slackBlock{Type: "actions", Elements: []any{
-			slackButton{Type: "button", Text: slackText{Type: "plain_text", Text: linkText}, URL: m.Link}}})
+	if rest := len(m.Facts) - len(shown); rest > 0 {
+		out.Blocks = append(out.Blocks, slackSection(more(rest, m.Page, func(text, url string) string {
+			return "<" + escape(url, slackEscaper) + "|" + text + ">"
+		})))
+	}
+	var buttons []any
+	for _, b := range []struct{ text, url string }{{linkText, m.Link}, {pageText, m.Page}} {
+		if b.url != "" && len(b.url) <= slackURLMax {
+			buttons = append(buttons, slackButton{Type: "button", Text: slackText{Type: "plain_text", Text: b.text}, URL: b.url})
+		}
+	}
+	if len(buttons) > 0 {
+		out.Blocks = append(out.Blocks, slackBlock{Type: "actions", Elements: buttons})
 	}
 	out.Blocks = append(out.Blocks, slackBlock{Type: "context", Elements: []any{
-		slackText{Type: "mrkdwn", Text: slackEscape(footer(m))}}})
+		slackText{Type: "mrkdwn", Text: clip(footer(m), slackTextMax, slackEscaper)}}})
 	return out
 }
 
-// slackEscape escapes what mrkdwn gives a meaning to
-// (https://api.slack.com/reference/surfaces/formatting#escaping).
-func slackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+func slackSection(mrkdwn string) slackBlock {
+	return slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: mrkdwn}}
 }
 
-// linkText is the label of the link to the control in Microsoft Defender.
-const linkText = "Open in Microsoft Defender"
+// linkText is the label of the link to the control in Microsoft Defender,
+// pageText that of the link to fleetscore's page (Message.Page).
+const (
+	linkText = "Open in Microsoft Defender"
+	pageText = "Open in fleetscore"
+)
 
 // footer says where a message comes from: the rule and the alert.
 func footer(m Message) string {
@@ -130,12 +155,4 @@ func footer(m Message) string {
 		s += " · open since " + when(m.OpenedAt)
 	}
 	return s + " · " + when(m.At)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

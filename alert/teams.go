@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 )
 
 // Teams posts an Adaptive Card to a Microsoft Teams channel through a
@@ -85,7 +87,36 @@ type (
 	}
 )
 
+// Teams refuses a card over about 28 KB (of the JSON posted); a card is
+// kept under teamsMaxBytes by showing only the facts that fit, then "… and
+// N more". Each text is cut first, so that one huge name cannot fill it.
+const (
+	teamsMaxBytes = 27 * 1024
+	teamsTitleMax = 400
+	teamsTextMax  = 3000
+	teamsNameMax  = 200  // a fact's title
+	teamsValueMax = 1000 // a fact's value
+)
+
 func teamsPayload(m Message) teamsMessage {
+	facts := make([]teamsFact, len(m.Facts))
+	for i, f := range m.Facts {
+		facts[i] = teamsFact{Title: clip(f.Name, teamsNameMax, teamsEscaper), Value: clip(f.Value, teamsValueMax, teamsEscaper)}
+	}
+	fits := func(n int) bool {
+		b, err := json.Marshal(teamsCardOf(m, facts, n))
+		return err == nil && len(b) <= teamsMaxBytes
+	}
+	n := len(facts)
+	if !fits(n) {
+		// The largest number of facts that fits (a card grows with each).
+		n = max(sort.Search(len(facts)+1, func(k int) bool { return !fits(k) })-1, 0)
+	}
+	return teamsCardOf(m, facts, n)
+}
+
+// teamsCardOf is the card of m showing the first n of its facts.
+func teamsCardOf(m Message, facts []teamsFact, n int) teamsMessage {
 	color := "Accent"
 	switch m.Event {
 	case Firing:
@@ -100,23 +131,26 @@ func teamsPayload(m Message) teamsMessage {
 		MSTeams: map[string]any{"width": "Full"},
 		Body: []teamsElement{
 			{Type: "TextBlock", Text: m.EventLabel(), Weight: "Bolder", Size: "Small", Color: color},
-			{Type: "TextBlock", Text: m.Title, Weight: "Bolder", Size: "Medium", Wrap: true},
-			{Type: "TextBlock", Text: m.Summary, Wrap: true},
+			{Type: "TextBlock", Text: clip(m.Title, teamsTitleMax, teamsEscaper), Weight: "Bolder", Size: "Medium", Wrap: true},
+			{Type: "TextBlock", Text: clip(m.Summary, teamsTextMax, teamsEscaper), Wrap: true},
 		},
 	}
 	if m.Reason != "" {
-		card.Body = append(card.Body, teamsElement{Type: "TextBlock", Text: "Why: " + m.Reason, Wrap: true})
+		card.Body = append(card.Body, teamsElement{Type: "TextBlock", Text: "Why: " + clip(m.Reason, teamsTextMax, teamsEscaper), Wrap: true})
 	}
-	if len(m.Facts) > 0 {
-		fs := teamsElement{Type: "FactSet"}
-		for _, f := range m.Facts {
-			fs.Facts = append(fs.Facts, teamsFact{Title: f.Name, Value: f.Value})
+	if n > 0 {
+		card.Body = append(card.Body, teamsElement{Type: "FactSet", Facts: facts[:n]})
+	}
+	if rest := len(facts) - n; rest > 0 {
+		card.Body = append(card.Body, teamsElement{Type: "TextBlock", Wrap: true, Text: more(rest, m.Page, func(text, url string) string {
+			return "[" + text + "](" + strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(url) + ")"
+		})})
+	}
+	card.Body = append(card.Body, teamsElement{Type: "TextBlock", Text: clip(footer(m), teamsTextMax, teamsEscaper), Size: "Small", IsSubtle: true, Wrap: true})
+	for _, a := range []struct{ title, url string }{{linkText, m.Link}, {pageText, m.Page}} {
+		if a.url != "" {
+			card.Actions = append(card.Actions, teamsAction{Type: "Action.OpenUrl", Title: a.title, URL: a.url})
 		}
-		card.Body = append(card.Body, fs)
-	}
-	card.Body = append(card.Body, teamsElement{Type: "TextBlock", Text: footer(m), Size: "Small", IsSubtle: true, Wrap: true})
-	if m.Link != "" {
-		card.Actions = []teamsAction{{Type: "Action.OpenUrl", Title: linkText, URL: m.Link}}
 	}
 	return teamsMessage{Type: "message", Attachments: []teamsAttachment{
 		{ContentType: "application/vnd.microsoft.card.adaptive", Content: card}}}

@@ -50,8 +50,9 @@ type Snapshot struct {
 type Archiver interface {
 	// Put stores the snapshot at BlobName(s.TenantID, s.Day), replacing
 	// what was there, so it is idempotent, and records s.TenantName as the
-	// tenant's name. A failure (also a TenantID that is not a GUID) is an
-	// *Error.
+	// tenant's name. When s.Day is the newest day the tenant has, it also
+	// replaces LatestName(s.TenantID) with the snapshot. A failure (also a
+	// TenantID that is not a GUID) is an *Error.
 	Put(ctx context.Context, s Snapshot) error
 	// Has reports whether the tenant's day is archived. A failure is an *Error.
 	Has(ctx context.Context, tenantID string, day fleetscore.Day) (bool, error)
@@ -100,6 +101,19 @@ func folderOf(tenantID string) string {
 	return SafeName(strings.ToLower(tenantID))
 }
 
+// LatestName is where the tenant's newest snapshot is kept besides its day:
+// "latest/{tenant ID}.json", one blob (or file) per client that Power BI can
+// read as the old runbooks' report did. Put replaces it whenever the day it
+// stores is the tenant's newest (never with an older day, such as a retried
+// one), in one upload or one rename, so a reader sees the old snapshot or
+// the new one, never a mix.
+func LatestName(tenantID string) string {
+	return LatestFolder + "/" + folderOf(tenantID) + ".json"
+}
+
+// LatestFolder is the folder (prefix) of LatestName.
+const LatestFolder = "latest"
+
 // LegacyBlobName is where versions before the tenant-ID layout kept a
 // tenant's day: "{SafeName(tenant name)}/{YYYY-MM-DD}.json". Migrate moves
 // such days to BlobName.
@@ -117,6 +131,7 @@ const sidecarName = "tenant.json"
 const (
 	metaTenantID   = "tenant_id"
 	metaTenantName = "tenant_name"
+	metaDay        = "day" // of the latest/ blob: the day it holds
 )
 
 // checkID is the snapshot's canonical tenant ID, or the *Error refusing it.

@@ -153,21 +153,74 @@ func (c *Container) Put(ctx context.Context, s Snapshot) error {
 	if err != nil {
 		return c.fail("put", s, err)
 	}
+	if err := c.putLatest(ctx, s); err != nil {
+		e := c.fail("put", s, err)
+		e.Msg = "replace " + LatestName(s.TenantID) + ": " + e.Msg
+		return e
+	}
 	return nil
+}
+
+// putLatest replaces latest/{id}.json with the snapshot unless that blob
+// holds a newer day (its metadata day). The upload is conditional on the
+// blob read (its ETag, or none there), so of two writers the one with the
+// newer day wins; a writer that loses reads again.
+func (c *Container) putLatest(ctx context.Context, s Snapshot) error {
+	b := c.client.NewBlobClient(LatestName(s.TenantID))
+	for range 3 {
+		props, err := b.GetProperties(ctx, nil)
+		var re *azcore.ResponseError
+		mac := &blob.ModifiedAccessConditions{}
+		switch {
+		case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+			none := azcore.ETagAny
+			mac.IfNoneMatch = &none
+		case err != nil:
+			return err
+		default:
+			if have, ok := latestDay(props.Metadata); ok && have.After(s.Day) {
+				return nil
+			}
+			mac.IfMatch = props.ETag
+		}
+		err = c.uploadAt(ctx, LatestName(s.TenantID), s, &blob.AccessConditions{ModifiedAccessConditions: mac})
+		if !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+			return err
+		}
+	}
+	return fmt.Errorf("%s changed under every one of 3 tries; the next run tries again", LatestName(s.TenantID))
+}
+
+// latestDay is the day a latest/ blob's metadata says it holds. Metadata
+// keys come back in any case.
+func latestDay(md map[string]*string) (fleetscore.Day, bool) {
+	for k, v := range md {
+		if strings.EqualFold(k, metaDay) && v != nil {
+			d, err := fleetscore.ParseDay(*v)
+			return d, err == nil
+		}
+	}
+	return fleetscore.Day{}, false
 }
 
 // upload writes s at BlobName(s.TenantID, s.Day); with cond, only as cond
 // allows (a migration's If-None-Match: *).
 func (c *Container) upload(ctx context.Context, s Snapshot, cond *blob.AccessConditions) error {
+	return c.uploadAt(ctx, BlobName(s.TenantID, s.Day), s, cond)
+}
+
+// uploadAt writes s's JSON as the block blob name, with its tenant and day
+// as metadata.
+func (c *Container) uploadAt(ctx context.Context, blobName string, s Snapshot, cond *blob.AccessConditions) error {
 	sum := md5.Sum(s.JSON)
 	contentType := "application/json"
-	id, name := s.TenantID, url.PathEscape(s.TenantName)
-	_, err := c.client.NewBlockBlobClient(BlobName(s.TenantID, s.Day)).Upload(ctx,
+	id, name, day := s.TenantID, url.PathEscape(s.TenantName), s.Day.String()
+	_, err := c.client.NewBlockBlobClient(blobName).Upload(ctx,
 		streaming.NopCloser(bytes.NewReader(s.JSON)),
 		&blockblob.UploadOptions{
 			HTTPHeaders:             &blob.HTTPHeaders{BlobContentType: &contentType, BlobContentMD5: sum[:]},
 			TransactionalValidation: blob.TransferValidationTypeMD5(sum[:]),
-			Metadata:                map[string]*string{metaTenantID: &id, metaTenantName: &name},
+			Metadata:                map[string]*string{metaTenantID: &id, metaTenantName: &name, metaDay: &day},
 			AccessConditions:        cond,
 		})
 	return err

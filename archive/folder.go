@@ -27,6 +27,8 @@ type Dir struct {
 
 	mu    sync.Mutex
 	names map[string]string // tenant ID -> the name its tenant.json holds
+
+	latestMu sync.Mutex // one look at the newest day and write of latest/ at a time
 }
 
 // sidecar is the content of a tenant's tenant.json.
@@ -70,7 +72,34 @@ func (d *Dir) Put(ctx context.Context, s Snapshot) error {
 	if err := d.recordName(id, s.TenantName); err != nil {
 		return newError("put", s, "record the tenant's name: "+err.Error(), err)
 	}
+	if err := d.putLatest(id, s); err != nil {
+		return newError("put", s, "replace "+LatestName(id)+": "+err.Error(), err)
+	}
 	return nil
+}
+
+// LatestPath is the file that holds the tenant's newest snapshot:
+// {dir}/latest/{tenant ID}.json.
+func (d *Dir) LatestPath(tenantID string) string {
+	return filepath.Join(d.dir, filepath.FromSlash(LatestName(tenantID)))
+}
+
+// putLatest replaces latest/{id}.json with the snapshot when its day is the
+// newest of the tenant's day files (written before, so that of two Puts the
+// newer day's always ends there).
+func (d *Dir) putLatest(id string, s Snapshot) error {
+	d.latestMu.Lock()
+	defer d.latestMu.Unlock()
+	entries, err := os.ReadDir(filepath.Join(d.dir, id))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if day, ok := parseDayFile(e.Name()); ok && day.After(s.Day) && e.Type().IsRegular() {
+			return nil
+		}
+	}
+	return writeFileAtomic(d.LatestPath(id), s.JSON)
 }
 
 // recordName writes the tenant's tenant.json when it does not hold name yet.

@@ -26,7 +26,7 @@ type backend struct {
 	arc   archive.Archiver
 	write func(t *testing.T, name string, data []byte) // name with "/", as BlobName gives
 	read  func(t *testing.T, name string) ([]byte, bool)
-	names func(t *testing.T) []string // every day file, sorted; not tenant.json
+	names func(t *testing.T) []string // every day file, sorted; not tenant.json nor latest/
 	// tenant is the name recorded beside the tenant's day (tenant.json, or
 	// the day's blob metadata).
 	tenant func(t *testing.T, tenantID string, day fleetscore.Day) string
@@ -75,8 +75,9 @@ func folderBackend(t *testing.T) backend {
 				if err != nil || d.IsDir() || d.Name() == "tenant.json" {
 					return err
 				}
-				rel, _ := filepath.Rel(dir, p)
-				out = append(out, filepath.ToSlash(rel))
+				if rel, _ := filepath.Rel(dir, p); !strings.HasPrefix(filepath.ToSlash(rel), archive.LatestFolder+"/") {
+					out = append(out, filepath.ToSlash(rel))
+				}
 				return nil
 			})
 			if err != nil {
@@ -150,7 +151,9 @@ func blobBackend(t *testing.T) backend {
 					t.Fatal(err)
 				}
 				for _, b := range page.Segment.BlobItems {
-					out = append(out, *b.Name)
+					if !strings.HasPrefix(*b.Name, archive.LatestFolder+"/") {
+						out = append(out, *b.Name)
+					}
 				}
 			}
 			slices.Sort(out)
@@ -417,5 +420,69 @@ func TestLegacyCollisions(t *testing.T) {
 	want := []string{"Contoso Ltd: " + dotID + " " + noDotID, "A_B: aaaaaaaa-0000-4000-8000-000000000002 aaaaaaaa-0000-4000-8000-000000000003"}
 	if !slices.Equal(s, want) {
 		t.Errorf("collisions %q, want %q", s, want)
+	}
+}
+
+// TestLatestHoldsTheNewestDay: after each of two collections,
+// latest/{tenant ID}.json holds the tenant's newest day, byte for byte,
+// whatever order the collector puts the days in, and a day retried later
+// (older) never replaces it; another tenant's latest is its own.
+func TestLatestHoldsTheNewestDay(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		d := func(n int) fleetscore.Day { return day1.AddDays(n) }
+		snap := func(id string, n int, seed string) archive.Snapshot {
+			return archive.Snapshot{TenantID: id, TenantName: "Contoso", Day: d(n), JSON: payload(id[:4]+seed+d(n).String(), 2_000)}
+		}
+		latest := func(id string) []byte {
+			t.Helper()
+			data, ok := b.read(t, archive.LatestName(id))
+			if !ok {
+				t.Fatalf("no %s", archive.LatestName(id))
+			}
+			return data
+		}
+		put := func(s archive.Snapshot) {
+			t.Helper()
+			if err := b.arc.Put(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The first collection: a backfill, the newest day in the middle.
+		first := []archive.Snapshot{snap(dotID, 1, "a"), snap(dotID, 3, "a"), snap(dotID, 0, "a"), snap(dotID, 2, "a")}
+		for _, s := range first {
+			put(s)
+		}
+		put(snap(noDotID, 1, "a"))
+		if got := latest(dotID); !bytes.Equal(got, first[1].JSON) {
+			t.Errorf("after the first collection latest/ holds %.60s…; want day %s", got, first[1].Day)
+		}
+		// The second collection: a new day, a day retried from the
+		// backlog (older), and the new day collected again the same day.
+		put(snap(dotID, 4, "a"))
+		put(snap(dotID, 1, "retried"))
+		newest := snap(dotID, 4, "again")
+		put(newest)
+		if got := latest(dotID); !bytes.Equal(got, newest.JSON) {
+			t.Errorf("after the second collection latest/ holds %.60s…; want the newest day %s as last put", got, newest.Day)
+		}
+		if got, want := latest(noDotID), snap(noDotID, 1, "a").JSON; !bytes.Equal(got, want) {
+			t.Errorf("the other tenant's latest/ holds %.60s…", got)
+		}
+		if got, ok := b.read(t, archive.BlobName(dotID, d(1))); !ok || !bytes.Equal(got, snap(dotID, 1, "retried").JSON) {
+			t.Error("the retried day was not stored at its own name")
+		}
+		if names := b.names(t); len(names) != 6 {
+			t.Errorf("day files %q; want the 6 days put", names)
+		}
+	})
+}
+
+func TestLatestName(t *testing.T) {
+	if got := archive.LatestName("{72F988BF-86F1-41AF-91AB-2D7CD011DB47}"); got != "latest/72f988bf-86f1-41af-91ab-2d7cd011db47.json" {
+		t.Errorf("LatestName = %q", got)
+	}
+	if got := archive.LatestName("../.."); got != "latest/_.json" {
+		t.Errorf("LatestName of a hostile ID = %q; want one safe segment", got)
 	}
 }

@@ -1,12 +1,14 @@
 package collect_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/archive"
@@ -81,5 +83,51 @@ func TestArchiveFailureIsRetriedNextRun(t *testing.T) {
 		if err := json.Unmarshal(data, &snap); err != nil || snap.ID != info.ID+"_"+s.Day.String() {
 			t.Errorf("archived %s is not that day's raw snapshot: id %q, %v", s.Day, snap.ID, err)
 		}
+	}
+}
+
+// TestLatestAfterTwoCollections: the archive's latest/{tenant ID}.json is
+// the tenant's newest raw snapshot after the first collection (a backfill
+// of many days) and, a day later, after the second.
+func TestLatestAfterTwoCollections(t *testing.T) {
+	f := newFixture(t, emulator.Options{Seed: 9})
+	dir, err := archive.Folder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := f.emu.AddTenant(emulator.Tenant{ConsentedApps: []string{certAppID}})
+	jobs := []collect.Job{f.job(info, false)}
+	c := f.collector()
+	c.Archive = &folderArchive{dir: dir}
+	c.Now = func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+	var prev fleetscore.Day
+	for run := 1; run <= 2; run++ {
+		if sum := c.Run(context.Background(), jobs); sum.OK != 1 || sum.Results[0].ArchiveErr != nil {
+			t.Fatalf("run %d: ok %d, archive error %v", run, sum.OK, sum.Results[0].ArchiveErr)
+		}
+		want, _ := f.emu.Expected(info.ID)
+		newest := want[len(want)-1].Day
+		for _, s := range want {
+			if s.Day.After(newest) {
+				newest = s.Day
+			}
+		}
+		if !newest.After(prev) {
+			t.Fatalf("run %d: the newest day %s is not after the last run's %s", run, newest, prev)
+		}
+		prev = newest
+		got, err := os.ReadFile(dir.LatestPath(info.ID))
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		day, err := os.ReadFile(dir.Path(info.ID, newest))
+		if err != nil || !bytes.Equal(got, day) {
+			t.Errorf("run %d: latest/ is not the newest day %s (%v)", run, newest, err)
+		}
+		var snap struct{ ID string }
+		if err := json.Unmarshal(got, &snap); err != nil || snap.ID != info.ID+"_"+newest.String() {
+			t.Errorf("run %d: latest/ holds snapshot %q (%v); want %s's", run, snap.ID, err, newest)
+		}
+		f.advance(1)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	"software.sslmate.com/src/go-pkcs12"
 )
 

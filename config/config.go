@@ -67,6 +67,9 @@ type Config struct {
 	// DigestOver is alerts.digest_over: a run that would send a channel
 	// more messages than this sends one digest listing them; 0 never does.
 	DigestOver int
+	// PublicURL is public_url: where people open fleetscore, without a
+	// trailing slash; alert messages link to its pages. "" when unknown.
+	PublicURL string
 	// Warnings are problems that do not stop fleetscore, such as a
 	// certificate that has expired or soon will, in the form of errors.
 	Warnings []string

@@ -12,14 +12,15 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The keys of each block. They are a public interface: documented, in the
 // example, and in users' files.
 var (
 	topKeys = []string{"database", "target_percent", "cloud", "authority_host", "graph_url", "graph_scope",
-		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "write_back", "tenants"}
+		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "write_back", "tenants",
+		"public_url"}
 	appKeys    = []string{"client_id", "certificate", "certificate_password_env", "client_secret_env", "client_secret_file"}
 	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope", "write_back"}
 )
@@ -133,6 +134,7 @@ func (p *parser) config(data []byte) *Config {
 	c.Archive = p.archive(top["archive"])
 	c.Auth = p.auth(top["auth"])
 	c.Exceptions = p.exceptions(top["exceptions"])
+	c.PublicURL = p.publicURL(top["public_url"], c.Auth)
 	return c
 }
 

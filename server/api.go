@@ -422,7 +422,7 @@ func (s *Server) apiControls(w http.ResponseWriter, r *http.Request) {
 
 // actionFilter reads the actions filters.
 func actionFilter(r *http.Request) (query.ActionFilter, error) {
-	if err := checkParams(r, "category", "tier", "user_impact", "implementation_cost", "tenant"); err != nil {
+	if err := checkParams(r, "category", "tier", "user_impact", "implementation_cost", "tenant", "long"); err != nil {
 		return query.ActionFilter{}, err
 	}
 	q := r.URL.Query()
@@ -449,9 +449,18 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	long, err := longForm(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	actions, err := query.Actions(r.Context(), s.srcFor(r.Context()), f)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if long {
+		s.writeList(w, r, actions, func() table { return actionsLongTable(actions) })
 		return
 	}
 	s.writeList(w, r, actions, func() table {
@@ -465,6 +474,41 @@ func (s *Server) apiActions(w http.ResponseWriter, r *http.Request) {
 		}
 		return t
 	})
+}
+
+// longForm reads ?long=: the CSV of actions with one row per action and
+// open tenant (what Power BI and Excel pivot), instead of one row per
+// action with its tenants space-separated in one cell.
+func longForm(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("long")
+	switch v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+	default:
+		return false, badRequest("long %q must be 1 or 0", v)
+	}
+	f, err := format(r)
+	if err != nil {
+		return false, err
+	}
+	if f != "csv" {
+		return false, badRequest("long=1 is a form of the CSV: add format=csv (the JSON lists each action's tenants already)")
+	}
+	return true, nil
+}
+
+// actionsLongTable is the long form of the actions' CSV: one row per
+// action and tenant where it is open, so an action open in n tenants has
+// n rows (its open_tenants) and one done everywhere has none.
+func actionsLongTable(actions []query.Action) table {
+	t := table{name: "actions-long", header: []string{"control", "tenant_id", "title", "category", "tier", "user_impact", "implementation_cost"}}
+	for _, a := range actions {
+		for _, id := range a.Tenants {
+			t.rows = append(t.rows, []string{a.Control, id, a.Title, a.Category, a.Tier, a.UserImpact, a.ImplementationCost})
+		}
+	}
+	return t
 }
 
 func (s *Server) apiFleet(w http.ResponseWriter, r *http.Request) {

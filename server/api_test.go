@@ -137,7 +137,13 @@ func (a *apiFixture) getCSV(t *testing.T, path string) []map[string]string {
 	if !bytes.Contains(body, []byte("\r\n")) {
 		t.Errorf("GET %s: CSV lines must end in CRLF (RFC 4180)", path)
 	}
-	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	return csvRows(t, path, string(body))
+}
+
+// csvRows parses a CSV answer into one map per row, keyed by the header.
+func csvRows(t *testing.T, path, body string) []map[string]string {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatalf("GET %s: CSV does not parse: %v", path, err)
 	}

@@ -115,7 +115,22 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			return
 		}
 		ctx = context.WithValue(ctx, openKey{}, open)
-		if tok, ok := bearer(r); ok && r.URL.Path != "/metrics" {
+		tok, ok := bearer(r)
+		if ok && r.URL.Path == "/metrics" {
+			ok = false // /metrics checks its own token
+		}
+		if _, password, basic := r.BasicAuth(); basic && strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			// Power BI's and Excel's Basic credential: the token is the
+			// password, the user name anything. Only for reading: a
+			// write needs the token as Bearer, so a saved spreadsheet
+			// credential can never change anything.
+			if !basicAccepted(r) {
+				s.denied(w, r.WithContext(ctx), http.StatusUnauthorized, "HTTP Basic (the API token as its password) is accepted only for reading (GET and HEAD): send the token as Authorization: Bearer to change anything")
+				return
+			}
+			tok, ok = password, true
+		}
+		if ok {
 			if s.auth == nil {
 				s.denied(w, r.WithContext(ctx), http.StatusUnauthorized, "this server has no API tokens: send no Authorization header")
 				return
@@ -180,6 +195,13 @@ func (s *Server) misdirected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, msg, http.StatusMisdirectedRequest)
+}
+
+// basicAccepted reports whether a request may carry its API token as the
+// password of HTTP Basic: the API's read-only requests (its JSON and CSV
+// answers), never a write, never a page.
+func basicAccepted(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/api/v1/")
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -296,7 +318,7 @@ func (s *Server) guard(need auth.Role, h http.Handler) http.Handler {
 		p, ok := principalOf(r.Context())
 		if !ok {
 			if isAPI(r) || r.Method != http.MethodGet {
-				s.denied(w, r, http.StatusUnauthorized, "sign in, or send an API token as Authorization: Bearer")
+				s.denied(w, r, http.StatusUnauthorized, "sign in, or send an API token as Authorization: Bearer (to read the API, also as the password of HTTP Basic)")
 				return
 			}
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -319,6 +341,16 @@ func (s *Server) guard(need auth.Role, h http.Handler) http.Handler {
 	})
 }
 
+func basicPresented(r *http.Request) bool {
+	_, _, ok := r.BasicAuth()
+	return ok
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	_, err := r.Cookie(name)
+	return err == nil
+}
+
 // crossSite reports a request a browser says came from another site.
 func crossSite(r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
@@ -337,6 +369,12 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 func (s *Server) denied(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fleetscore"`)
+		if basicAccepted(r) && (basicPresented(r) || !hasCookie(r, SessionCookie)) {
+			// Offered to those that may use it (Excel asks for the
+			// credential on it), but not to a page's own scripts, whose
+			// browser would pop up a password dialog.
+			w.Header().Add("WWW-Authenticate", `Basic realm="fleetscore"`)
+		}
 	}
 	if isAPI(r) || r.URL.Path == "/metrics" {
 		code := "forbidden"

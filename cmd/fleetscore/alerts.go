@@ -74,7 +74,7 @@ func alertEngine(cfg *config.Config, store fleetscore.Store, log *slog.Logger) (
 		over = -1 // digest_over: 0 never digests
 	}
 	return &alert.Engine{Store: state, Source: src, Rules: alertRules(cfg), Channels: alertChannels(cfg, alertHTTPClient()),
-		Tenants: ids, Logger: log, DigestOver: over}, nil
+		Tenants: ids, Logger: log, DigestOver: over, PublicURL: cfg.PublicURL}, nil
 }
 
 // alertsAfterRun returns what collect and serve call after each collection:
