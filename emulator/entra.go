@@ -203,9 +203,15 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	roles := []string{roleSecurityEventsRead}
+	var roles []string
+	if e.reader(def, clientID) {
+		roles = append(roles, roleSecurityEventsRead)
+	}
 	if e.writer(def, clientID) {
 		roles = append(roles, roleSecurityEventsWrite)
+	}
+	if e.mailer(def, clientID) {
+		roles = append(roles, roleMailSend)
 	}
 	if faults.RevokeConsent {
 		roles = nil // the app role assignment is gone: Entra still issues a token, without roles
