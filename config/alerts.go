@@ -22,7 +22,17 @@ const (
 	ChannelTeams   = "teams"   // a Microsoft Teams workflow webhook (Adaptive Card)
 	ChannelSlack   = "slack"   // a Slack incoming webhook
 	ChannelWebhook = "webhook" // any URL, JSON signed with HMAC-SHA256
-	ChannelEmail   = "email"   // SMTP with STARTTLS
+	ChannelEmail   = "email"   // SMTP with STARTTLS, or implicit TLS (465)
+	// ChannelGraphMail is mail sent with Microsoft Graph's sendMail as a
+	// mailbox of the MSSP's own tenant (application permission Mail.Send):
+	// no SMTP at all.
+	ChannelGraphMail = "graph_mail"
+)
+
+// E-mail security modes: an email channel's security:.
+const (
+	SecuritySTARTTLS = "starttls" // the default, except on port 465
+	SecurityTLS      = "tls"      // implicit TLS, the default on port 465
 )
 
 // Alert conditions: a rule's when:. The alert package evaluates them.
@@ -55,7 +65,8 @@ const (
 var (
 	alertingTopKeys = []string{"channels", "alerts"}
 	channelKeys     = []string{"name", "type", "url_env", "url_file", "secret_env", "secret_file",
-		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file"}
+		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security",
+		"tenant_id", "app", "sender"}
 	ruleKeys = []string{"name", "when", "points", "percent", "days", "runs", "tenants", "channels"}
 	// alertsKeys are the keys of alerts: written as a mapping (the list of
 	// rules alone is the older form, still read).
@@ -70,7 +81,9 @@ func channelTypeKeys(typ string) []string {
 	case ChannelWebhook:
 		return []string{"url_env", "url_file", "secret_env", "secret_file"}
 	case ChannelEmail:
-		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file"}
+		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security"}
+	case ChannelGraphMail:
+		return []string{"tenant_id", "app", "sender", "to"}
 	}
 	return nil
 }
@@ -96,7 +109,7 @@ func ruleWhenKeys(when string) []string {
 // loaded from the environment or files and print as REDACTED.
 type Channel struct {
 	Name string
-	Type string // ChannelTeams, ChannelSlack, ChannelWebhook or ChannelEmail
+	Type string // ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail or ChannelGraphMail
 	// URL is where teams, slack and webhook channels post: a secret, since
 	// whoever has a Teams or Slack webhook URL can post to the channel.
 	URL    Secret
@@ -112,6 +125,14 @@ type Channel struct {
 	// must chain to; nil means the system's.
 	RootCAs *x509.CertPool
 	CAFile  string
+	// Security is the email channel's SecuritySTARTTLS or SecurityTLS, as
+	// written or by the port (SecurityTLS on 465).
+	Security string
+	// graph_mail: the MSSP's own tenant, the app that sends (its own app:,
+	// or the file's), and the mailbox it sends as. To holds the recipients.
+	TenantID string
+	App      *App
+	Sender   string
 	// Source names where the URL (or password) came from without showing
 	// it: "url from $FLEETSCORE_TEAMS_URL", "password from file smtp.txt".
 	Source string
@@ -336,7 +357,9 @@ func (p *parser) loadSecret(m map[string]entry, base, holds string) (Secret, str
 
 var channelTypeAliases = map[string]string{
 	"msteams": ChannelTeams, "microsoftteams": ChannelTeams, "teamsworkflow": ChannelTeams, "teamsworkflows": ChannelTeams, "workflow": ChannelTeams,
-	"mail": ChannelEmail, "smtp": ChannelEmail, "e-mail": ChannelEmail,
+	"mail": ChannelEmail, "smtp": ChannelEmail, "e-mail": ChannelEmail, "smtps": ChannelEmail,
+	"graphmail": ChannelGraphMail, "graph": ChannelGraphMail, "sendmail": ChannelGraphMail, "msgraph": ChannelGraphMail,
+	"exchange": ChannelGraphMail, "exchangeonline": ChannelGraphMail, "outlook": ChannelGraphMail, "microsoft365": ChannelGraphMail,
 	"http": ChannelWebhook, "https": ChannelWebhook, "json": ChannelWebhook, "generic": ChannelWebhook, "custom": ChannelWebhook,
 	"slackwebhook": ChannelSlack,
 }
@@ -348,7 +371,7 @@ func (p *parser) channels(e entry) []Channel {
 	}
 	var out []Channel
 	seen := map[string]int{}
-	types := []string{ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail}
+	types := []string{ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail, ChannelGraphMail}
 	for _, item := range items {
 		item = resolve(item)
 		if item.Kind != yaml.MappingNode {
@@ -367,7 +390,7 @@ func (p *parser) channels(e entry) []Channel {
 		v, ok := p.scalar(m["type"], "a channel type", "type: teams")
 		switch {
 		case !ok && m["type"].missing():
-			p.fail(c.Line, fmt.Sprintf("channel %s has no type", label), "add type: teams, slack, webhook or email")
+			p.fail(c.Line, fmt.Sprintf("channel %s has no type", label), "add type: teams, slack, webhook, email or graph_mail")
 			out = append(out, c)
 			continue
 		case !ok:
@@ -375,13 +398,13 @@ func (p *parser) channels(e entry) []Channel {
 			continue
 		}
 		typ := strings.ToLower(v)
-		if a, alias := channelTypeAliases[normalize(typ)]; alias {
+		if a, alias := channelTypeAliases[normalize(typ)]; alias && !slices.Contains(types, typ) {
 			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), fmt.Sprintf("did you mean type: %s?", a))
 			out = append(out, c)
 			continue
 		}
 		if !slices.Contains(types, typ) {
-			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), "use teams, slack, webhook or email")
+			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), "use teams, slack, webhook, email or graph_mail")
 			out = append(out, c)
 			continue
 		}
@@ -396,9 +419,12 @@ func (p *parser) channels(e entry) []Channel {
 			return k + " is for " + strings.Join(users, " and ") + " channels"
 		})
 		hinted := hints(item, channelKeys)
-		if typ == ChannelEmail {
+		switch typ {
+		case ChannelEmail:
 			p.emailChannel(&c, m, label, hinted)
-		} else {
+		case ChannelGraphMail:
+			p.graphMailChannel(&c, m, label, hinted)
+		default:
 			p.webhookChannel(&c, m, label, hinted)
 		}
 		out = append(out, c)
@@ -481,11 +507,11 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 		case err != nil || host == "" || perr != nil || n < 1 || n > 65535:
 			p.fail(m["smtp"].key.Line, fmt.Sprintf("smtp %q is not host:port", v), "write it like smtp: smtp.example.com:587")
 		default:
-			if n == 465 {
-				p.warn(m["smtp"].key.Line, "smtp port 465 expects TLS from the first byte, but fleetscore speaks STARTTLS",
-					"use the submission port 587 of the same server")
-			}
 			c.SMTP = v
+			c.Security = SecuritySTARTTLS
+			if n == 465 {
+				c.Security = SecurityTLS
+			}
 		}
 	} else if m["smtp"].missing() && !hinted["smtp"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no smtp server", label), "add smtp: with the mail server's host:port, like smtp.example.com:587")
@@ -499,8 +525,9 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	} else if m["from"].missing() && !hinted["from"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no from address", label), "add from: with the sender's address, one the server lets this login send as")
 	}
+	p.security(c, m)
 	if !hinted["to"] {
-		c.To = p.addresses(m["to"], c.Line, label)
+		c.To = p.addresses(m["to"], c.Line, "email channel "+label)
 	}
 	if v, ok := p.scalar(m["username"], "a user name", "username: fleetscore@example.com"); ok {
 		c.Username = v
@@ -533,10 +560,87 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	}
 }
 
+// security reads an email channel's security: starttls or tls; without
+// it the port decides (tls on 465). Nothing is ever sent unencrypted.
+func (p *parser) security(c *Channel, m map[string]entry) {
+	e := m["security"]
+	v, ok := p.scalar(e, "starttls or tls", "security: starttls")
+	if !ok {
+		return
+	}
+	switch w := normalize(v); w {
+	case SecuritySTARTTLS, SecurityTLS:
+		c.Security = w
+	case "ssl", "smtps", "implicit", "implicittls", "tlsimplicit", "ssltls":
+		p.fail(e.key.Line, fmt.Sprintf("security %q is not a mode", v), "did you mean security: tls (TLS from the first byte, as on port 465)?")
+		return
+	case "none", "plain", "plaintext", "off", "false", "no", "insecure":
+		p.fail(e.key.Line, fmt.Sprintf("security %q: fleetscore never sends mail or a password unencrypted", v),
+			"use security: starttls (port 587) or security: tls (port 465)")
+		return
+	default:
+		p.fail(e.key.Line, fmt.Sprintf("security %q is not a mode", v), "use security: starttls (port 587, the default) or security: tls (port 465)")
+		return
+	}
+	_, port, _ := net.SplitHostPort(c.SMTP)
+	switch {
+	case port == "465" && c.Security == SecuritySTARTTLS:
+		p.warn(e.key.Line, "smtp port 465 expects TLS from the first byte, but security is starttls", "write security: tls, or use the submission port 587")
+	case port == "587" && c.Security == SecurityTLS:
+		p.warn(e.key.Line, "smtp port 587 speaks STARTTLS, but security is tls (TLS from the first byte)", "write security: starttls, or use port 465")
+	}
+}
+
+// graphMailChannel reads a graph_mail channel: the MSSP's tenant, the app
+// (its own app: block, or the file's), the mailbox it sends as and the
+// recipients.
+func (p *parser) graphMailChannel(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
+	if v, ok := p.scalar(m["tenant_id"], "a GUID", "tenant_id: 8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"); ok {
+		switch id, valid := guid(v); {
+		case !valid:
+			p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %q of graph_mail channel %s is not a GUID", v, label),
+				"write the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in (Microsoft Entra admin center, Overview)")
+		default:
+			c.TenantID = id
+		}
+	} else if m["tenant_id"].missing() && !hinted["tenant_id"] {
+		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no tenant_id", label),
+			"add tenant_id: with the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in")
+	}
+	if v, ok := p.scalar(m["sender"], "an e-mail address", "sender: fleetscore@mssp.example"); ok {
+		if a, err := mail.ParseAddress(v); err != nil {
+			p.fail(m["sender"].key.Line, fmt.Sprintf("sender %q is not an e-mail address", v), "write the mailbox's address, like sender: fleetscore@mssp.example")
+		} else {
+			c.Sender = a.Address
+		}
+	} else if m["sender"].missing() && !hinted["sender"] {
+		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no sender", label),
+			"add sender: with the address of the mailbox (a user or shared mailbox in the tenant) the app sends as")
+	}
+	if !hinted["to"] {
+		c.To = p.addresses(m["to"], c.Line, "graph_mail channel "+label)
+	}
+	switch ae := m["app"]; {
+	case !ae.missing():
+		prev := p.appUse
+		p.appUse = UseChannels
+		c.App = p.app(ae)
+		p.appUse = prev
+	case p.defaultApp != nil:
+		c.App = p.defaultApp
+	case !hinted["app"]:
+		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no app, and there is no default app", label),
+			"add app: (client_id: and certificate:) under the channel, for an app registered in the MSSP's tenant with the Mail.Send application permission")
+	}
+	if c.App != nil {
+		c.Source = "app " + c.App.ClientID
+	}
+}
+
 // addresses reads to:, one address or a list of them.
 func (p *parser) addresses(e entry, line int, label string) []string {
 	if e.missing() {
-		p.fail(line, fmt.Sprintf("email channel %s has no recipients", label), "add to: [soc@example.com] with the addresses to mail")
+		p.fail(line, fmt.Sprintf("%s has no recipients", label), "add to: [soc@example.com] with the addresses to mail")
 		return nil
 	}
 	var nodes []*yaml.Node

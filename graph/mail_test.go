@@ -71,8 +71,8 @@ func TestGraphSendMail(t *testing.T) {
 				Content     string `json:"content"`
 			} `json:"body"`
 			ToRecipients []map[string]map[string]string `json:"toRecipients"`
-			Attachments []map[string]string `json:"attachments"`
-			Headers     []struct {
+			Attachments  []map[string]string            `json:"attachments"`
+			Headers      []struct {
 				Name, Value string
 			} `json:"internetMessageHeaders"`
 		} `json:"message"`

@@ -15,6 +15,8 @@ import (
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/mail"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/server"
 )
@@ -37,10 +39,53 @@ func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
 			out = append(out, alert.NewWebhook(c.Name, c.URL.Reveal, c.Secret.Reveal, hc, nil))
 		case config.ChannelEmail:
 			out = append(out, alert.NewEmail(alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To,
-				Username: c.Username, Password: c.Password.Reveal, RootCAs: c.RootCAs, Hello: hello}))
+				Username: c.Username, Password: c.Password.Reveal, Security: c.Security, RootCAs: c.RootCAs, Hello: hello}))
+		case config.ChannelGraphMail:
+			out = append(out, alert.NewMailChannel(c.Name, c.Type, "Microsoft Graph as "+c.Sender, c.To, graphMailSender(cfg, c)))
 		}
 	}
 	return out
+}
+
+// graphMailSender is a graph_mail channel's sender: Graph's sendMail in
+// the MSSP's tenant, with an azidentity credential for the channel's app
+// built as the collector builds its own (graph.NewCredential), in the
+// file's cloud. A channel that cannot be built fails each send saying why.
+func graphMailSender(cfg *config.Config, c config.Channel) mail.Sender {
+	hc := graph.NewHTTPClient() // the system's CAs and SSL_CERT_FILE; no redirects with a token
+	gc, err := graph.New(graph.Options{BaseURL: cfg.Cloud.GraphURL, Scope: cfg.Cloud.GraphScope, HTTPClient: hc, MaxAttempts: 3})
+	if err != nil {
+		return failedSender{err}
+	}
+	target, err := appTarget(c.App, c.TenantID, cfg.Cloud, hc)
+	if err != nil {
+		return failedSender{fmt.Errorf("%s:%d: channel %s: %w", cfg.Path, c.Line, c.Name, err)}
+	}
+	return gc.MailSender(target, c.Sender)
+}
+
+// appTarget is a config app's credential for one tenant of a cloud.
+func appTarget(a *config.App, tenant string, cloud config.Cloud, hc *http.Client) (graph.Target, error) {
+	if a == nil {
+		return graph.Target{}, errors.New("no app")
+	}
+	app := graph.App{ClientID: a.ClientID, Certificates: a.Certificates, Key: a.Key}
+	if a.Secret != "" {
+		app.Secret = a.Secret.Reveal
+	}
+	cred, err := graph.NewCredential(app, tenant, graph.AuthOptions{AuthorityHost: cloud.AuthorityHost, Custom: cloud.Custom, HTTPClient: hc})
+	if err != nil {
+		return graph.Target{}, fmt.Errorf("app %s: %w", a.ClientID, err)
+	}
+	return graph.Target{TenantID: tenant, ClientID: a.ClientID, Credential: cred}, nil
+}
+
+// failedSender is a mail channel that could not be built: every send
+// fails, permanently, saying why.
+type failedSender struct{ err error }
+
+func (f failedSender) Send(context.Context, mail.Message) error {
+	return &mail.Error{Msg: f.err.Error(), Perm: true}
 }
 
 func alertRules(cfg *config.Config) []alert.Rule {

@@ -219,3 +219,71 @@ func TestFirstCollectIsABaseline(t *testing.T) {
 		t.Errorf("the first collection sent %s %q (history, not news)", m.Event, m.Title)
 	}
 }
+
+// TestAlertsTestGraphMail: alerts test sends through a graph_mail channel
+// (the emulator's sendMail, with the config's app) and an email channel on
+// implicit TLS (port 465's mode); a graph_mail channel whose app lacks
+// Mail.Send says what to grant.
+func TestAlertsTestGraphMail(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}})
+	mssp := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP", MailApps: []string{testCertApp}, Mailboxes: []string{"fleetscore@mssp.example"}})
+	other := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP without Mail.Send", ConsentedApps: []string{testCertApp}})
+	smtps := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{ImplicitTLS: true, Username: "fleetscore", Password: cmdSMTPPass})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `channels:
+  - name: ops-graph
+    type: graph_mail
+    tenant_id: %s
+    sender: fleetscore@mssp.example
+    to: [soc@mssp.example, "NOC <noc@mssp.example>"]
+  - name: no-mail-send
+    type: graph_mail
+    tenant_id: %s
+    sender: fleetscore@mssp.example
+    to: soc@mssp.example
+  - name: ops-smtps
+    type: email
+    smtp: %s
+    security: tls
+    from: fleetscore@mssp.example
+    to: soc@mssp.example
+    username: fleetscore
+    password_env: SMTP_PASSWORD
+    ca_file: %s
+alerts:
+  - name: all
+    when: below_target
+    channels: [ops-graph, no-mail-send, ops-smtps]
+`, mssp.ID, other.ID, smtps.Addr, smtps.CAFile)
+	f.Close()
+	getenv := func(k string) string { return map[string]string{"SMTP_PASSWORD": cmdSMTPPass}[k] }
+
+	r := runCmd(t, getenv, "alerts", "test", "--config", path)
+	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "1 of 3 channels did not take") && !strings.Contains(fmt.Sprint(r.err), "1 of 3 channels did not take") {
+		t.Fatalf("alerts test: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"ok     ops-graph     graph_mail", "ok     ops-smtps     email", "error  no-mail-send  graph_mail",
+		"ErrorAccessDenied", "Mail.Send", "application access policy"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	sent := shared.emu.SentMail(mssp.ID)
+	if len(sent) != 1 || sent[0].Status != 202 || sent[0].Sender != "fleetscore@mssp.example" || sent[0].AppID != testCertApp {
+		t.Fatalf("sendMail %+v", sent)
+	}
+	body := string(sent[0].Body)
+	for _, want := range []string{`"subject":"[fleetscore] TEST fleetscore test message"`, `"contentType":"HTML"`,
+		`"toRecipients":[{"emailAddress":{"address":"soc@mssp.example"}},{"emailAddress":{"address":"noc@mssp.example","name":"NOC"}}]`,
+		`"saveToSentItems":false`, `{"name":"X-Fleetscore-Event","value":"test"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sendMail body lacks %s:\n%s", want, body)
+		}
+	}
+	if ms := smtps.Mails(); len(ms) != 1 || ms[0].User != "fleetscore" || ms[0].HTML == "" || !strings.Contains(ms[0].Body, "fleetscore test message") {
+		t.Errorf("smtps mail %+v", ms)
+	}
+}
