@@ -29,6 +29,13 @@ const (
 	ChannelGraphMail = "graph_mail"
 )
 
+// E-mail logins: an email channel's auth:.
+const (
+	AuthPlain   = "plain"
+	AuthLogin   = "login"
+	AuthXOAUTH2 = "xoauth2" // OAuth 2.0 (Exchange Online), with the app's token
+)
+
 // E-mail security modes: an email channel's security:.
 const (
 	SecuritySTARTTLS = "starttls" // the default, except on port 465
@@ -66,7 +73,7 @@ var (
 	alertingTopKeys = []string{"channels", "alerts"}
 	channelKeys     = []string{"name", "type", "url_env", "url_file", "secret_env", "secret_file",
 		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security",
-		"tenant_id", "app", "sender"}
+		"tenant_id", "app", "sender", "auth"}
 	ruleKeys = []string{"name", "when", "points", "percent", "days", "runs", "tenants", "channels"}
 	// alertsKeys are the keys of alerts: written as a mapping (the list of
 	// rules alone is the older form, still read).
@@ -81,7 +88,7 @@ func channelTypeKeys(typ string) []string {
 	case ChannelWebhook:
 		return []string{"url_env", "url_file", "secret_env", "secret_file"}
 	case ChannelEmail:
-		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security"}
+		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security", "auth", "tenant_id", "app"}
 	case ChannelGraphMail:
 		return []string{"tenant_id", "app", "sender", "to"}
 	}
@@ -128,7 +135,11 @@ type Channel struct {
 	// Security is the email channel's SecuritySTARTTLS or SecurityTLS, as
 	// written or by the port (SecurityTLS on 465).
 	Security string
-	// graph_mail: the MSSP's own tenant, the app that sends (its own app:,
+	// Auth is the email channel's login: "" (PLAIN, or LOGIN when the
+	// server offers only that), AuthPlain, AuthLogin or AuthXOAUTH2, which
+	// logs in as Username with a token of App in TenantID.
+	Auth string
+	// graph_mail, and email with auth: xoauth2: the MSSP's own tenant, the app that sends (its own app:,
 	// or the file's), and the mailbox it sends as. To holds the recipients.
 	TenantID string
 	App      *App
@@ -532,6 +543,14 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	if v, ok := p.scalar(m["username"], "a user name", "username: fleetscore@example.com"); ok {
 		c.Username = v
 	}
+	if !p.emailAuth(c, m, label, hinted) {
+		p.emailPassword(c, m, label, hinted)
+	}
+	p.caFile(c, m)
+}
+
+// emailPassword reads an email channel's password_env or password_file.
+func (p *parser) emailPassword(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
 	pw, src, ok := p.secretOf(m, "password", "the SMTP password")
 	hasPW := !m["password_env"].missing() || !m["password_file"].missing()
 	switch {
@@ -547,6 +566,10 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	case ok:
 		c.Password, c.Source = pw, src
 	}
+}
+
+// caFile reads an email channel's ca_file.
+func (p *parser) caFile(c *Channel, m map[string]entry) {
 	if written, ok := p.scalar(m["ca_file"], "a file path", "ca_file: secrets/smtp-ca.pem"); ok {
 		if data, ok := p.read(m["ca_file"].key.Line, "certificate", written); ok {
 			pool := x509.NewCertPool()
@@ -557,6 +580,79 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 				c.RootCAs, c.CAFile = pool, written
 			}
 		}
+	}
+}
+
+// emailAuth reads an email channel's auth:, and for xoauth2 its tenant_id
+// and app; it reports whether the login is xoauth2 (no password then).
+func (p *parser) emailAuth(c *Channel, m map[string]entry, label string, hinted map[string]bool) bool {
+	e := m["auth"]
+	if v, ok := p.scalar(e, "plain, login or xoauth2", "auth: xoauth2"); ok {
+		switch w := normalize(v); w {
+		case AuthPlain, AuthLogin, AuthXOAUTH2:
+			c.Auth = w
+		case "oauth", "oauth2", "modern", "modernauth", "token":
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "did you mean auth: xoauth2?")
+		case "none":
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "remove auth: and username: to send without logging in")
+		default:
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "use auth: plain, login or xoauth2 (leave it out for PLAIN, or LOGIN when the server offers only that)")
+		}
+	}
+	if c.Auth != AuthXOAUTH2 {
+		for _, k := range []string{"tenant_id", "app"} {
+			if !m[k].missing() {
+				p.fail(m[k].key.Line, fmt.Sprintf("%s is used by an email channel only with auth: xoauth2", k), "add auth: xoauth2, or remove "+k)
+			}
+		}
+		return false
+	}
+	if c.Username == "" && !hinted["username"] {
+		p.fail(e.key.Line, fmt.Sprintf("email channel %s logs in with xoauth2 but has no username", label),
+			"add username: with the address of the mailbox the app sends as")
+	}
+	for _, k := range []string{"password_env", "password_file"} {
+		if !m[k].missing() {
+			p.fail(m[k].key.Line, fmt.Sprintf("email channel %s logs in with xoauth2, which takes no password", label),
+				"remove "+k+": the login is the app's token for Exchange Online")
+		}
+	}
+	p.channelTenant(c, m, label, hinted, "email", "the Directory (tenant) ID of the MSSP's own tenant, the one the mailbox is in")
+	p.channelApp(c, m, label, hinted, "an app registered in the MSSP's tenant with the SMTP.SendAsApp permission (Office 365 Exchange Online)")
+	return true
+}
+
+// channelTenant reads a mail channel's tenant_id.
+func (p *parser) channelTenant(c *Channel, m map[string]entry, label string, hinted map[string]bool, kind, what string) {
+	if v, ok := p.scalar(m["tenant_id"], "a GUID", "tenant_id: 8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"); ok {
+		if id, valid := guid(v); valid {
+			c.TenantID = id
+		} else {
+			p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %q of %s channel %s is not a GUID", v, kind, label),
+				"write "+what+" (Microsoft Entra admin center, Overview)")
+		}
+	} else if m["tenant_id"].missing() && !hinted["tenant_id"] {
+		p.fail(c.Line, fmt.Sprintf("%s channel %s has no tenant_id", kind, label), "add tenant_id: with "+what)
+	}
+}
+
+// channelApp reads a mail channel's app: (its secrets are for sending
+// alerts), or takes the file's.
+func (p *parser) channelApp(c *Channel, m map[string]entry, label string, hinted map[string]bool, what string) {
+	switch ae := m["app"]; {
+	case !ae.missing():
+		prev := p.appUse
+		p.appUse = UseChannels
+		c.App = p.app(ae)
+		p.appUse = prev
+	case p.defaultApp != nil:
+		c.App = p.defaultApp
+	case !hinted["app"]:
+		p.fail(c.Line, fmt.Sprintf("%s channel %s has no app, and there is no default app", c.Type, label),
+			"add app: (client_id: and certificate:) under the channel, for "+what)
+	}
+	if c.App != nil {
+		c.Source = "app " + c.App.ClientID
 	}
 }
 
@@ -595,18 +691,7 @@ func (p *parser) security(c *Channel, m map[string]entry) {
 // (its own app: block, or the file's), the mailbox it sends as and the
 // recipients.
 func (p *parser) graphMailChannel(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
-	if v, ok := p.scalar(m["tenant_id"], "a GUID", "tenant_id: 8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"); ok {
-		switch id, valid := guid(v); {
-		case !valid:
-			p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %q of graph_mail channel %s is not a GUID", v, label),
-				"write the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in (Microsoft Entra admin center, Overview)")
-		default:
-			c.TenantID = id
-		}
-	} else if m["tenant_id"].missing() && !hinted["tenant_id"] {
-		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no tenant_id", label),
-			"add tenant_id: with the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in")
-	}
+	p.channelTenant(c, m, label, hinted, "graph_mail", "the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in")
 	if v, ok := p.scalar(m["sender"], "an e-mail address", "sender: fleetscore@mssp.example"); ok {
 		if a, err := mail.ParseAddress(v); err != nil {
 			p.fail(m["sender"].key.Line, fmt.Sprintf("sender %q is not an e-mail address", v), "write the mailbox's address, like sender: fleetscore@mssp.example")
@@ -620,21 +705,7 @@ func (p *parser) graphMailChannel(c *Channel, m map[string]entry, label string, 
 	if !hinted["to"] {
 		c.To = p.addresses(m["to"], c.Line, "graph_mail channel "+label)
 	}
-	switch ae := m["app"]; {
-	case !ae.missing():
-		prev := p.appUse
-		p.appUse = UseChannels
-		c.App = p.app(ae)
-		p.appUse = prev
-	case p.defaultApp != nil:
-		c.App = p.defaultApp
-	case !hinted["app"]:
-		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no app, and there is no default app", label),
-			"add app: (client_id: and certificate:) under the channel, for an app registered in the MSSP's tenant with the Mail.Send application permission")
-	}
-	if c.App != nil {
-		c.Source = "app " + c.App.ClientID
-	}
+	p.channelApp(c, m, label, hinted, "an app registered in the MSSP's tenant with the Mail.Send application permission")
 }
 
 // addresses reads to:, one address or a list of them.

@@ -193,6 +193,16 @@ func TestAlertProblems(t *testing.T) {
 			[]string{"graph_mail channel c1 has no sender", "mailbox"}},
 		{"graph_mail without recipients", chAt("    type: graph_mail\n    tenant_id: " + contosoID + "\n    sender: fleetscore@mssp.example\n"),
 			[]string{"graph_mail channel c1 has no recipients"}},
+		{"xoauth2 with a password", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2\n    tenant_id: " + contosoID + "\n    username: a@example.com\n    password_env: FLEETSCORE_SMTP_PASSWORD #@here\n"),
+			[]string{"email channel c1 logs in with xoauth2, which takes no password", "remove password_env"}},
+		{"xoauth2 without username", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2 #@here\n    tenant_id: " + contosoID + "\n"),
+			[]string{"logs in with xoauth2 but has no username", "mailbox"}},
+		{"xoauth2 without tenant", chAt("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2\n    username: a@example.com\n"),
+			[]string{"email channel c1 has no tenant_id"}},
+		{"tenant_id without xoauth2", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    tenant_id: " + contosoID + " #@here\n"),
+			[]string{"tenant_id is used by an email channel only with auth: xoauth2"}},
+		{"auth oauth", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: oauth2 #@here\n"),
+			[]string{`auth "oauth2" is not a login`, "did you mean auth: xoauth2?"}},
 		{"graph_mail smtp key", ch("    type: graph_mail\n    tenant_id: " + contosoID + "\n    sender: fleetscore@mssp.example\n    to: soc@mssp.example\n    smtp: smtp.example.com:587 #@here\n"),
 			[]string{"smtp is not used by a graph_mail channel"}},
 		{"no name", base + "channels:\n  - type: teams #@here\n    url_env: FLEETSCORE_TEAMS_URL\n", []string{"the channel has no name", "add name:"}},
@@ -428,10 +438,18 @@ func TestGraphMailChannel(t *testing.T) {
     smtp: smtp.example.com:465
     from: a@example.com
     to: b@example.com
+  - name: exo
+    type: email
+    smtp: smtp.office365.com:587
+    from: fleetscore@mssp.example
+    to: b@example.com
+    auth: xoauth2
+    username: fleetscore@mssp.example
+    tenant_id: ` + contosoID + `
 alerts:
   - name: r
     when: below_target
-    channels: [ops-graph, own-app, smtps]
+    channels: [ops-graph, own-app, smtps, exo]
 `
 	cfg, err := parseAll(fx.path(), []byte(y), func(k string) string {
 		if k == "FLEETSCORE_MAIL_SECRET" {
@@ -442,7 +460,10 @@ alerts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, own, smtps := cfg.Channels[0], cfg.Channels[1], cfg.Channels[2]
+	g, own, smtps, exo := cfg.Channels[0], cfg.Channels[1], cfg.Channels[2], cfg.Channels[3]
+	if exo.Auth != AuthXOAUTH2 || exo.App != cfg.App || exo.TenantID != contosoID || exo.Username != "fleetscore@mssp.example" || exo.Security != SecuritySTARTTLS {
+		t.Errorf("xoauth2 channel %+v", exo)
+	}
 	if g.Type != ChannelGraphMail || g.TenantID != contosoID || g.Sender != "fleetscore@mssp.example" || g.App != cfg.App ||
 		strings.Join(g.To, "; ") != `<soc@mssp.example>; "NOC" <noc@mssp.example>` || g.Source != "app "+clientID {
 		t.Errorf("graph_mail channel %+v", g)
@@ -450,7 +471,7 @@ alerts:
 	if own.App == nil || own.App == cfg.App || own.App.ClientID != "11111111-2222-4333-8444-555555555555" || own.App.Secret.Reveal() != "Q~mail-secret-never-shown" {
 		t.Errorf("own app %+v", own.App)
 	}
-	if smtps.Security != SecuritySTARTTLS && smtps.Security != SecurityTLS || smtps.Security != SecurityTLS {
+	if smtps.Security != SecurityTLS || smtps.Auth != "" {
 		t.Errorf("security on 465 = %q, want tls", smtps.Security)
 	}
 	if strings.Contains(fmt.Sprint(cfg.Channels), "Q~mail") {

@@ -19,7 +19,10 @@ import (
 // leaves the mailbox out: Tenant.Mailboxes lists the mailboxes that may
 // send when set). The messages taken are kept for tests (SentMail).
 
-const roleMailSend = "Mail.Send"
+const (
+	roleMailSend      = "Mail.Send"
+	roleSMTPSendAsApp = "SMTP.SendAsApp" // Exchange Online tokens, for SMTP XOAUTH2
+)
 
 // SentMailRecord is one sendMail request a tenant received with a valid
 // token of the tenant, whatever the answer.

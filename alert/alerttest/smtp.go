@@ -38,6 +38,9 @@ type SMTPOptions struct {
 	// ImplicitTLS speaks TLS from the first byte, as on port 465 (and
 	// offers no STARTTLS).
 	ImplicitTLS bool
+	// Verify, when set, decides a login instead of Password (an XOAUTH2
+	// token to inspect, say); Username must still be set.
+	Verify func(user, password string) bool
 	// CertNames are the DNS names of the server's certificate; default
 	// localhost and 127.0.0.1 (the address it listens on).
 	CertNames []string
@@ -220,7 +223,7 @@ func (s *SMTPServer) session(c net.Conn) {
 				continue
 			}
 			u, p, ok := s.auth(tp, arg)
-			if ok && u == s.opts.Username && p == s.opts.Password {
+			if ok && u == s.opts.Username && (s.opts.Verify == nil && p == s.opts.Password || s.opts.Verify != nil && s.opts.Verify(u, p)) {
 				user = u
 				reply("235 2.7.0 authenticated")
 			} else {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/collect"
@@ -38,8 +39,12 @@ func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
 		case config.ChannelWebhook:
 			out = append(out, alert.NewWebhook(c.Name, c.URL.Reveal, c.Secret.Reveal, hc, nil))
 		case config.ChannelEmail:
-			out = append(out, alert.NewEmail(alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To,
-				Username: c.Username, Password: c.Password.Reveal, Security: c.Security, RootCAs: c.RootCAs, Hello: hello}))
+			ec := alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To, Auth: c.Auth,
+				Username: c.Username, Password: c.Password.Reveal, Security: c.Security, RootCAs: c.RootCAs, Hello: hello}
+			if c.Auth == config.AuthXOAUTH2 {
+				ec.Token = exchangeToken(cfg, c)
+			}
+			out = append(out, alert.NewEmail(ec))
 		case config.ChannelGraphMail:
 			out = append(out, alert.NewMailChannel(c.Name, c.Type, "Microsoft Graph as "+c.Sender, c.To, graphMailSender(cfg, c)))
 		}
@@ -62,6 +67,39 @@ func graphMailSender(cfg *config.Config, c config.Channel) mail.Sender {
 		return failedSender{fmt.Errorf("%s:%d: channel %s: %w", cfg.Path, c.Line, c.Name, err)}
 	}
 	return gc.MailSender(target, c.Sender)
+}
+
+// exchangeScopes are Exchange Online's token scopes by cloud, for SMTP
+// AUTH XOAUTH2.
+var exchangeScopes = map[string]string{
+	"global":   "https://outlook.office365.com/.default",
+	"usgov":    "https://outlook.office365.us/.default",
+	"usgovdod": "https://outlook-dod.office365.us/.default",
+}
+
+// exchangeToken gets the channel's app a token for Exchange Online in the
+// MSSP's tenant (SMTP.SendAsApp), from the same kind of azidentity
+// credential the collector uses; azidentity caches it until near expiry.
+func exchangeToken(cfg *config.Config, c config.Channel) func(context.Context) (string, error) {
+	target, err := appTarget(c.App, c.TenantID, cfg.Cloud, graph.NewHTTPClient())
+	scope := exchangeScopes[cfg.Cloud.Name]
+	if scope == "" {
+		scope = exchangeScopes["global"]
+	}
+	return func(ctx context.Context) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		tok, err := target.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: c.TenantID})
+		if err != nil {
+			e := graph.TokenError(c.TenantID, c.App.ClientID, err)
+			if e.Advice != "" {
+				return "", fmt.Errorf("%s: %s", e.Error(), e.Advice)
+			}
+			return "", e
+		}
+		return tok.Token, nil
+	}
 }
 
 // appTarget is a config app's credential for one tenant of a cloud.

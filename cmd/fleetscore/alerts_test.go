@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +287,58 @@ alerts:
 	}
 	if ms := smtps.Mails(); len(ms) != 1 || ms[0].User != "fleetscore" || ms[0].HTML == "" || !strings.Contains(ms[0].Body, "fleetscore test message") {
 		t.Errorf("smtps mail %+v", ms)
+	}
+}
+
+// TestAlertsTestXOAUTH2: an email channel with auth: xoauth2 logs in to
+// the SMTP server with the app's Exchange Online token for the MSSP's
+// tenant (audience https://outlook.office365.com, role SMTP.SendAsApp).
+func TestAlertsTestXOAUTH2(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}})
+	mssp := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP", MailApps: []string{testCertApp}})
+	var claims struct {
+		Aud   string   `json:"aud"`
+		Tid   string   `json:"tid"`
+		AppID string   `json:"appid"`
+		Roles []string `json:"roles"`
+	}
+	rx := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: "fleetscore@mssp.example", AuthMechanisms: "LOGIN XOAUTH2",
+		Verify: func(_, token string) bool {
+			parts := strings.Split(token, ".")
+			if len(parts) != 3 {
+				return false
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			return err == nil && json.Unmarshal(payload, &claims) == nil
+		}})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `channels:
+  - name: exo
+    type: email
+    smtp: %s
+    from: fleetscore@mssp.example
+    to: soc@mssp.example
+    auth: xoauth2
+    username: fleetscore@mssp.example
+    tenant_id: %s
+    ca_file: %s
+alerts:
+  - name: all
+    when: below_target
+    channels: [exo]
+`, rx.Addr, mssp.ID, rx.CAFile)
+	f.Close()
+	r := runCmd(t, nil, "alerts", "test", "--config", path)
+	if r.err != nil {
+		t.Fatalf("alerts test: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	if ms := rx.Mails(); len(ms) != 1 || ms[0].User != "fleetscore@mssp.example" {
+		t.Fatalf("mails %+v", ms)
+	}
+	if claims.Aud != "https://outlook.office365.com" || claims.Tid != mssp.ID || claims.AppID != testCertApp || !slices.Equal(claims.Roles, []string{"SMTP.SendAsApp"}) {
+		t.Errorf("the XOAUTH2 token's claims %+v: want Exchange Online's audience in the MSSP's tenant with SMTP.SendAsApp", claims)
 	}
 }
