@@ -6,11 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net"
 	netmail "net/mail"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -315,4 +318,39 @@ func TestSMTPRefuses(t *testing.T) {
 			t.Errorf("second send: %v, %d mails", err, len(rx.Mails()))
 		}
 	})
+}
+
+// TestSMTPTrustsSSLCertFile: without RootCAs the system's pool is used, so
+// SSL_CERT_FILE (read once per process) adds a CA, as the README says. The
+// send runs in a child process with the variable set.
+func TestSMTPTrustsSSLCertFile(t *testing.T) {
+	if addr := os.Getenv("FLEETSCORE_MAIL_TEST_SEND_TO"); addr != "" {
+		host, port, _ := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(port)
+		s, err := mail.NewSMTP(mail.SMTPConfig{Host: host, Port: n, From: "reports@mssp.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(context.Background(), mail.Message{To: []string{"soc@mssp.example"}, Subject: "s", Text: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	rx := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{})
+	other := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{}) // another CA
+	child := func(caFile string) error {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSMTPTrustsSSLCertFile$")
+		cmd.Env = append(os.Environ(), "FLEETSCORE_MAIL_TEST_SEND_TO="+rx.Addr, "SSL_CERT_FILE="+caFile, "SSL_CERT_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := child(rx.CAFile); err != nil || len(rx.Mails()) != 1 {
+		t.Errorf("with SSL_CERT_FILE naming the server's CA: %v, %d mails", err, len(rx.Mails()))
+	}
+	if err := child(other.CAFile); err == nil || !strings.Contains(err.Error(), "certificate") || len(rx.Mails()) != 1 {
+		t.Errorf("with SSL_CERT_FILE naming another CA: %v, %d mails", err, len(rx.Mails()))
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,10 +27,7 @@ import (
 // alertChannels builds the config's channels. Secrets pass as the Reveal
 // method of the config's Secret, so they stay REDACTED everywhere else.
 func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
-	hello, err := os.Hostname()
-	if err != nil || !strings.Contains(hello, ".") {
-		hello = "localhost"
-	}
+	hello := mailHello()
 	var out []alert.Channel
 	for _, c := range cfg.Channels {
 		switch c.Type {
@@ -39,17 +38,49 @@ func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
 		case config.ChannelWebhook:
 			out = append(out, alert.NewWebhook(c.Name, c.URL.Reveal, c.Secret.Reveal, hc, nil))
 		case config.ChannelEmail:
-			ec := alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To, Auth: c.Auth,
-				Username: c.Username, Password: c.Password.Reveal, Security: c.Security, RootCAs: c.RootCAs, Hello: hello}
-			if c.Auth == config.AuthXOAUTH2 {
-				ec.Token = exchangeToken(cfg, c)
-			}
-			out = append(out, alert.NewEmail(ec))
+			out = append(out, alert.NewMailChannel(c.Name, c.Type, c.SMTP, c.To, mailSender(cfg, c, hello)))
 		case config.ChannelGraphMail:
-			out = append(out, alert.NewMailChannel(c.Name, c.Type, "Microsoft Graph as "+c.Sender, c.To, graphMailSender(cfg, c)))
+			out = append(out, alert.NewMailChannel(c.Name, c.Type, "Microsoft Graph as "+c.Sender, c.To, mailSender(cfg, c, hello)))
 		}
 	}
 	return out
+}
+
+// mailSender is the mail.Sender of an email or graph_mail channel of the
+// config; the alerts' mail channels and the client reports send through
+// it. Secrets pass as Reveal method values. A channel that cannot be
+// built fails each send, permanently, saying why.
+func mailSender(cfg *config.Config, c config.Channel, hello string) mail.Sender {
+	switch c.Type {
+	case config.ChannelGraphMail:
+		return graphMailSender(cfg, c)
+	case config.ChannelEmail:
+		host, port, err := net.SplitHostPort(c.SMTP)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			return failedSender{fmt.Errorf("channel %s: smtp %q is not host:port", c.Name, c.SMTP)}
+		}
+		sc := mail.SMTPConfig{Host: host, Port: n, Security: c.Security, Auth: c.Auth, Username: c.Username,
+			Password: c.Password.Reveal, From: c.From, RootCAs: c.RootCAs, Hello: hello}
+		if c.Auth == config.AuthXOAUTH2 {
+			sc.Token = exchangeToken(cfg, c)
+		}
+		s, err := mail.NewSMTP(sc)
+		if err != nil {
+			return failedSender{fmt.Errorf("channel %s: %w", c.Name, err)}
+		}
+		return s
+	}
+	return failedSender{fmt.Errorf("channel %s is a %s channel, not a mail channel", c.Name, c.Type)}
+}
+
+// mailHello is the name sent in EHLO: this machine's, when it has dots.
+func mailHello() string {
+	hello, err := os.Hostname()
+	if err != nil || !strings.Contains(hello, ".") {
+		hello = "localhost"
+	}
+	return hello
 }
 
 // graphMailSender is a graph_mail channel's sender: Graph's sendMail in
