@@ -19,6 +19,11 @@
 //   - Writes: PATCH of a control profile's state (patch.go), which needs
 //     SecurityEvents.ReadWrite.All (Tenant.WriteApps, SetWriteConsent) and
 //     is scored from the next day's snapshot; Patches records each request.
+//   - Mail: POST /users/{id}/sendMail (mail.go), which needs Mail.Send
+//     (Tenant.MailApps; 403 ErrorAccessDenied otherwise) and answers 202;
+//     SentMail records each request. Exchange Online tokens
+//     (https://outlook.office365.com/.default, role SMTP.SendAsApp) are
+//     issued for SMTP XOAUTH2, and Graph refuses them.
 //   - Data: synthetic tenants whose daily scores are a pure function of
 //     (seed, tenant, day), with the quirks real responses have (numbers as
 //     strings, seat-range key case, -1 sentinels, missing days, undocumented

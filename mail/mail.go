@@ -1,6 +1,12 @@
 // Package mail sends e-mail: the alerts' e-mail channels and the client
 // reports share it. A Sender is one way out (SMTP, or Microsoft Graph's
 // sendMail); callers build a Message and never see how it travels.
+//
+// The senders: NewSMTP (this package: STARTTLS or implicit TLS; PLAIN,
+// LOGIN or XOAUTH2) and graph.Client.MailSender (Graph's sendMail, with
+// the application permission Mail.Send). cmd/fleetscore's mailSender
+// builds either from an email or graph_mail channel of the config. Errors
+// hold no secret; those with Permanent() true are not worth retrying.
 package mail
 
 import (
