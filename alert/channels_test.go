@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/alert/alerttest"
+	"github.com/fleetscore/fleetscore/mail"
 )
 
 func sample() alert.Message {
@@ -240,8 +242,43 @@ func TestEmail(t *testing.T) {
 		if got.Subject != "[fleetscore] FIRING big-drop: Café Ünïcode GmbH  Bcc: attacker@example.com" || got.Header.Get("Bcc") != "" {
 			t.Errorf("subject %q, bcc %q", got.Subject, got.Header.Get("Bcc"))
 		}
-		if got.Header.Get("Message-Id") != "<fleetscore.delivery.12@mssp.example>" || !strings.Contains(got.Body, "Drop:    10.00 points") {
+		if !emailMessageID.MatchString(got.Header.Get("Message-Id")) || !strings.Contains(got.Body, "Drop:    10.00 points") {
 			t.Errorf("mail %v\n%s", got.Header, got.Body)
+		}
+	})
+	t.Run("text and HTML, escaped", func(t *testing.T) {
+		rx := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{ImplicitTLS: true})
+		m := sample()
+		m.Summary = "Fabrikam & Sons <script>alert(1)</script> lost points"
+		m.Reason = "Require MFA regressed −10 pts"
+		ch := alert.NewEmail(alert.EmailConfig{Name: "mail", Addr: rx.Addr, Security: mail.SecurityTLS, From: "fleetscore@mssp.example",
+			To: []string{"soc@mssp.example"}, RootCAs: rx.CAPool})
+		if err := ch.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		got := rx.Mails()[0]
+		if got.Multipart != "alternative" || !strings.Contains(got.Body, "Fabrikam & Sons <script>") {
+			t.Errorf("multipart %q, text %q", got.Multipart, got.Body)
+		}
+		for _, want := range []string{"Fabrikam &amp; Sons &lt;script&gt;alert(1)&lt;/script&gt; lost points", "<b>Why:</b> Require MFA regressed −10 pts",
+			"<th style=\"text-align:left;padding:2px 12px 2px 0;font-weight:600\">Drop</th><td style=\"padding:2px 0\">10.00 points</td>",
+			`<a href="https://security.microsoft.com/securescore">Open in Microsoft Defender</a>`, ">FIRING</span> big-drop: Contoso</h2>"} {
+			if !strings.Contains(got.HTML, want) {
+				t.Errorf("HTML part lacks %q:\n%s", want, got.HTML)
+			}
+		}
+		if strings.Contains(got.HTML, "<script>") {
+			t.Errorf("HTML part not escaped:\n%s", got.HTML)
+		}
+		if got.Header.Get("X-Fleetscore-Event") != "firing" || got.Header.Get("Auto-Submitted") != "auto-generated" {
+			t.Errorf("headers %v", got.Header)
+		}
+	})
+	t.Run("bad server address: permanent", func(t *testing.T) {
+		err := alert.NewEmail(alert.EmailConfig{Name: "mail", Addr: "smtp.example.com", From: "fleetscore@mssp.example"}).Send(context.Background(), sample())
+		var p interface{ Permanent() bool }
+		if err == nil || !strings.Contains(err.Error(), "not host:port") || !errors.As(err, &p) || !p.Permanent() {
+			t.Errorf("error %v", err)
 		}
 	})
 	t.Run("no STARTTLS: nothing sent", func(t *testing.T) {
@@ -280,4 +317,36 @@ func TestEmail(t *testing.T) {
 			t.Errorf("second send: %v, %d mails", err, len(rx.Mails()))
 		}
 	})
+}
+
+var emailMessageID = regexp.MustCompile(`^<[a-z2-7]{32}@mssp\.example>$`)
+
+// TestEmailMessageIDsAcrossDatabases: two instances, each over a fresh
+// database, deliver their first alert (delivery 1 in both) by e-mail: the
+// Message-IDs differ, so a mailbox that drops duplicates keeps both.
+func TestEmailMessageIDsAcrossDatabases(t *testing.T) {
+	rx := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: smtpUser, Password: smtpPass})
+	rule := alert.Rule{Name: "below", When: alert.BelowTarget, Channels: []string{"ops-mail"}}
+	for range 2 {
+		w := newWorld(t, contoso)
+		w.state = w.store // the alert state in the same fresh database
+		w.history(contoso, -1, 0, 60, 100, nil)
+		ch := alert.NewEmail(alert.EmailConfig{Name: "ops-mail", Addr: rx.Addr, From: "fleetscore@mssp.example",
+			To: []string{"soc@mssp.example"}, Username: smtpUser, Password: func() string { return smtpPass }, RootCAs: rx.CAPool})
+		e := &alert.Engine{Store: w.state, Source: w.store, Rules: []alert.Rule{rule}, Channels: []alert.Channel{ch}, Now: w.now}
+		if _, err := e.Evaluate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ds, _ := w.state.Deliveries(context.Background(), 0); len(ds) != 1 || ds[0].ID != 1 || ds[0].Status != alert.StatusDelivered {
+			t.Fatalf("deliveries %+v, want delivery 1 delivered", ds)
+		}
+	}
+	ms := rx.Mails()
+	if len(ms) != 2 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	a, b := ms[0].Header.Get("Message-Id"), ms[1].Header.Get("Message-Id")
+	if a == b || !emailMessageID.MatchString(a) || !emailMessageID.MatchString(b) {
+		t.Errorf("Message-IDs %q and %q: want two different <random@mssp.example>", a, b)
+	}
 }

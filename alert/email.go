@@ -1,30 +1,33 @@
 package alert
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
+	"html/template"
 	"net"
-	"net/mail"
-	"net/smtp"
-	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetscore/fleetscore/mail"
 )
 
 // EmailConfig is where and how an Email channel sends.
 type EmailConfig struct {
 	Name     string
-	Addr     string   // the SMTP server, host:port (587, the submission port, as a rule)
+	Addr     string   // the SMTP server, host:port (587, the submission port, as a rule; 465 for implicit TLS)
 	From     string   // the sender, an address
 	To       []string // the recipients, addresses
 	Username string   // "" sends without authenticating
 	Password func() string
+	// Security is mail.SecuritySTARTTLS or mail.SecurityTLS; "" picks TLS
+	// on port 465 and STARTTLS on any other.
+	Security string
+	// Auth is one of mail's Auth constants; "" is PLAIN, or LOGIN when the
+	// server offers only that. mail.AuthXOAUTH2 takes its token from Token.
+	Auth  string
+	Token func(ctx context.Context) (string, error)
 	// RootCAs are the CAs the server's certificate must chain to; nil means
 	// the system's.
 	RootCAs *x509.CertPool
@@ -32,208 +35,70 @@ type EmailConfig struct {
 	Now     func() time.Time // the Date header; default time.Now
 }
 
-// Email sends plain-text mail through an SMTP server, always over STARTTLS:
-// a server that does not offer it gets nothing, not even the password.
+// Email sends alerts as e-mail, text with an HTML alternative, through a
+// mail.Sender: an SMTP server (NewEmail, always over TLS: a server that
+// does not offer it gets nothing, not even the password) or Microsoft
+// Graph's sendMail (NewMailChannel with a graph_mail sender).
 type Email struct {
-	cfg EmailConfig
+	name, typ, via string
+	to             []string
+	sender         mail.Sender
+	err            error // why the channel cannot send, from its config
 }
 
 var _ Channel = (*Email)(nil)
 
-// NewEmail returns an e-mail channel.
+// NewEmail returns an e-mail channel that sends through an SMTP server. A
+// config the sender refuses makes every Send fail, permanently, saying why.
 func NewEmail(cfg EmailConfig) *Email {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	e := &Email{name: cfg.Name, typ: "email", via: cfg.Addr, to: cfg.To}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		e.err = permanentError{fmt.Errorf("smtp %q is not host:port", cfg.Addr)}
+		return e
 	}
-	if cfg.Hello == "" {
-		cfg.Hello = "localhost"
+	s, err := mail.NewSMTP(mail.SMTPConfig{Host: host, Port: n, Security: cfg.Security, Auth: cfg.Auth,
+		Username: cfg.Username, Password: cfg.Password, Token: cfg.Token, From: cfg.From,
+		RootCAs: cfg.RootCAs, Hello: cfg.Hello, Now: cfg.Now})
+	if err != nil {
+		e.err = permanentError{err}
+		return e
 	}
-	return &Email{cfg: cfg}
+	e.sender = s
+	return e
+}
+
+// NewMailChannel returns an e-mail channel of type typ (graph_mail) that
+// sends through s; via names where, for String.
+func NewMailChannel(name, typ, via string, to []string, s mail.Sender) *Email {
+	return &Email{name: name, typ: typ, via: via, to: to, sender: s}
 }
 
 // Name is the channel's name in the config.
-func (e *Email) Name() string { return e.cfg.Name }
+func (e *Email) Name() string { return e.name }
 
-// Type is "email".
-func (e *Email) Type() string { return "email" }
+// Type is "email", or the type NewMailChannel was given.
+func (e *Email) Type() string { return e.typ }
 
 // String names the channel and its server, without the password.
 func (e *Email) String() string {
-	return fmt.Sprintf("email channel %s via %s", e.cfg.Name, e.cfg.Addr)
+	return fmt.Sprintf("%s channel %s via %s", e.typ, e.name, e.via)
 }
 
-// Send mails the message to every recipient in one transaction.
+// Send mails the message to every recipient in one transaction. Each mail
+// has a new random Message-ID.
 func (e *Email) Send(ctx context.Context, m Message) error {
-	if err := e.send(ctx, m); err != nil {
-		return fmt.Errorf("smtp %s: %w", e.cfg.Addr, err)
+	if e.err != nil {
+		return e.err
 	}
-	return nil
-}
-
-func (e *Email) send(ctx context.Context, m Message) error {
-	host, _, err := net.SplitHostPort(e.cfg.Addr)
-	if err != nil {
-		return permanentError{fmt.Errorf("%q is not host:port", e.cfg.Addr)}
-	}
-	from, err := mail.ParseAddress(e.cfg.From)
-	if err != nil {
-		return permanentError{fmt.Errorf("from %q is not an address", e.cfg.From)}
-	}
-	var to []*mail.Address
-	for _, s := range e.cfg.To {
-		a, err := mail.ParseAddress(s)
-		if err != nil {
-			return permanentError{fmt.Errorf("to %q is not an address", s)}
-		}
-		to = append(to, a)
-	}
-	if len(to) == 0 {
-		return permanentError{errors.New("no recipients")}
-	}
-	msg, err := e.compose(m, from, to)
-	if err != nil {
-		return permanentError{err}
-	}
-
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", e.cfg.Addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello(e.cfg.Hello); err != nil {
-		return err
-	}
-	if ok, _ := c.Extension("STARTTLS"); !ok {
-		return permanentError{errors.New("the server does not offer STARTTLS; fleetscore never sends mail or a password unencrypted")}
-	}
-	if err := c.StartTLS(&tls.Config{ServerName: host, RootCAs: e.cfg.RootCAs, MinVersion: tls.VersionTLS12}); err != nil {
-		return fmt.Errorf("STARTTLS: %w", err)
-	}
-	if e.cfg.Username != "" {
-		pw := ""
-		if e.cfg.Password != nil {
-			pw = e.cfg.Password()
-		}
-		if err := c.Auth(e.auth(c, host, pw)); err != nil {
-			return authError(err)
-		}
-	}
-	if err := c.Mail(from.Address); err != nil {
-		return err
-	}
-	for _, a := range to {
-		if err := c.Rcpt(a.Address); err != nil {
-			return fmt.Errorf("recipient %s: %w", a.Address, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
-}
-
-// auth picks PLAIN, or LOGIN when the server offers only that (Exchange
-// Online does).
-func (e *Email) auth(c *smtp.Client, host, pw string) smtp.Auth {
-	if _, mechs := c.Extension("AUTH"); !strings.Contains(" "+strings.ToUpper(mechs)+" ", " PLAIN ") &&
-		strings.Contains(" "+strings.ToUpper(mechs)+" ", " LOGIN ") {
-		return &loginAuth{user: e.cfg.Username, pass: pw}
-	}
-	return smtp.PlainAuth("", e.cfg.Username, pw, host)
-}
-
-// authError makes a refused login permanent: trying again with the same
-// password does not help, and may lock the account.
-func authError(err error) error {
-	var te *textproto.Error
-	if errors.As(err, &te) && te.Code == 535 {
-		return permanentError{fmt.Errorf("the server refused the username and password: %w", err)}
-	}
-	return fmt.Errorf("authenticate: %w", err)
-}
-
-// loginAuth is the LOGIN mechanism, which net/smtp lacks.
-type loginAuth struct{ user, pass string }
-
-func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
-	if !server.TLS {
-		return "", nil, errors.New("unencrypted connection")
-	}
-	return "LOGIN", nil, nil
-}
-
-func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
-	}
-	switch strings.ToLower(strings.TrimSpace(string(fromServer))) {
-	case "username:":
-		return []byte(a.user), nil
-	case "password:":
-		return []byte(a.pass), nil
-	}
-	return nil, fmt.Errorf("unexpected LOGIN challenge %q", fromServer)
-}
-
-// compose writes the mail: headers, and the message as quoted-printable
-// UTF-8 text. The Message-ID is the delivery's, so a retry that reaches
-// the mailbox twice is one mail to clients that de-duplicate.
-func (e *Email) compose(m Message, from *mail.Address, to []*mail.Address) ([]byte, error) {
-	domain := "fleetscore.invalid"
-	if _, d, ok := strings.Cut(from.Address, "@"); ok && d != "" {
-		domain = d
-	}
-	var rcpt []string
-	for _, a := range to {
-		rcpt = append(rcpt, a.String())
-	}
-	var b bytes.Buffer
-	// No value may start a header of its own: CR and LF become spaces,
-	// before a value is encoded and after.
-	oneLine := strings.NewReplacer("\r", " ", "\n", " ").Replace
-	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, oneLine(v)) }
-	header("From", from.String())
-	header("To", strings.Join(rcpt, ", "))
-	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject(m))))
-	header("Date", e.cfg.Now().Format(time.RFC1123Z))
-	if m.ID != 0 {
-		header("Message-ID", fmt.Sprintf("<fleetscore.delivery.%d@%s>", m.ID, domain))
-	} else {
-		header("Message-ID", fmt.Sprintf("<fleetscore.test.%d@%s>", e.cfg.Now().UnixNano(), domain))
-	}
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
-	header("Auto-Submitted", "auto-generated")
-	header("X-Fleetscore-Event", m.Event)
-	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	if _, err := qp.Write([]byte(strings.ReplaceAll(emailText(m), "\n", "\r\n"))); err != nil {
-		return nil, err
-	}
-	if err := qp.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return e.sender.Send(ctx, mail.Message{
+		To:      e.to,
+		Subject: subject(m),
+		Text:    emailText(m),
+		HTML:    emailHTML(m),
+		Headers: map[string]string{"Auto-Submitted": "auto-generated", "X-Fleetscore-Event": m.Event},
+	})
 }
 
 // subject is "[fleetscore] FIRING big-drop: Contoso".
@@ -258,5 +123,46 @@ func emailText(m Message) string {
 		fmt.Fprintf(&b, "\n%s: %s\n", linkText, m.Link)
 	}
 	fmt.Fprintf(&b, "\n-- \n%s\n", footer(m))
+	return b.String()
+}
+
+// emailHTMLTemplate is the HTML part: the same as the text, as a small
+// page with inline styles (mail clients drop style sheets). html/template
+// escapes every value, and drops a link that is not http(s).
+var emailHTMLTemplate = template.Must(template.New("email").Parse(`<!DOCTYPE html>
+<html><body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;color:#222">
+<h2 style="font-size:18px;margin:0 0 8px"><span style="color:{{.Color}}">{{.Label}}</span> {{.Title}}</h2>
+<p>{{.Summary}}</p>
+{{- if .Reason}}
+<p><b>Why:</b> {{.Reason}}</p>
+{{- end}}
+{{- if .Facts}}
+<table style="border-collapse:collapse">
+{{- range .Facts}}
+<tr><th style="text-align:left;padding:2px 12px 2px 0;font-weight:600">{{.Name}}</th><td style="padding:2px 0">{{.Value}}</td></tr>
+{{- end}}
+</table>
+{{- end}}
+{{- if .Link}}
+<p><a href="{{.Link}}">{{.LinkText}}</a></p>
+{{- end}}
+<p style="color:#666;font-size:12px;border-top:1px solid #ddd;padding-top:6px">{{.Footer}}</p>
+</body></html>
+`))
+
+func emailHTML(m Message) string {
+	color := "#a4262c" // firing
+	switch m.Event {
+	case Resolved:
+		color = "#107c10"
+	case Test, Digest:
+		color = "#0078d4"
+	}
+	var b strings.Builder
+	err := emailHTMLTemplate.Execute(&b, map[string]any{"Label": m.EventLabel(), "Color": color, "Title": m.Title,
+		"Summary": m.Summary, "Reason": m.Reason, "Facts": m.Facts, "Link": m.Link, "LinkText": linkText, "Footer": footer(m)})
+	if err != nil {
+		return "" // the text part alone still goes
+	}
 	return b.String()
 }

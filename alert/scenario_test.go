@@ -435,7 +435,7 @@ func TestScenario(t *testing.T) {
 		if m.User != smtpUser || m.From != "fleetscore@mssp.example" || !slices.Equal(m.To, []string{"soc@mssp.example", "noc@mssp.example"}) {
 			t.Errorf("mail from %s as %s to %v", m.From, m.User, m.To)
 		}
-		if !strings.HasPrefix(m.Header.Get("Message-Id"), "<fleetscore.delivery.") || m.Header.Get("Auto-Submitted") != "auto-generated" {
+		if !emailMessageID.MatchString(m.Header.Get("Message-Id")) || m.Header.Get("Auto-Submitted") != "auto-generated" || m.HTML == "" {
 			t.Errorf("mail headers %v", m.Header)
 		}
 	}

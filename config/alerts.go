@@ -22,7 +22,24 @@ const (
 	ChannelTeams   = "teams"   // a Microsoft Teams workflow webhook (Adaptive Card)
 	ChannelSlack   = "slack"   // a Slack incoming webhook
 	ChannelWebhook = "webhook" // any URL, JSON signed with HMAC-SHA256
-	ChannelEmail   = "email"   // SMTP with STARTTLS
+	ChannelEmail   = "email"   // SMTP with STARTTLS, or implicit TLS (465)
+	// ChannelGraphMail is mail sent with Microsoft Graph's sendMail as a
+	// mailbox of the MSSP's own tenant (application permission Mail.Send):
+	// no SMTP at all.
+	ChannelGraphMail = "graph_mail"
+)
+
+// E-mail logins: an email channel's auth:.
+const (
+	AuthPlain   = "plain"
+	AuthLogin   = "login"
+	AuthXOAUTH2 = "xoauth2" // OAuth 2.0 (Exchange Online), with the app's token
+)
+
+// E-mail security modes: an email channel's security:.
+const (
+	SecuritySTARTTLS = "starttls" // the default, except on port 465
+	SecurityTLS      = "tls"      // implicit TLS, the default on port 465
 )
 
 // Alert conditions: a rule's when:. The alert package evaluates them.
@@ -55,7 +72,8 @@ const (
 var (
 	alertingTopKeys = []string{"channels", "alerts"}
 	channelKeys     = []string{"name", "type", "url_env", "url_file", "secret_env", "secret_file",
-		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file"}
+		"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security",
+		"tenant_id", "app", "sender", "auth"}
 	ruleKeys = []string{"name", "when", "points", "percent", "days", "runs", "tenants", "channels"}
 	// alertsKeys are the keys of alerts: written as a mapping (the list of
 	// rules alone is the older form, still read).
@@ -70,7 +88,9 @@ func channelTypeKeys(typ string) []string {
 	case ChannelWebhook:
 		return []string{"url_env", "url_file", "secret_env", "secret_file"}
 	case ChannelEmail:
-		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file"}
+		return []string{"smtp", "from", "to", "username", "password_env", "password_file", "ca_file", "security", "auth", "tenant_id", "app"}
+	case ChannelGraphMail:
+		return []string{"tenant_id", "app", "sender", "to"}
 	}
 	return nil
 }
@@ -96,7 +116,7 @@ func ruleWhenKeys(when string) []string {
 // loaded from the environment or files and print as REDACTED.
 type Channel struct {
 	Name string
-	Type string // ChannelTeams, ChannelSlack, ChannelWebhook or ChannelEmail
+	Type string // ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail or ChannelGraphMail
 	// URL is where teams, slack and webhook channels post: a secret, since
 	// whoever has a Teams or Slack webhook URL can post to the channel.
 	URL    Secret
@@ -112,6 +132,18 @@ type Channel struct {
 	// must chain to; nil means the system's.
 	RootCAs *x509.CertPool
 	CAFile  string
+	// Security is the email channel's SecuritySTARTTLS or SecurityTLS, as
+	// written or by the port (SecurityTLS on 465).
+	Security string
+	// Auth is the email channel's login: "" (PLAIN, or LOGIN when the
+	// server offers only that), AuthPlain, AuthLogin or AuthXOAUTH2, which
+	// logs in as Username with a token of App in TenantID.
+	Auth string
+	// graph_mail, and email with auth: xoauth2: the MSSP's own tenant, the app that sends (its own app:,
+	// or the file's), and the mailbox it sends as. To holds the recipients.
+	TenantID string
+	App      *App
+	Sender   string
 	// Source names where the URL (or password) came from without showing
 	// it: "url from $FLEETSCORE_TEAMS_URL", "password from file smtp.txt".
 	Source string
@@ -336,7 +368,9 @@ func (p *parser) loadSecret(m map[string]entry, base, holds string) (Secret, str
 
 var channelTypeAliases = map[string]string{
 	"msteams": ChannelTeams, "microsoftteams": ChannelTeams, "teamsworkflow": ChannelTeams, "teamsworkflows": ChannelTeams, "workflow": ChannelTeams,
-	"mail": ChannelEmail, "smtp": ChannelEmail, "e-mail": ChannelEmail,
+	"mail": ChannelEmail, "smtp": ChannelEmail, "e-mail": ChannelEmail, "smtps": ChannelEmail,
+	"graphmail": ChannelGraphMail, "graph": ChannelGraphMail, "sendmail": ChannelGraphMail, "msgraph": ChannelGraphMail,
+	"exchange": ChannelGraphMail, "exchangeonline": ChannelGraphMail, "outlook": ChannelGraphMail, "microsoft365": ChannelGraphMail,
 	"http": ChannelWebhook, "https": ChannelWebhook, "json": ChannelWebhook, "generic": ChannelWebhook, "custom": ChannelWebhook,
 	"slackwebhook": ChannelSlack,
 }
@@ -348,7 +382,7 @@ func (p *parser) channels(e entry) []Channel {
 	}
 	var out []Channel
 	seen := map[string]int{}
-	types := []string{ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail}
+	types := []string{ChannelTeams, ChannelSlack, ChannelWebhook, ChannelEmail, ChannelGraphMail}
 	for _, item := range items {
 		item = resolve(item)
 		if item.Kind != yaml.MappingNode {
@@ -367,7 +401,7 @@ func (p *parser) channels(e entry) []Channel {
 		v, ok := p.scalar(m["type"], "a channel type", "type: teams")
 		switch {
 		case !ok && m["type"].missing():
-			p.fail(c.Line, fmt.Sprintf("channel %s has no type", label), "add type: teams, slack, webhook or email")
+			p.fail(c.Line, fmt.Sprintf("channel %s has no type", label), "add type: teams, slack, webhook, email or graph_mail")
 			out = append(out, c)
 			continue
 		case !ok:
@@ -375,13 +409,13 @@ func (p *parser) channels(e entry) []Channel {
 			continue
 		}
 		typ := strings.ToLower(v)
-		if a, alias := channelTypeAliases[normalize(typ)]; alias {
+		if a, alias := channelTypeAliases[normalize(typ)]; alias && !slices.Contains(types, typ) {
 			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), fmt.Sprintf("did you mean type: %s?", a))
 			out = append(out, c)
 			continue
 		}
 		if !slices.Contains(types, typ) {
-			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), "use teams, slack, webhook or email")
+			p.fail(m["type"].key.Line, fmt.Sprintf("channel type %q is not known", v), "use teams, slack, webhook, email or graph_mail")
 			out = append(out, c)
 			continue
 		}
@@ -396,9 +430,12 @@ func (p *parser) channels(e entry) []Channel {
 			return k + " is for " + strings.Join(users, " and ") + " channels"
 		})
 		hinted := hints(item, channelKeys)
-		if typ == ChannelEmail {
+		switch typ {
+		case ChannelEmail:
 			p.emailChannel(&c, m, label, hinted)
-		} else {
+		case ChannelGraphMail:
+			p.graphMailChannel(&c, m, label, hinted)
+		default:
 			p.webhookChannel(&c, m, label, hinted)
 		}
 		out = append(out, c)
@@ -481,11 +518,11 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 		case err != nil || host == "" || perr != nil || n < 1 || n > 65535:
 			p.fail(m["smtp"].key.Line, fmt.Sprintf("smtp %q is not host:port", v), "write it like smtp: smtp.example.com:587")
 		default:
-			if n == 465 {
-				p.warn(m["smtp"].key.Line, "smtp port 465 expects TLS from the first byte, but fleetscore speaks STARTTLS",
-					"use the submission port 587 of the same server")
-			}
 			c.SMTP = v
+			c.Security = SecuritySTARTTLS
+			if n == 465 {
+				c.Security = SecurityTLS
+			}
 		}
 	} else if m["smtp"].missing() && !hinted["smtp"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no smtp server", label), "add smtp: with the mail server's host:port, like smtp.example.com:587")
@@ -499,12 +536,21 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	} else if m["from"].missing() && !hinted["from"] {
 		p.fail(c.Line, fmt.Sprintf("email channel %s has no from address", label), "add from: with the sender's address, one the server lets this login send as")
 	}
+	p.security(c, m)
 	if !hinted["to"] {
-		c.To = p.addresses(m["to"], c.Line, label)
+		c.To = p.addresses(m["to"], c.Line, "email channel "+label)
 	}
 	if v, ok := p.scalar(m["username"], "a user name", "username: fleetscore@example.com"); ok {
 		c.Username = v
 	}
+	if !p.emailAuth(c, m, label, hinted) {
+		p.emailPassword(c, m, label, hinted)
+	}
+	p.caFile(c, m)
+}
+
+// emailPassword reads an email channel's password_env or password_file.
+func (p *parser) emailPassword(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
 	pw, src, ok := p.secretOf(m, "password", "the SMTP password")
 	hasPW := !m["password_env"].missing() || !m["password_file"].missing()
 	switch {
@@ -520,6 +566,10 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	case ok:
 		c.Password, c.Source = pw, src
 	}
+}
+
+// caFile reads an email channel's ca_file.
+func (p *parser) caFile(c *Channel, m map[string]entry) {
 	if written, ok := p.scalar(m["ca_file"], "a file path", "ca_file: secrets/smtp-ca.pem"); ok {
 		if data, ok := p.read(m["ca_file"].key.Line, "certificate", written); ok {
 			pool := x509.NewCertPool()
@@ -533,10 +583,135 @@ func (p *parser) emailChannel(c *Channel, m map[string]entry, label string, hint
 	}
 }
 
+// emailAuth reads an email channel's auth:, and for xoauth2 its tenant_id
+// and app; it reports whether the login is xoauth2 (no password then).
+func (p *parser) emailAuth(c *Channel, m map[string]entry, label string, hinted map[string]bool) bool {
+	e := m["auth"]
+	if v, ok := p.scalar(e, "plain, login or xoauth2", "auth: xoauth2"); ok {
+		switch w := normalize(v); w {
+		case AuthPlain, AuthLogin, AuthXOAUTH2:
+			c.Auth = w
+		case "oauth", "oauth2", "modern", "modernauth", "token":
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "did you mean auth: xoauth2?")
+		case "none":
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "remove auth: and username: to send without logging in")
+		default:
+			p.fail(e.key.Line, fmt.Sprintf("auth %q is not a login", v), "use auth: plain, login or xoauth2 (leave it out for PLAIN, or LOGIN when the server offers only that)")
+		}
+	}
+	if c.Auth != AuthXOAUTH2 {
+		for _, k := range []string{"tenant_id", "app"} {
+			if !m[k].missing() {
+				p.fail(m[k].key.Line, fmt.Sprintf("%s is used by an email channel only with auth: xoauth2", k), "add auth: xoauth2, or remove "+k)
+			}
+		}
+		return false
+	}
+	if c.Username == "" && !hinted["username"] {
+		p.fail(e.key.Line, fmt.Sprintf("email channel %s logs in with xoauth2 but has no username", label),
+			"add username: with the address of the mailbox the app sends as")
+	}
+	for _, k := range []string{"password_env", "password_file"} {
+		if !m[k].missing() {
+			p.fail(m[k].key.Line, fmt.Sprintf("email channel %s logs in with xoauth2, which takes no password", label),
+				"remove "+k+": the login is the app's token for Exchange Online")
+		}
+	}
+	p.channelTenant(c, m, label, hinted, "email", "the Directory (tenant) ID of the MSSP's own tenant, the one the mailbox is in")
+	p.channelApp(c, m, label, hinted, "an app registered in the MSSP's tenant with the SMTP.SendAsApp permission (Office 365 Exchange Online)")
+	return true
+}
+
+// channelTenant reads a mail channel's tenant_id.
+func (p *parser) channelTenant(c *Channel, m map[string]entry, label string, hinted map[string]bool, kind, what string) {
+	if v, ok := p.scalar(m["tenant_id"], "a GUID", "tenant_id: 8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"); ok {
+		if id, valid := guid(v); valid {
+			c.TenantID = id
+		} else {
+			p.fail(m["tenant_id"].key.Line, fmt.Sprintf("tenant_id %q of %s channel %s is not a GUID", v, kind, label),
+				"write "+what+" (Microsoft Entra admin center, Overview)")
+		}
+	} else if m["tenant_id"].missing() && !hinted["tenant_id"] {
+		p.fail(c.Line, fmt.Sprintf("%s channel %s has no tenant_id", kind, label), "add tenant_id: with "+what)
+	}
+}
+
+// channelApp reads a mail channel's app: (its secrets are for sending
+// alerts), or takes the file's.
+func (p *parser) channelApp(c *Channel, m map[string]entry, label string, hinted map[string]bool, what string) {
+	switch ae := m["app"]; {
+	case !ae.missing():
+		prev := p.appUse
+		p.appUse = UseChannels
+		c.App = p.app(ae)
+		p.appUse = prev
+	case p.defaultApp != nil:
+		c.App = p.defaultApp
+	case !hinted["app"]:
+		p.fail(c.Line, fmt.Sprintf("%s channel %s has no app, and there is no default app", c.Type, label),
+			"add app: (client_id: and certificate:) under the channel, for "+what)
+	}
+	if c.App != nil {
+		c.Source = "app " + c.App.ClientID
+	}
+}
+
+// security reads an email channel's security: starttls or tls; without
+// it the port decides (tls on 465). Nothing is ever sent unencrypted.
+func (p *parser) security(c *Channel, m map[string]entry) {
+	e := m["security"]
+	v, ok := p.scalar(e, "starttls or tls", "security: starttls")
+	if !ok {
+		return
+	}
+	switch w := normalize(v); w {
+	case SecuritySTARTTLS, SecurityTLS:
+		c.Security = w
+	case "ssl", "smtps", "implicit", "implicittls", "tlsimplicit", "ssltls":
+		p.fail(e.key.Line, fmt.Sprintf("security %q is not a mode", v), "did you mean security: tls (TLS from the first byte, as on port 465)?")
+		return
+	case "none", "plain", "plaintext", "off", "false", "no", "insecure":
+		p.fail(e.key.Line, fmt.Sprintf("security %q: fleetscore never sends mail or a password unencrypted", v),
+			"use security: starttls (port 587) or security: tls (port 465)")
+		return
+	default:
+		p.fail(e.key.Line, fmt.Sprintf("security %q is not a mode", v), "use security: starttls (port 587, the default) or security: tls (port 465)")
+		return
+	}
+	_, port, _ := net.SplitHostPort(c.SMTP)
+	switch {
+	case port == "465" && c.Security == SecuritySTARTTLS:
+		p.warn(e.key.Line, "smtp port 465 expects TLS from the first byte, but security is starttls", "write security: tls, or use the submission port 587")
+	case port == "587" && c.Security == SecurityTLS:
+		p.warn(e.key.Line, "smtp port 587 speaks STARTTLS, but security is tls (TLS from the first byte)", "write security: starttls, or use port 465")
+	}
+}
+
+// graphMailChannel reads a graph_mail channel: the MSSP's tenant, the app
+// (its own app: block, or the file's), the mailbox it sends as and the
+// recipients.
+func (p *parser) graphMailChannel(c *Channel, m map[string]entry, label string, hinted map[string]bool) {
+	p.channelTenant(c, m, label, hinted, "graph_mail", "the Directory (tenant) ID of the MSSP's own tenant, the one the sending mailbox is in")
+	if v, ok := p.scalar(m["sender"], "an e-mail address", "sender: fleetscore@mssp.example"); ok {
+		if a, err := mail.ParseAddress(v); err != nil {
+			p.fail(m["sender"].key.Line, fmt.Sprintf("sender %q is not an e-mail address", v), "write the mailbox's address, like sender: fleetscore@mssp.example")
+		} else {
+			c.Sender = a.Address
+		}
+	} else if m["sender"].missing() && !hinted["sender"] {
+		p.fail(c.Line, fmt.Sprintf("graph_mail channel %s has no sender", label),
+			"add sender: with the address of the mailbox (a user or shared mailbox in the tenant) the app sends as")
+	}
+	if !hinted["to"] {
+		c.To = p.addresses(m["to"], c.Line, "graph_mail channel "+label)
+	}
+	p.channelApp(c, m, label, hinted, "an app registered in the MSSP's tenant with the Mail.Send application permission")
+}
+
 // addresses reads to:, one address or a list of them.
 func (p *parser) addresses(e entry, line int, label string) []string {
 	if e.missing() {
-		p.fail(line, fmt.Sprintf("email channel %s has no recipients", label), "add to: [soc@example.com] with the addresses to mail")
+		p.fail(line, fmt.Sprintf("%s has no recipients", label), "add to: [soc@example.com] with the addresses to mail")
 		return nil
 	}
 	var nodes []*yaml.Node

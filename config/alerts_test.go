@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -120,6 +122,7 @@ func TestAlertsConfig(t *testing.T) {
 		{"mail.Source", mail.Source, "password from $FLEETSCORE_SMTP_PASSWORD"},
 		{"mail.CAFile", mail.CAFile, "cert.pem"},
 		{"mail.RootCAs", mail.RootCAs != nil, true},
+		{"mail.Security", mail.Security, "starttls"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -154,6 +157,8 @@ func TestAlertsConfig(t *testing.T) {
 func TestAlertProblems(t *testing.T) {
 	base := okApp + okTenants
 	ch := func(body string) string { return base + "channels:\n  - name: c1\n" + body + okAlertsFor("c1") }
+	// chAt is ch with the problem on the channel's own line.
+	chAt := func(body string) string { return base + "channels:\n  - name: c1 #@here\n" + body + okAlertsFor("c1") }
 	cases := []struct {
 		name  string
 		yaml  string
@@ -172,9 +177,34 @@ func TestAlertProblems(t *testing.T) {
 		{"inline password", base + "channels:\n  - name: c1\n    type: email\n    smtp: smtp.example.com:587\n    from: a@example.com\n    to: b@example.com\n    username: u\n    password_env: FLEETSCORE_SMTP_PASSWORD\n    password: " + smtpPass + " #@here\n" + okAlertsFor("c1"),
 			[]string{"password: a password is never written in the config", "password_env"}},
 		{"no type", base + "channels:\n  - name: c1 #@here\n    url_env: FLEETSCORE_TEAMS_URL\n" + okAlertsFor("c1"),
-			[]string{"channel c1 has no type", "teams, slack, webhook or email"}},
+			[]string{"channel c1 has no type", "teams, slack, webhook, email or graph_mail"}},
 		{"type alias", ch("    type: msteams #@here\n    url_env: FLEETSCORE_TEAMS_URL\n"), []string{`channel type "msteams" is not known`, "did you mean type: teams?"}},
-		{"type unknown", ch("    type: pager #@here\n"), []string{`channel type "pager" is not known`, "teams, slack, webhook or email"}},
+		{"type unknown", ch("    type: pager #@here\n"), []string{`channel type "pager" is not known`, "teams, slack, webhook, email or graph_mail"}},
+		{"type alias graph", ch("    type: exchange #@here\n"), []string{`channel type "exchange" is not known`, "did you mean type: graph_mail?"}},
+		{"security none", ch("    type: email\n    smtp: smtp.example.com:25\n    from: a@example.com\n    to: b@example.com\n    security: none #@here\n"),
+			[]string{`security "none": fleetscore never sends mail or a password unencrypted`, "security: starttls"}},
+		{"security ssl", ch("    type: email\n    smtp: smtp.example.com:465\n    from: a@example.com\n    to: b@example.com\n    security: ssl #@here\n"),
+			[]string{`security "ssl" is not a mode`, "did you mean security: tls"}},
+		{"graph_mail without tenant", chAt("    type: graph_mail\n    sender: fleetscore@mssp.example\n    to: soc@mssp.example\n"),
+			[]string{"graph_mail channel c1 has no tenant_id", "Directory (tenant) ID of the MSSP's own tenant"}},
+		{"graph_mail bad tenant", ch("    type: graph_mail\n    tenant_id: mssp.example #@here\n    sender: fleetscore@mssp.example\n    to: soc@mssp.example\n"),
+			[]string{`tenant_id "mssp.example" of graph_mail channel c1 is not a GUID`}},
+		{"graph_mail without sender", chAt("    type: graph_mail\n    tenant_id: " + contosoID + "\n    to: soc@mssp.example\n"),
+			[]string{"graph_mail channel c1 has no sender", "mailbox"}},
+		{"graph_mail without recipients", chAt("    type: graph_mail\n    tenant_id: " + contosoID + "\n    sender: fleetscore@mssp.example\n"),
+			[]string{"graph_mail channel c1 has no recipients"}},
+		{"xoauth2 with a password", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2\n    tenant_id: " + contosoID + "\n    username: a@example.com\n    password_env: FLEETSCORE_SMTP_PASSWORD #@here\n"),
+			[]string{"email channel c1 logs in with xoauth2, which takes no password", "remove password_env"}},
+		{"xoauth2 without username", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2 #@here\n    tenant_id: " + contosoID + "\n"),
+			[]string{"logs in with xoauth2 but has no username", "mailbox"}},
+		{"xoauth2 without tenant", chAt("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: xoauth2\n    username: a@example.com\n"),
+			[]string{"email channel c1 has no tenant_id"}},
+		{"tenant_id without xoauth2", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    tenant_id: " + contosoID + " #@here\n"),
+			[]string{"tenant_id is used by an email channel only with auth: xoauth2"}},
+		{"auth oauth", ch("    type: email\n    smtp: smtp.office365.com:587\n    from: a@example.com\n    to: b@example.com\n    auth: oauth2 #@here\n"),
+			[]string{`auth "oauth2" is not a login`, "did you mean auth: xoauth2?"}},
+		{"graph_mail smtp key", ch("    type: graph_mail\n    tenant_id: " + contosoID + "\n    sender: fleetscore@mssp.example\n    to: soc@mssp.example\n    smtp: smtp.example.com:587 #@here\n"),
+			[]string{"smtp is not used by a graph_mail channel"}},
 		{"no name", base + "channels:\n  - type: teams #@here\n    url_env: FLEETSCORE_TEAMS_URL\n", []string{"the channel has no name", "add name:"}},
 		{"bad name", ch("    type: teams\n    url_env: FLEETSCORE_TEAMS_URL\n  - name: soc teams #@here\n    type: slack\n    url_env: FLEETSCORE_SLACK_URL\n"),
 			[]string{`channel name "soc teams" has characters that are not allowed`, "letters, digits"}},
@@ -193,7 +223,7 @@ func TestAlertProblems(t *testing.T) {
 		{"url file missing", ch("    type: teams\n    url_file: nothing.txt #@here\n"),
 			[]string{"the webhook URL file nothing.txt", "does not exist"}},
 		{"key of another type", ch("    type: teams\n    url_env: FLEETSCORE_TEAMS_URL\n    to: [a@example.com] #@here\n"),
-			[]string{"to is not used by a teams channel", "to is for email channels"}},
+			[]string{"to is not used by a teams channel", "to is for email and graph_mail channels"}},
 		{"webhook without secret", base + "channels:\n  - name: c1 #@here\n    type: webhook\n    url_env: FLEETSCORE_HOOK_URL\n" + okAlertsFor("c1"),
 			[]string{"webhook channel c1 has no signing secret", "secret_env:", "openssl rand -hex 32"}},
 		{"webhook short secret", ch("    type: webhook\n    url_env: FLEETSCORE_HOOK_URL\n    secret_env: SHORT_SECRET #@here\n"),
@@ -298,8 +328,9 @@ func TestAlertWarnings(t *testing.T) {
 			"channel spare is used by no alert rule"},
 		{"retired connector", "channels:\n  - name: c1\n    type: teams\n    url_env: CONNECTOR_URL\n" + okAlertsFor("c1"),
 			"an Office 365 connector's incoming webhook, which Microsoft retired"},
-		{"smtps port", "channels:\n  - name: c1\n    type: email\n    smtp: smtp.example.com:465\n    from: a@example.com\n    to: b@example.com\n" + okAlertsFor("c1"),
-			"smtp port 465"},
+		{"smtps port is implicit TLS", "channels:\n  - name: c1\n    type: email\n    smtp: smtp.example.com:465\n    from: a@example.com\n    to: b@example.com\n" + okAlertsFor("c1"), ""},
+		{"smtps port with starttls", "channels:\n  - name: c1\n    type: email\n    smtp: smtp.example.com:465\n    security: starttls\n    from: a@example.com\n    to: b@example.com\n" + okAlertsFor("c1"),
+			"smtp port 465 expects TLS from the first byte"},
 		{"http to loopback is fine", "channels:\n  - name: c1\n    type: slack\n    url_env: LOCAL_URL\n" + okAlertsFor("c1"), ""},
 	}
 	for _, tc := range cases {
@@ -382,5 +413,81 @@ alerts:
 	off, err := parseAll(fx.path(), []byte(strings.Replace(y, "digest_over: 12", "digest_over: 0", 1)), alertEnv)
 	if err != nil || off.DigestOver != 0 {
 		t.Errorf("digest_over: 0 gives %v, %+v; want 0 (never)", err, off)
+	}
+}
+
+// TestGraphMailChannel: a graph_mail channel with the file's app, and one
+// with its own; 465 picks implicit TLS for an email channel.
+func TestGraphMailChannel(t *testing.T) {
+	y := okApp + okTenants + `channels:
+  - name: ops-graph
+    type: graph_mail
+    tenant_id: "{` + strings.ToUpper(contosoID) + `}"
+    sender: "Fleetscore <fleetscore@mssp.example>"
+    to: [soc@mssp.example, "NOC <noc@mssp.example>"]
+  - name: own-app
+    type: graph_mail
+    tenant_id: ` + contosoID + `
+    sender: fleetscore@mssp.example
+    to: soc@mssp.example
+    app:
+      client_id: 11111111-2222-4333-8444-555555555555
+      client_secret_env: FLEETSCORE_MAIL_SECRET
+  - name: smtps
+    type: email
+    smtp: smtp.example.com:465
+    from: a@example.com
+    to: b@example.com
+  - name: exo
+    type: email
+    smtp: smtp.office365.com:587
+    from: fleetscore@mssp.example
+    to: b@example.com
+    auth: xoauth2
+    username: fleetscore@mssp.example
+    tenant_id: ` + contosoID + `
+alerts:
+  - name: r
+    when: below_target
+    channels: [ops-graph, own-app, smtps, exo]
+`
+	cfg, err := parseAll(fx.path(), []byte(y), func(k string) string {
+		if k == "FLEETSCORE_MAIL_SECRET" {
+			return "Q~mail-secret-never-shown"
+		}
+		return goodEnv(k)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, own, smtps, exo := cfg.Channels[0], cfg.Channels[1], cfg.Channels[2], cfg.Channels[3]
+	if exo.Auth != AuthXOAUTH2 || exo.App != cfg.App || exo.TenantID != contosoID || exo.Username != "fleetscore@mssp.example" || exo.Security != SecuritySTARTTLS {
+		t.Errorf("xoauth2 channel %+v", exo)
+	}
+	if g.Type != ChannelGraphMail || g.TenantID != contosoID || g.Sender != "fleetscore@mssp.example" || g.App != cfg.App ||
+		strings.Join(g.To, "; ") != `<soc@mssp.example>; "NOC" <noc@mssp.example>` || g.Source != "app "+clientID {
+		t.Errorf("graph_mail channel %+v", g)
+	}
+	if own.App == nil || own.App == cfg.App || own.App.ClientID != "11111111-2222-4333-8444-555555555555" || own.App.Secret.Reveal() != "Q~mail-secret-never-shown" {
+		t.Errorf("own app %+v", own.App)
+	}
+	if smtps.Security != SecurityTLS || smtps.Auth != "" {
+		t.Errorf("security on 465 = %q, want tls", smtps.Security)
+	}
+	if strings.Contains(fmt.Sprint(cfg.Channels), "Q~mail") {
+		t.Error("a channel prints its app's secret")
+	}
+
+	// The channel's app secret is for sending alerts: a missing variable
+	// stops alerts test (UseChannels), not collect (UseGraph).
+	cfg, err = parse(fx.path(), []byte(y), goodEnv, time.Now(), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Require(UseGraph); err != nil {
+		t.Errorf("collect needs the channel's app secret: %v", err)
+	}
+	if err := cfg.Require(UseChannels); err == nil || !strings.Contains(err.Error(), "FLEETSCORE_MAIL_SECRET") {
+		t.Errorf("alerts test: %v, want the missing FLEETSCORE_MAIL_SECRET", err)
 	}
 }

@@ -69,9 +69,9 @@ func (p *parser) app(e entry) *App {
 		p.fail(a.Line, "the app has no credential",
 			"add certificate: with a PEM or PFX file (recommended), or client_secret_env: or client_secret_file:")
 	case hasCert:
-		p.secrets(UseGraph, func() { p.certificate(a, cert, pwEnv) })
+		p.secrets(p.appSecretsUse(), func() { p.certificate(a, cert, pwEnv) })
 	case hasEnv:
-		p.secrets(UseGraph, func() {
+		p.secrets(p.appSecretsUse(), func() {
 			if name, v, ok := p.env(secretEnv, "the client secret"); ok {
 				a.Secret, a.Source = Secret(strings.TrimSpace(v)), "secret from $"+name
 				p.checkSecret(a, secretEnv.key.Line)
@@ -81,7 +81,7 @@ func (p *parser) app(e entry) *App {
 			a.Source = "secret from $" + name
 		}
 	case hasFile:
-		p.secrets(UseGraph, func() { p.secretFile(a, secretFile) })
+		p.secrets(p.appSecretsUse(), func() { p.secretFile(a, secretFile) })
 		if a.Source == "" {
 			a.Source = "secret from file " + strings.TrimSpace(secretFile.val.Value)
 		}
@@ -91,6 +91,15 @@ func (p *parser) app(e entry) *App {
 			"remove it, or add certificate: with the PFX file it opens")
 	}
 	return a
+}
+
+// appSecretsUse is what the app's secrets are for: signing in to the
+// tenants, or sending a graph_mail channel's mail.
+func (p *parser) appSecretsUse() Use {
+	if p.appUse != 0 {
+		return p.appUse
+	}
+	return UseGraph
 }
 
 var (

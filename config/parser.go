@@ -37,6 +37,10 @@ type parser struct {
 	deferred  []deferred         // problems with secrets, for Config.Require
 	secretUse Use                // while loading secrets: what they are for
 	certs     map[string]*loaded // by absolute path and password variable, so a file is read once
+	// defaultApp is the file's app:, for graph_mail channels; appUse, when
+	// set, is what the app being read is for (UseGraph otherwise).
+	defaultApp *App
+	appUse     Use
 }
 
 func (p *parser) fail(line int, what, fix string) {
@@ -130,6 +134,7 @@ func (p *parser) config(data []byte) *Config {
 	c.Tenants = p.tenants(top["tenants"], c, !top["app"].missing())
 	rules, over := p.alertsBlock(top["alerts"])
 	c.DigestOver = over
+	p.defaultApp = c.App // a graph_mail channel without app: uses it
 	c.Channels, c.Alerts = p.alerting(top["channels"], rules)
 	c.Archive = p.archive(top["archive"])
 	c.Auth = p.auth(top["auth"])

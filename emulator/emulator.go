@@ -19,6 +19,11 @@
 //   - Writes: PATCH of a control profile's state (patch.go), which needs
 //     SecurityEvents.ReadWrite.All (Tenant.WriteApps, SetWriteConsent) and
 //     is scored from the next day's snapshot; Patches records each request.
+//   - Mail: POST /users/{id}/sendMail (mail.go), which needs Mail.Send
+//     (Tenant.MailApps; 403 ErrorAccessDenied otherwise) and answers 202;
+//     SentMail records each request. Exchange Online tokens
+//     (https://outlook.office365.com/.default, role SMTP.SendAsApp) are
+//     issued for SMTP XOAUTH2, and Graph refuses them.
 //   - Data: synthetic tenants whose daily scores are a pure function of
 //     (seed, tenant, day), with the quirks real responses have (numbers as
 //     strings, seat-range key case, -1 sentinels, missing days, undocumented
@@ -91,7 +96,14 @@ type Tenant struct {
 	// as well (their tokens carry both roles; listing an app here consents
 	// it). Only their PATCH of a control profile is accepted; see also
 	// SetWriteConsent.
-	WriteApps     []string
+	WriteApps []string
+	// MailApps are client IDs consented with Mail.Send (sendMail); their
+	// tokens carry that role (and SecurityEvents.Read.All only when they
+	// are also in ConsentedApps or WriteApps).
+	MailApps []string
+	// Mailboxes, when set, are the only senders sendMail accepts (others
+	// get 404 ErrorInvalidUser); empty accepts any.
+	Mailboxes     []string
 	Controls      int  // number of controls; 0: 150..300 from the seed
 	ScorePageSize int  // >0: secureScores is paged with this page size
 	Quirks        bool // show the quirks of real responses (a deterministic share of each)
@@ -205,12 +217,15 @@ type tenantEntry struct {
 	limiters map[string]*limiter
 	counters tenantCounters
 	patches  []PatchRecord
+	mails    []SentMailRecord
 }
 
 type tenantDef struct {
 	model         *tenantModel
 	consented     map[string]bool
 	writers       map[string]bool // consented with the write role too
+	mailers       map[string]bool // consented with Mail.Send
+	mailboxes     map[string]bool // the senders sendMail accepts; empty: any
 	scorePageSize int
 	quirks        bool
 	controls      int
@@ -402,6 +417,8 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 		model:         newTenantModel(e.fleet, id, t.Name, t.Controls, t.Quirks),
 		consented:     map[string]bool{},
 		writers:       map[string]bool{},
+		mailers:       map[string]bool{},
+		mailboxes:     map[string]bool{},
 		scorePageSize: t.ScorePageSize,
 		quirks:        t.Quirks,
 		cloud:         cloudOf(t.Cloud),
@@ -413,6 +430,12 @@ func (e *Emulator) AddTenant(t Tenant) TenantInfo {
 	for _, a := range t.WriteApps {
 		def.consented[strings.ToLower(a)] = true
 		def.writers[strings.ToLower(a)] = true
+	}
+	for _, a := range t.MailApps {
+		def.mailers[strings.ToLower(a)] = true
+	}
+	for _, m := range t.Mailboxes {
+		def.mailboxes[strings.ToLower(m)] = true
 	}
 	if entry == nil {
 		entry = &tenantEntry{limiters: map[string]*limiter{}}
@@ -598,7 +621,7 @@ func (e *Emulator) consented(def *tenantDef, clientID string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	id := strings.ToLower(clientID)
-	return def.consented[id] || def.writers[id] || e.consentAll[id]
+	return def.consented[id] || def.writers[id] || def.mailers[id] || e.consentAll[id]
 }
 
 func (e *Emulator) app(clientID string) (App, bool) {

@@ -43,6 +43,22 @@ func graphResource(scope string) (string, bool) {
 	return "", false
 }
 
+// exchangeResource is the resource of an Exchange Online scope, for SMTP
+// AUTH XOAUTH2: tokens are issued for it (with SMTP.SendAsApp for the
+// apps of Tenant.MailApps), and Graph refuses them.
+func exchangeResource(scope string) (string, bool) {
+	res, ok := strings.CutSuffix(scope, "/.default")
+	if !ok {
+		return "", false
+	}
+	res = strings.TrimSuffix(res, "/")
+	switch strings.ToLower(res) {
+	case "https://outlook.office365.com", "https://outlook.office.com", "https://outlook.office365.us", "https://outlook-dod.office365.us":
+		return res, true
+	}
+	return "", false
+}
+
 func baseURL(r *http.Request) string { return "https://" + r.Host }
 
 func (e *Emulator) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +193,7 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var resource string
+	var exchange bool // an Exchange Online token, for SMTP XOAUTH2
 	var others int
 	for _, s := range strings.Fields(scope) {
 		switch s {
@@ -187,6 +204,10 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 			resource = res
 			continue
 		}
+		if res, ok := exchangeResource(s); ok && resource == "" {
+			resource, exchange = res, true
+			continue
+		}
 		others++
 	}
 	if resource == "" || others > 0 {
@@ -195,7 +216,7 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 				"is not valid. The scope %s is not valid.", scope))
 		return
 	}
-	if isMicrosoftLogin(hostOf(r)) && !strings.EqualFold(resource, def.cloud.graph) && resource != graphAppID {
+	if isMicrosoftLogin(hostOf(r)) && !exchange && !strings.EqualFold(resource, def.cloud.graph) && resource != graphAppID {
 		e.entraError(w, r, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf(
 			"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been "+
 				"installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your "+
@@ -203,9 +224,21 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	roles := []string{roleSecurityEventsRead}
+	var roles []string
+	if e.reader(def, clientID) {
+		roles = append(roles, roleSecurityEventsRead)
+	}
 	if e.writer(def, clientID) {
 		roles = append(roles, roleSecurityEventsWrite)
+	}
+	if e.mailer(def, clientID) {
+		roles = append(roles, roleMailSend)
+	}
+	if exchange {
+		roles = nil
+		if e.mailer(def, clientID) {
+			roles = []string{roleSMTPSendAsApp}
+		}
 	}
 	if faults.RevokeConsent {
 		roles = nil // the app role assignment is gone: Entra still issues a token, without roles

@@ -22,7 +22,8 @@ const (
 	resScore
 	resProfiles
 	resProfile
-	resPatch // PATCH of one control profile
+	resPatch    // PATCH of one control profile
+	resSendMail // POST /users/{id}/sendMail
 )
 
 const (
@@ -85,12 +86,18 @@ func (e *Emulator) graph(version string, res resource) http.HandlerFunc {
 		e.begin(g.te)
 		defer e.end(g.te)
 		rec := -1
-		if res == resPatch {
+		switch res {
+		case resPatch:
 			rec = e.recordPatch(g)
+		case resSendMail:
+			rec = e.recordMail(g)
 		}
 		e.serveGraph(g, res)
-		if rec >= 0 {
+		switch {
+		case rec >= 0 && res == resPatch:
 			e.patchAnswered(g.te, rec, g.status)
+		case rec >= 0:
+			e.mailAnswered(g.te, rec, g.status)
 		}
 		e.log.Debug("graph", "path", r.URL.Path, "query", r.URL.RawQuery, "tenant", claims.Tid, "app", claims.AppID)
 	}
@@ -160,6 +167,10 @@ func (e *Emulator) serveGraph(g *gctx, res resource) {
 			t.Stop()
 			return
 		}
+	}
+	if res == resSendMail {
+		e.serveSendMail(g) // its own role, Mail.Send
+		return
 	}
 	if !g.claims.hasRole(roleSecurityEventsRead) {
 		e.count(te, func(s *Stats) { s.Forbidden++ })

@@ -22,6 +22,7 @@ func (e *Emulator) routes() http.Handler {
 		mux.HandleFunc("GET /"+v+"/security/secureScoreControlProfiles", e.graph(v, resProfiles))
 		mux.HandleFunc("GET /"+v+"/security/secureScoreControlProfiles/{id}", e.graph(v, resProfile))
 		mux.HandleFunc("PATCH /"+v+"/security/secureScoreControlProfiles/{id}", e.graph(v, resPatch))
+		mux.HandleFunc("POST /"+v+"/users/{id}/sendMail", e.graph(v, resSendMail))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" && isGraphPath(r.URL.Path) {

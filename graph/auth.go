@@ -230,6 +230,13 @@ func (c *Client) token(ctx context.Context, t Target) (string, error) {
 	return tok.Token, nil
 }
 
+// TokenError explains a failed token request of the app clientID in
+// tenant (not consented, a bad secret or certificate, ...) the way a
+// collection's is, with no secret in it.
+func TokenError(tenant, clientID string, err error) *Error {
+	return classifyTokenError(tenant, clientID, err)
+}
+
 // CheckToken gets a token for the target's tenant and reports what it
 // shows of the SecurityEvents.Read.All role, without calling Graph.
 func (c *Client) CheckToken(ctx context.Context, t Target) (RoleKnowledge, error) {

@@ -1,9 +1,19 @@
 // Package mail sends e-mail: the alerts' e-mail channels and the client
 // reports share it. A Sender is one way out (SMTP, or Microsoft Graph's
 // sendMail); callers build a Message and never see how it travels.
+//
+// The senders: NewSMTP (this package: STARTTLS or implicit TLS; PLAIN,
+// LOGIN or XOAUTH2) and graph.Client.MailSender (Graph's sendMail, with
+// the application permission Mail.Send). cmd/fleetscore's mailSender
+// builds either from an email or graph_mail channel of the config. Errors
+// hold no secret; those with Permanent() true are not worth retrying.
 package mail
 
-import "context"
+import (
+	"context"
+	"maps"
+	"slices"
+)
 
 // Attachment is one file sent with a message (a report's PDF).
 type Attachment struct {
@@ -20,7 +30,12 @@ type Message struct {
 	Text        string
 	HTML        string
 	Attachments []Attachment
+	// Headers are extra header fields, such as Auto-Submitted or
+	// X-Fleetscore-Event. Graph's sendMail takes only those starting X-.
+	Headers map[string]string
 }
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Sender delivers a Message. An error says why it was not taken, without
 // any secret; the caller decides whether to try again.

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/alert"
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/config"
+	"github.com/fleetscore/fleetscore/graph"
+	"github.com/fleetscore/fleetscore/mail"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/server"
 )
@@ -22,10 +27,7 @@ import (
 // alertChannels builds the config's channels. Secrets pass as the Reveal
 // method of the config's Secret, so they stay REDACTED everywhere else.
 func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
-	hello, err := os.Hostname()
-	if err != nil || !strings.Contains(hello, ".") {
-		hello = "localhost"
-	}
+	hello := mailHello()
 	var out []alert.Channel
 	for _, c := range cfg.Channels {
 		switch c.Type {
@@ -36,11 +38,123 @@ func alertChannels(cfg *config.Config, hc *http.Client) []alert.Channel {
 		case config.ChannelWebhook:
 			out = append(out, alert.NewWebhook(c.Name, c.URL.Reveal, c.Secret.Reveal, hc, nil))
 		case config.ChannelEmail:
-			out = append(out, alert.NewEmail(alert.EmailConfig{Name: c.Name, Addr: c.SMTP, From: c.From, To: c.To,
-				Username: c.Username, Password: c.Password.Reveal, RootCAs: c.RootCAs, Hello: hello}))
+			out = append(out, alert.NewMailChannel(c.Name, c.Type, c.SMTP, c.To, mailSender(cfg, c, hello)))
+		case config.ChannelGraphMail:
+			out = append(out, alert.NewMailChannel(c.Name, c.Type, "Microsoft Graph as "+c.Sender, c.To, mailSender(cfg, c, hello)))
 		}
 	}
 	return out
+}
+
+// mailSender is the mail.Sender of an email or graph_mail channel of the
+// config; the alerts' mail channels and the client reports send through
+// it. Secrets pass as Reveal method values. A channel that cannot be
+// built fails each send, permanently, saying why.
+func mailSender(cfg *config.Config, c config.Channel, hello string) mail.Sender {
+	switch c.Type {
+	case config.ChannelGraphMail:
+		return graphMailSender(cfg, c)
+	case config.ChannelEmail:
+		host, port, err := net.SplitHostPort(c.SMTP)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			return failedSender{fmt.Errorf("channel %s: smtp %q is not host:port", c.Name, c.SMTP)}
+		}
+		sc := mail.SMTPConfig{Host: host, Port: n, Security: c.Security, Auth: c.Auth, Username: c.Username,
+			Password: c.Password.Reveal, From: c.From, RootCAs: c.RootCAs, Hello: hello}
+		if c.Auth == config.AuthXOAUTH2 {
+			sc.Token = exchangeToken(cfg, c)
+		}
+		s, err := mail.NewSMTP(sc)
+		if err != nil {
+			return failedSender{fmt.Errorf("channel %s: %w", c.Name, err)}
+		}
+		return s
+	}
+	return failedSender{fmt.Errorf("channel %s is a %s channel, not a mail channel", c.Name, c.Type)}
+}
+
+// mailHello is the name sent in EHLO: this machine's, when it has dots.
+func mailHello() string {
+	hello, err := os.Hostname()
+	if err != nil || !strings.Contains(hello, ".") {
+		hello = "localhost"
+	}
+	return hello
+}
+
+// graphMailSender is a graph_mail channel's sender: Graph's sendMail in
+// the MSSP's tenant, with an azidentity credential for the channel's app
+// built as the collector builds its own (graph.NewCredential), in the
+// file's cloud. A channel that cannot be built fails each send saying why.
+func graphMailSender(cfg *config.Config, c config.Channel) mail.Sender {
+	hc := graph.NewHTTPClient() // the system's CAs and SSL_CERT_FILE; no redirects with a token
+	gc, err := graph.New(graph.Options{BaseURL: cfg.Cloud.GraphURL, Scope: cfg.Cloud.GraphScope, HTTPClient: hc, MaxAttempts: 3})
+	if err != nil {
+		return failedSender{err}
+	}
+	target, err := appTarget(c.App, c.TenantID, cfg.Cloud, hc)
+	if err != nil {
+		return failedSender{fmt.Errorf("%s:%d: channel %s: %w", cfg.Path, c.Line, c.Name, err)}
+	}
+	return gc.MailSender(target, c.Sender)
+}
+
+// exchangeScopes are Exchange Online's token scopes by cloud, for SMTP
+// AUTH XOAUTH2.
+var exchangeScopes = map[string]string{
+	"global":   "https://outlook.office365.com/.default",
+	"usgov":    "https://outlook.office365.us/.default",
+	"usgovdod": "https://outlook-dod.office365.us/.default",
+}
+
+// exchangeToken gets the channel's app a token for Exchange Online in the
+// MSSP's tenant (SMTP.SendAsApp), from the same kind of azidentity
+// credential the collector uses; azidentity caches it until near expiry.
+func exchangeToken(cfg *config.Config, c config.Channel) func(context.Context) (string, error) {
+	target, err := appTarget(c.App, c.TenantID, cfg.Cloud, graph.NewHTTPClient())
+	scope := exchangeScopes[cfg.Cloud.Name]
+	if scope == "" {
+		scope = exchangeScopes["global"]
+	}
+	return func(ctx context.Context) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		tok, err := target.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: c.TenantID})
+		if err != nil {
+			e := graph.TokenError(c.TenantID, c.App.ClientID, err)
+			if e.Advice != "" {
+				return "", fmt.Errorf("%s: %s", e.Error(), e.Advice)
+			}
+			return "", e
+		}
+		return tok.Token, nil
+	}
+}
+
+// appTarget is a config app's credential for one tenant of a cloud.
+func appTarget(a *config.App, tenant string, cloud config.Cloud, hc *http.Client) (graph.Target, error) {
+	if a == nil {
+		return graph.Target{}, errors.New("no app")
+	}
+	app := graph.App{ClientID: a.ClientID, Certificates: a.Certificates, Key: a.Key}
+	if a.Secret != "" {
+		app.Secret = a.Secret.Reveal
+	}
+	cred, err := graph.NewCredential(app, tenant, graph.AuthOptions{AuthorityHost: cloud.AuthorityHost, Custom: cloud.Custom, HTTPClient: hc})
+	if err != nil {
+		return graph.Target{}, fmt.Errorf("app %s: %w", a.ClientID, err)
+	}
+	return graph.Target{TenantID: tenant, ClientID: a.ClientID, Credential: cred}, nil
+}
+
+// failedSender is a mail channel that could not be built: every send
+// fails, permanently, saying why.
+type failedSender struct{ err error }
+
+func (f failedSender) Send(context.Context, mail.Message) error {
+	return &mail.Error{Msg: f.err.Error(), Perm: true}
 }
 
 func alertRules(cfg *config.Config) []alert.Rule {

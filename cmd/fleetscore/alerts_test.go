@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,126 @@ func TestFirstCollectIsABaseline(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Errorf("the first collection sent %s %q (history, not news)", m.Event, m.Title)
+	}
+}
+
+// TestAlertsTestGraphMail: alerts test sends through a graph_mail channel
+// (the emulator's sendMail, with the config's app) and an email channel on
+// implicit TLS (port 465's mode); a graph_mail channel whose app lacks
+// Mail.Send says what to grant.
+func TestAlertsTestGraphMail(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}})
+	mssp := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP", MailApps: []string{testCertApp}, Mailboxes: []string{"fleetscore@mssp.example"}})
+	other := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP without Mail.Send", ConsentedApps: []string{testCertApp}})
+	smtps := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{ImplicitTLS: true, Username: "fleetscore", Password: cmdSMTPPass})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `channels:
+  - name: ops-graph
+    type: graph_mail
+    tenant_id: %s
+    sender: fleetscore@mssp.example
+    to: [soc@mssp.example, "NOC <noc@mssp.example>"]
+  - name: no-mail-send
+    type: graph_mail
+    tenant_id: %s
+    sender: fleetscore@mssp.example
+    to: soc@mssp.example
+  - name: ops-smtps
+    type: email
+    smtp: %s
+    security: tls
+    from: fleetscore@mssp.example
+    to: soc@mssp.example
+    username: fleetscore
+    password_env: SMTP_PASSWORD
+    ca_file: %s
+alerts:
+  - name: all
+    when: below_target
+    channels: [ops-graph, no-mail-send, ops-smtps]
+`, mssp.ID, other.ID, smtps.Addr, smtps.CAFile)
+	f.Close()
+	getenv := func(k string) string { return map[string]string{"SMTP_PASSWORD": cmdSMTPPass}[k] }
+
+	r := runCmd(t, getenv, "alerts", "test", "--config", path)
+	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "1 of 3 channels did not take") && !strings.Contains(fmt.Sprint(r.err), "1 of 3 channels did not take") {
+		t.Fatalf("alerts test: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"ok     ops-graph     graph_mail", "ok     ops-smtps     email", "error  no-mail-send  graph_mail",
+		"ErrorAccessDenied", "Mail.Send", "application access policy"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	sent := shared.emu.SentMail(mssp.ID)
+	if len(sent) != 1 || sent[0].Status != 202 || sent[0].Sender != "fleetscore@mssp.example" || sent[0].AppID != testCertApp {
+		t.Fatalf("sendMail %+v", sent)
+	}
+	body := string(sent[0].Body)
+	for _, want := range []string{`"subject":"[fleetscore] TEST fleetscore test message"`, `"contentType":"HTML"`,
+		`"toRecipients":[{"emailAddress":{"address":"soc@mssp.example"}},{"emailAddress":{"address":"noc@mssp.example","name":"NOC"}}]`,
+		`"saveToSentItems":false`, `{"name":"X-Fleetscore-Event","value":"test"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sendMail body lacks %s:\n%s", want, body)
+		}
+	}
+	if ms := smtps.Mails(); len(ms) != 1 || ms[0].User != "fleetscore" || ms[0].HTML == "" || !strings.Contains(ms[0].Body, "fleetscore test message") {
+		t.Errorf("smtps mail %+v", ms)
+	}
+}
+
+// TestAlertsTestXOAUTH2: an email channel with auth: xoauth2 logs in to
+// the SMTP server with the app's Exchange Online token for the MSSP's
+// tenant (audience https://outlook.office365.com, role SMTP.SendAsApp).
+func TestAlertsTestXOAUTH2(t *testing.T) {
+	path, _ := writeConfig(t, []tenantSpec{{name: "Alpha", consent: true}})
+	mssp := shared.emu.AddTenant(emulator.Tenant{Name: "MSSP", MailApps: []string{testCertApp}})
+	var claims struct {
+		Aud   string   `json:"aud"`
+		Tid   string   `json:"tid"`
+		AppID string   `json:"appid"`
+		Roles []string `json:"roles"`
+	}
+	rx := alerttest.NewSMTPServer(t, alerttest.SMTPOptions{Username: "fleetscore@mssp.example", AuthMechanisms: "LOGIN XOAUTH2",
+		Verify: func(_, token string) bool {
+			parts := strings.Split(token, ".")
+			if len(parts) != 3 {
+				return false
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			return err == nil && json.Unmarshal(payload, &claims) == nil
+		}})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `channels:
+  - name: exo
+    type: email
+    smtp: %s
+    from: fleetscore@mssp.example
+    to: soc@mssp.example
+    auth: xoauth2
+    username: fleetscore@mssp.example
+    tenant_id: %s
+    ca_file: %s
+alerts:
+  - name: all
+    when: below_target
+    channels: [exo]
+`, rx.Addr, mssp.ID, rx.CAFile)
+	f.Close()
+	r := runCmd(t, nil, "alerts", "test", "--config", path)
+	if r.err != nil {
+		t.Fatalf("alerts test: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	if ms := rx.Mails(); len(ms) != 1 || ms[0].User != "fleetscore@mssp.example" {
+		t.Fatalf("mails %+v", ms)
+	}
+	if claims.Aud != "https://outlook.office365.com" || claims.Tid != mssp.ID || claims.AppID != testCertApp || !slices.Equal(claims.Roles, []string{"SMTP.SendAsApp"}) {
+		t.Errorf("the XOAUTH2 token's claims %+v: want Exchange Online's audience in the MSSP's tenant with SMTP.SendAsApp", claims)
 	}
 }

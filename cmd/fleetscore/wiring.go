@@ -59,6 +59,9 @@ func scrubberOf(cfg *config.Config) *redact.Scrubber {
 	}
 	for _, c := range cfg.Channels {
 		vals = append(vals, c.URL.Reveal(), c.Secret.Reveal(), c.Password.Reveal())
+		if c.App != nil {
+			vals = append(vals, c.App.Secret.Reveal())
+		}
 	}
 	if a := cfg.Auth; a != nil {
 		vals = append(vals, a.MetricsToken.Reveal())
@@ -176,20 +179,10 @@ func wire(cfg *config.Config, hc *http.Client, log *slog.Logger) (*wiring, error
 		ck := credKey{t.App, cloud.AuthorityHost}
 		target, ok := creds[ck]
 		if !ok {
-			app := graph.App{ClientID: t.App.ClientID, Certificates: t.App.Certificates, Key: t.App.Key}
-			if t.App.Secret != "" {
-				secret := t.App.Secret
-				app.Secret = secret.Reveal
+			var err error
+			if target, err = appTarget(t.App, t.ID, cloud, hc); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", cfg.Path, t.App.Line, err)
 			}
-			cred, err := graph.NewCredential(app, t.ID, graph.AuthOptions{
-				AuthorityHost: cloud.AuthorityHost,
-				Custom:        cloud.Custom,
-				HTTPClient:    hc,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: app %s: %w", cfg.Path, t.App.Line, t.App.ClientID, err)
-			}
-			target = graph.Target{ClientID: t.App.ClientID, Credential: cred}
 			creds[ck] = target
 		}
 		target.TenantID = t.ID
