@@ -55,6 +55,8 @@ type Options struct {
 	// Exceptions, when set, backs the register of exceptions
 	// (/api/v1/exceptions): applying, listing, approving, removing.
 	Exceptions ExceptionBook
+	// Campaigns, when set, backs campaigns (/campaigns, /api/v1/campaigns).
+	Campaigns CampaignBook
 	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
 	// is the admin (serve then listens on loopback only).
 	Auth *auth.Service
@@ -101,6 +103,7 @@ type Server struct {
 	alerts       func(ctx context.Context) (map[string][]OpenAlert, error)
 	book         AlertBook
 	exceptions   ExceptionBook
+	campaigns    CampaignBook
 	pages        *pages
 	handler      http.Handler
 
@@ -132,6 +135,7 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.excTemplates = o.ExceptionTemplates
+	s.campaigns = o.Campaigns
 	s.dataNow = o.DataNow
 	if s.dataNow == nil {
 		s.dataNow = s.now

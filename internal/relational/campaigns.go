@@ -14,7 +14,10 @@ import (
 
 // Campaigns (migration 0009): campaign.Register.
 
-var _ campaign.Register = (*Store)(nil)
+var (
+	_ campaign.Register = (*Store)(nil)
+	_ campaign.Store    = (*Store)(nil)
+)
 
 // PutCampaign adds a campaign and its tenants in one transaction.
 func (s *Store) PutCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
