@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,46 +14,6 @@ import (
 	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/fleettest"
 )
-
-// scoredEverywhere is a control every tenant scores on its latest
-// emulated day, worth 2 points or more and untouched by state updates,
-// with its maximum at each tenant.
-func scoredEverywhere(t *testing.T, e *emulator.Emulator, ids []string) (string, map[string]float64) {
-	t.Helper()
-	count := map[string]int{}
-	maxOf := map[string]float64{}
-	for _, id := range ids {
-		scores, profiles := e.Expected(id)
-		pts := map[string]float64{}
-		for _, c := range scores[len(scores)-1].Controls {
-			pts[c.Name] = c.Score
-		}
-		for _, p := range profiles {
-			_, ok := pts[p.ID]
-			if ok && !p.Deprecated && p.MaxScore >= 2 && !strings.HasPrefix(p.ID, "scid_") &&
-				(len(p.StateUpdates) == 0 || len(p.StateUpdates) == 1 && p.StateUpdates[0].State == fleetscore.StateDefault) {
-				count[p.ID]++
-				maxOf[id+p.ID] = p.MaxScore
-			}
-		}
-	}
-	var common []string
-	for c, n := range count {
-		if n == len(ids) {
-			common = append(common, c)
-		}
-	}
-	if len(common) == 0 {
-		t.Fatal("no control is scored at every tenant")
-	}
-	slices.Sort(common)
-	c := common[0]
-	mx := map[string]float64{}
-	for _, id := range ids {
-		mx[id] = maxOf[id+c]
-	}
-	return c, mx
-}
 
 // TestCampaignScenario is issue 15's acceptance: a campaign for one
 // control over 6 emulated tenants (open at each on day 1: no points, 1 at
@@ -80,7 +39,7 @@ func TestCampaignScenario(t *testing.T) {
 			ids = append(ids, ti.ID)
 			e.SetScript(ti.ID, emulator.Script{Base: day1})
 		}
-		control, maxOf = scoredEverywhere(t, e, ids)
+		control, maxOf = fleettest.ScoredEverywhere(t, e, ids, 2)
 		// The campaign starts on day 1 with the control at no points
 		// anywhere, except 1 point at the fourth tenant.
 		start = map[string]float64{}
