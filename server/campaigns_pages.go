@@ -29,7 +29,7 @@ type campaignsView struct {
 type campaignRow struct {
 	ID      int64
 	Control string
-	Title   string
+	Action  string // the control's title
 	Owner   string
 	Due     string
 	Done    int
@@ -38,7 +38,7 @@ type campaignRow struct {
 }
 
 func rowOf(p campaign.Progress) campaignRow {
-	return campaignRow{ID: p.ID, Control: p.Control, Title: p.Title, Owner: p.Owner, Due: p.Due.String(), Done: p.Done, Total: p.Total,
+	return campaignRow{ID: p.ID, Control: p.Control, Action: p.Title, Owner: p.Owner, Due: p.Due.String(), Done: p.Done, Total: p.Total,
 		Overdue: p.Overdue}
 }
 

@@ -226,3 +226,46 @@ func TestAPICampaignsValidation(t *testing.T) {
 		t.Errorf("after bad requests the campaigns are %s, want []", out)
 	}
 }
+
+// TestCampaignPages: the list, the form and a campaign's page as each
+// role sees them: a client sees its tenant only, no form and no note
+// editing; an unknown campaign is a 404 page.
+func TestCampaignPages(t *testing.T) {
+	c := newCampaignFixture(t)
+	due := fleetscore.DayOf(time.Now()).AddDays(30).String()
+	resp, v, body := c.create(t, "analyst", map[string]any{"control": c.control, "tenants": []string{c.a, c.b}, "owner": "SOC", "due": due})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	id := fmt.Sprint(int64(v["id"].(float64)))
+	resp, page := c.do(t, "GET", "/campaigns/"+id, "analyst")
+	if resp.StatusCode != 200 || !strings.Contains(page, "0 of 2 done") || !strings.Contains(page, `id="burndown"`) ||
+		!strings.Contains(page, `id="note-`+c.a+`"`) || !strings.Contains(page, `href="/api/v1/campaigns/`+id+`?format=csv"`) ||
+		!strings.Contains(page, c.bName) {
+		t.Errorf("the analyst's campaign page: %d\n%s\n%s", resp.StatusCode, page, c.logs)
+	}
+	resp, page = c.do(t, "GET", "/campaigns/"+id, "client")
+	if resp.StatusCode != 200 || !strings.Contains(page, "0 of 1 done") || strings.Contains(page, c.b) || strings.Contains(page, c.bName) ||
+		strings.Contains(page, `id="note-`) {
+		t.Errorf("the client's campaign page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, page = c.do(t, "GET", "/campaigns", "client")
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="campaign-`+id+`"`) || !strings.Contains(page, "0 of 1 done") ||
+		!strings.Contains(page, `href="/campaigns"`) {
+		t.Errorf("the client's list: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := c.do(t, "GET", "/campaigns/new?control="+c.control, "client"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a client opens the form: %d", resp.StatusCode)
+	}
+	resp, page = c.do(t, "GET", "/campaigns/new?control="+c.control, "analyst")
+	if resp.StatusCode != 200 || !strings.Contains(page, `value="`+c.a+`" checked`) {
+		t.Errorf("the form: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, page := c.do(t, "GET", "/campaigns/new?control=no_such_control", "analyst"); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(page, "is not a control of any tenant") {
+		t.Errorf("the form of an unknown control: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := c.do(t, "GET", "/campaigns/999999", "analyst"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown campaign's page: %d", resp.StatusCode)
+	}
+}
