@@ -218,12 +218,33 @@ func (s *Service) Progress(ctx context.Context, id int64, sees func(tenantID str
 	if !ok {
 		return Progress{}, fmt.Errorf("campaign %d: %w", id, fleetscore.ErrNotFound)
 	}
-	return s.derive(ctx, c)
+	names, err := s.names(ctx)
+	if err != nil {
+		return Progress{}, err
+	}
+	return s.derive(ctx, c, names)
+}
+
+// names are the tenants' names by ID.
+func (s *Service) names(ctx context.Context) (map[string]string, error) {
+	known, err := s.Store.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(known))
+	for _, t := range known {
+		names[t.ID] = t.Name
+	}
+	return names, nil
 }
 
 // List is every campaign as of today, oldest first, narrowed as Progress.
 func (s *Service) List(ctx context.Context, sees func(tenantID string) bool) ([]Progress, error) {
 	cs, err := s.Store.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := s.names(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +254,7 @@ func (s *Service) List(ctx context.Context, sees func(tenantID string) bool) ([]
 		if !ok {
 			continue
 		}
-		p, err := s.derive(ctx, c)
+		p, err := s.derive(ctx, c, names)
 		if err != nil {
 			return nil, err
 		}
@@ -270,16 +291,8 @@ func visible(c Campaign, sees func(string) bool) (Campaign, bool) {
 const historyFrom = 14
 
 // derive reads the campaign's data and derives its progress.
-func (s *Service) derive(ctx context.Context, c Campaign) (Progress, error) {
+func (s *Service) derive(ctx context.Context, c Campaign, names map[string]string) (Progress, error) {
 	today := s.today()
-	known, err := s.Store.Tenants(ctx)
-	if err != nil {
-		return Progress{}, err
-	}
-	names := map[string]string{}
-	for _, t := range known {
-		names[t.ID] = t.Name
-	}
 	ex, err := s.Store.ExceptedSince(ctx, c.Control)
 	if err != nil {
 		return Progress{}, err
