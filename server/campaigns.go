@@ -87,7 +87,7 @@ func (s *Server) apiCreateCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		s.writeError(w, r, badRequest("the body cannot be read (at most %d KB)", maxFormBytes>>10))
+		s.writeError(w, r, badRequest("the body cannot be read (at most %d KB)", maxCampaignBytes>>10))
 		return
 	}
 	var b campaignBody

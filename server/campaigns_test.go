@@ -222,6 +222,20 @@ func TestAPICampaignsValidation(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 with %q", tc.name, resp.StatusCode, body, tc.want)
 		}
 	}
+	// A campaign may name many tenants: 600 IDs (23 KB) are read and
+	// checked, not refused as too large; a body past 64 KB is.
+	many := []string{c.a}
+	for i := range 600 {
+		many = append(many, fmt.Sprintf("%08d-9999-4999-8999-999999999999", i))
+	}
+	resp, v, body := c.create(t, "analyst", map[string]any{"control": c.control, "owner": "o", "due": due, "tenants": many})
+	if msg, _ := v["error"].(map[string]any)["message"].(string); resp.StatusCode != http.StatusBadRequest || !strings.Contains(msg, `tenant "00000000-9999-4999-8999-999999999999" is not a configured tenant`) {
+		t.Errorf("600 tenants: %d %s", resp.StatusCode, body)
+	}
+	resp, _, body = c.create(t, "analyst", map[string]any{"control": c.control, "owner": "o", "due": due, "tenants": slices.Repeat(many, 3)[:1800]})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "at most 64 KB") {
+		t.Errorf("a 70 KB body: %d %s", resp.StatusCode, body)
+	}
 	if _, out := c.send(t, http.MethodGet, "/api/v1/campaigns", "admin", ""); strings.TrimSpace(string(out)) != "[]" {
 		t.Errorf("after bad requests the campaigns are %s, want []", out)
 	}

@@ -174,6 +174,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // a name, a password, a next path and a CSRF token) is well under 2 KB.
 const maxFormBytes = 8 << 10
 
+// maxCampaignBytes bounds the body that starts a campaign: its form and
+// JSON carry a tenant ID (36 bytes, and its name) per tenant, up to
+// campaign.MaxTenants.
+const maxCampaignBytes = 64 << 10
+
 // limitBodies reads every form before any handler does, from at most
 // maxFormBytes, and refuses multipart bodies, which no form of ours sends:
 // net/http would spill their files to the temp directory, and a request
@@ -196,11 +201,15 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 			fail(http.StatusUnsupportedMediaType, "fleetscore's forms are sent as application/x-www-form-urlencoded; multipart bodies are refused")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == "/campaigns" || r.URL.Path == "/api/v1/campaigns" {
+			limit = maxCampaignBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d KB", maxFormBytes>>10))
+				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d KB", limit>>10))
 				return
 			}
 			fail(http.StatusBadRequest, "the form cannot be read")
