@@ -44,11 +44,19 @@ const (
 	// ExceptionDrift holds while an exception has drifted: Microsoft's state
 	// of the control stopped matching it (someone changed it in the portal).
 	ExceptionDrift = "exception_drift"
+	// CampaignOverdue holds for a campaign whose due date has passed while
+	// tenants are still open (neither done, excepted nor not applicable),
+	// until every tenant is settled.
+	CampaignOverdue = "campaign_overdue"
+	// CampaignRegressed holds for a tenant of a campaign that was done
+	// during it and is open again, until it is done again (or excepted).
+	CampaignRegressed = "campaign_regressed"
 )
 
 // Conditions lists every condition, in the order the docs describe them.
 func Conditions() []string {
-	return []string{BelowTarget, ScoreDrop, ControlRegressed, CollectionFailing, NewAction, ExceptionReview, ExceptionDrift}
+	return []string{BelowTarget, ScoreDrop, ControlRegressed, CollectionFailing, NewAction, ExceptionReview, ExceptionDrift,
+		CampaignOverdue, CampaignRegressed}
 }
 
 // Defaults of a rule's optional settings.
@@ -101,7 +109,7 @@ func (r Rule) runs() int {
 // with their line.
 func (r Rule) check() error {
 	switch r.When {
-	case BelowTarget, ControlRegressed, CollectionFailing, ExceptionReview, ExceptionDrift:
+	case BelowTarget, ControlRegressed, CollectionFailing, ExceptionReview, ExceptionDrift, CampaignOverdue, CampaignRegressed:
 	case ScoreDrop:
 		if r.Points <= 0 && r.Percent <= 0 {
 			return errors.New("score_drop needs points or percent above 0")
@@ -237,6 +245,10 @@ func (v *view) evaluate(ctx context.Context, r Rule, open map[Key]bool) ([]findi
 		fs, err = v.exceptionReview(ctx, r, open)
 	case ExceptionDrift:
 		fs, err = v.exceptionDrift(ctx, r, open)
+	case CampaignOverdue:
+		fs, err = v.campaignOverdue(ctx, r, open)
+	case CampaignRegressed:
+		fs, err = v.campaignRegressed(ctx, r, open)
 	}
 	if err != nil {
 		return nil, err

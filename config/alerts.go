@@ -51,6 +51,8 @@ const (
 	WhenNewAction         = "new_action"
 	WhenExceptionReview   = "exception_review"
 	WhenExceptionDrift    = "exception_drift"
+	WhenCampaignOverdue   = "campaign_overdue"
+	WhenCampaignRegressed = "campaign_regressed"
 )
 
 // Defaults of the alert rules' optional keys.
@@ -758,7 +760,8 @@ func (p *parser) alertRules(e entry, channels []Channel, wroteChannels bool) []A
 	if !ok {
 		return nil
 	}
-	conditions := []string{WhenBelowTarget, WhenScoreDrop, WhenControlRegressed, WhenCollectionFailing, WhenNewAction, WhenExceptionReview, WhenExceptionDrift}
+	conditions := []string{WhenBelowTarget, WhenScoreDrop, WhenControlRegressed, WhenCollectionFailing, WhenNewAction, WhenExceptionReview, WhenExceptionDrift,
+		WhenCampaignOverdue, WhenCampaignRegressed}
 	known := map[string]bool{}
 	var names []string
 	for _, c := range channels {

@@ -264,6 +264,8 @@ func TestAlertProblems(t *testing.T) {
 		{"runs zero", base + okChannels + "alerts:\n  - name: r\n    when: collection_failing\n    runs: 0 #@here\n    channels: [soc-teams]\n", []string{"runs 0 is out of range"}},
 		{"new action without tenants", base + okChannels + "alerts:\n  - name: r #@here\n    when: new_action\n    channels: [soc-teams]\n", []string{"alert rule r has no tenants", "tenants: 5"}},
 		{"regressed points zero", base + okChannels + "alerts:\n  - name: r\n    when: control_regressed\n    points: 0 #@here\n    channels: [soc-teams]\n", []string{"points 0 is out of range", "a met control's score must fall by"}},
+		{"campaign rule with days", base + okChannels + "alerts:\n  - name: r\n    when: campaign_overdue\n    days: 3 #@here\n    channels: [soc-teams]\n", []string{"days is not used by a campaign_overdue rule"}},
+		{"campaign condition misspelt", base + okChannels + "alerts:\n  - name: r\n    when: campaign_overdeu #@here\n    channels: [soc-teams]\n", []string{"did you mean when: campaign_overdue?"}},
 		{"alerts mapping without rules", base + okChannels + "alerts: #@here\n  digest_over: 5\n", []string{"alerts: has no rules:", "rules:"}},
 		{"digest_over negative", base + okChannels + "alerts:\n  digest_over: -1 #@here\n  rules:\n    - name: r\n      when: below_target\n      channels: [soc-teams]\n", []string{"digest_over -1 is out of range"}},
 		{"unknown alerts key", base + okChannels + "alerts:\n  digest: 3 #@here\n  rules:\n    - name: r\n      when: below_target\n      channels: [soc-teams]\n", []string{"digest"}},
@@ -399,6 +401,12 @@ alerts:
     - name: below
       when: below_target
       channels: [soc-teams]
+    - name: late
+      when: campaign_overdue
+      channels: [soc-teams]
+    - name: slipped
+      when: campaign_regressed
+      channels: [soc-teams]
 `
 	cfg, err := parseAll(fx.path(), []byte(y), alertEnv)
 	if err != nil {
@@ -407,7 +415,7 @@ alerts:
 	if cfg.DigestOver != 12 {
 		t.Errorf("DigestOver = %d, want 12", cfg.DigestOver)
 	}
-	if len(cfg.Alerts) != 2 || cfg.Alerts[0].Points != 2.5 || cfg.Alerts[0].When != WhenControlRegressed || cfg.Alerts[1].Name != "below" {
+	if len(cfg.Alerts) != 4 || cfg.Alerts[2].When != WhenCampaignOverdue || cfg.Alerts[3].When != WhenCampaignRegressed || cfg.Alerts[0].Points != 2.5 || cfg.Alerts[0].When != WhenControlRegressed || cfg.Alerts[1].Name != "below" {
 		t.Errorf("rules %+v, want wobble (control_regressed, points 2.5) and below", cfg.Alerts)
 	}
 	off, err := parseAll(fx.path(), []byte(strings.Replace(y, "digest_over: 12", "digest_over: 0", 1)), alertEnv)

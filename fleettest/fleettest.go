@@ -14,6 +14,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +139,45 @@ func Certificate(tb testing.TB) (*x509.Certificate, *rsa.PrivateKey) {
 		tb.Fatal(err)
 	}
 	return cert, key
+}
+
+// ScoredEverywhere is a control every one of the tenants scores on its
+// latest emulated day, worth minMax points or more, not a Defender for
+// Endpoint (scid_) one and untouched by state updates, with its maximum
+// at each tenant: a control a test can script the points of (emulator.Script).
+func ScoredEverywhere(tb testing.TB, e *emulator.Emulator, ids []string, minMax float64) (string, map[string]float64) {
+	tb.Helper()
+	count := map[string]int{}
+	maxOf := map[string]float64{}
+	for _, id := range ids {
+		scores, profiles := e.Expected(id)
+		if len(scores) == 0 {
+			tb.Fatalf("tenant %s has no emulated scores", id)
+		}
+		pts := map[string]bool{}
+		for _, c := range scores[len(scores)-1].Controls {
+			pts[c.Name] = true
+		}
+		for _, p := range profiles {
+			if pts[p.ID] && !p.Deprecated && p.MaxScore >= minMax && !strings.HasPrefix(p.ID, "scid_") &&
+				(len(p.StateUpdates) == 0 || len(p.StateUpdates) == 1 && p.StateUpdates[0].State == fleetscore.StateDefault) {
+				count[p.ID]++
+				maxOf[id+"\x00"+p.ID] = p.MaxScore
+			}
+		}
+	}
+	control := ""
+	for c, n := range count {
+		if n == len(ids) && (control == "" || c < control) {
+			control = c
+		}
+	}
+	if control == "" {
+		tb.Fatal("no control is scored at every tenant")
+	}
+	out := make(map[string]float64, len(ids))
+	for _, id := range ids {
+		out[id] = maxOf[id+"\x00"+control]
+	}
+	return control, out
 }

@@ -46,6 +46,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ae):
 	case exceptionError(err) != nil:
 		ae = exceptionError(err)
+	case campaignError(err) != nil:
+		ae = campaignError(err)
 	case errors.Is(err, fleetscore.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.Is(err, context.Canceled):

@@ -53,7 +53,8 @@ type pages struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "exceptions", "error", "signin"}
+var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "exceptions", "error", "signin",
+	"campaigns", "campaign_new", "campaign"}
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}
@@ -143,6 +144,8 @@ type page struct {
 	Fleet   bool   // the principal sees fleet-wide figures and metrics
 	// Register: the server keeps exceptions (the nav shows Exceptions).
 	Register bool
+	// Campaigns: the server keeps campaigns (the nav shows Campaigns).
+	Campaigns bool
 	// SignedOut: sign-in is on and nobody is signed in (the sign-in and
 	// error pages), so the nav is hidden.
 	SignedOut bool
@@ -173,6 +176,7 @@ func (s *Server) page(r *http.Request, nav, title string) page {
 	}
 	p.Fleet = ok && !who.Restricted()
 	p.Register = s.exceptions != nil
+	p.Campaigns = s.campaigns != nil
 	p.SignedOut = !open && !ok
 	// The collection's progress covers every tenant: not for a client.
 	if s.runner != nil && p.Fleet {

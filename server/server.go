@@ -57,6 +57,8 @@ type Options struct {
 	// Exceptions, when set, backs the register of exceptions
 	// (/api/v1/exceptions): applying, listing, approving, removing.
 	Exceptions ExceptionBook
+	// Campaigns, when set, backs campaigns (/campaigns, /api/v1/campaigns).
+	Campaigns CampaignBook
 	// Auth signs people in and checks API tokens; nil: no sign-in, everyone
 	// is the admin (serve then listens on loopback only).
 	Auth *auth.Service
@@ -106,6 +108,7 @@ type Server struct {
 	alerts       func(ctx context.Context) (map[string][]OpenAlert, error)
 	book         AlertBook
 	exceptions   ExceptionBook
+	campaigns    CampaignBook
 	pages        *pages
 	handler      http.Handler
 
@@ -140,6 +143,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.excTemplates = o.ExceptionTemplates
 	s.metrics = o.Metrics
+	s.campaigns = o.Campaigns
 	s.dataNow = o.DataNow
 	if s.dataNow == nil {
 		s.dataNow = s.now
@@ -178,6 +182,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // a name, a password, a next path and a CSRF token) is well under 2 KB.
 const maxFormBytes = 8 << 10
 
+// maxCampaignBytes bounds the body that starts a campaign: its form and
+// JSON carry a tenant ID (36 bytes, and its name) per tenant, up to
+// campaign.MaxTenants.
+const maxCampaignBytes = 64 << 10
+
 // limitBodies reads every form before any handler does, from at most
 // maxFormBytes, and refuses multipart bodies, which no form of ours sends:
 // net/http would spill their files to the temp directory, and a request
@@ -200,11 +209,15 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 			fail(http.StatusUnsupportedMediaType, "fleetscore's forms are sent as application/x-www-form-urlencoded; multipart bodies are refused")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == "/campaigns" || r.URL.Path == "/api/v1/campaigns" {
+			limit = maxCampaignBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d KB", maxFormBytes>>10))
+				fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d KB", limit>>10))
 				return
 			}
 			fail(http.StatusBadRequest, "the form cannot be read")

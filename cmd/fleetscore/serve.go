@@ -137,7 +137,8 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	defer ln.Close()
 	srv, err = server.New(server.Options{Source: src, Runner: runner, Logger: log, Version: version,
 		OpenAlerts: openAlertsFor(cfg, store), Alerts: alertBookFor(cfg, store), Exceptions: exceptionBookFor(cfg, store, w), Ready: ready,
-		Auth: authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
+		Campaigns: campaignBookFor(store, o.dataNow),
+		Auth:      authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
 		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow,
 		ExceptionTemplates: templatesOf(cfg), Metrics: counted})
 	if err != nil {
