@@ -1,0 +1,161 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/fleettest"
+	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/report"
+)
+
+// dataNow is the emulated fleet's clock: the morning of 1 December 2026,
+// so that November is a whole stored month.
+var dataNow = time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+
+// fleet is a collected fleet whose first tenant is renamed with non-ASCII
+// letters and an apostrophe and ampersand.
+func fleet(t testing.TB, n int) (*fleettest.Fleet, fleetscore.Tenant) {
+	t.Helper()
+	f := fleettest.New(t, fleettest.Options{Tenants: n, Now: func() time.Time { return dataNow }, Days: 120})
+	var tenants []fleetscore.Tenant
+	for _, j := range f.Jobs {
+		tenants = append(tenants, j.Tenant)
+	}
+	tenants[0].Name = "Café Lumière — O'Brien & Søn"
+	if err := f.Store.SyncTenants(context.Background(), tenants); err != nil {
+		t.Fatal(err)
+	}
+	return f, tenants[0]
+}
+
+// tool finds a poppler-utils program: the test fails without it
+// (scripts/test.sh installs poppler-utils).
+func tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: run scripts/test.sh, or apt-get install poppler-utils", name)
+	}
+	return p
+}
+
+// pdfText is pdftotext's text of the PDF, its whitespace collapsed.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool(t, "pdftotext"), "-enc", "UTF-8", in, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// pages renders every page with pdftoppm and returns how many it drew.
+func pages(t *testing.T, pdf []byte) int {
+	t.Helper()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(tool(t, "pdftoppm"), "-png", "-r", "40", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "page-*.png"))
+	for _, p := range pngs {
+		if st, err := os.Stat(p); err != nil || st.Size() < 500 {
+			t.Errorf("page %s was not drawn (%v)", p, err)
+		}
+	}
+	return len(pngs)
+}
+
+var pageCount = regexp.MustCompile(`/Type /Pages\s*/Kids \[[^\]]*\]\s*/Count (\d+)`)
+
+func TestNovemberReportPDF(t *testing.T) {
+	f, tenant := fleet(t, 3)
+	ctx := context.Background()
+	nov, err := report.ParsePeriod("2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the API answers: GET /tenants/{id}/scores?from=..&to=.. and
+	// GET /tenants/{id}/controls.
+	days, err := query.TenantScores(ctx, f.Store, tenant.ID, nov.From, nov.To)
+	if err != nil || len(days) == 0 {
+		t.Fatalf("November's scores: %d, %v", len(days), err)
+	}
+	controls, err := query.TenantControls(ctx, f.Store, tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, c := range controls {
+		if c.Open && len(titles) < 5 {
+			titles = append(titles, c.Title)
+		}
+	}
+	if len(titles) != 5 {
+		t.Fatalf("the tenant has %d open actions; the test needs 5", len(titles))
+	}
+	c, err := report.Build(ctx, f.Store, nil, tenant.ID, nov, dataNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, paper := range []string{report.PaperA4, report.PaperLetter} {
+		t.Run(paper, func(t *testing.T) {
+			pdf, err := report.PDF(c, report.Branding{Name: "Northwind MSSP", Paper: paper, Footer: "Confidential — Northwind MSSP"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := pdfText(t, pdf)
+			latest := fmt.Sprintf("%.1f%%", days[len(days)-1].Percent) // as the dashboard writes it
+			target := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", tenant.TargetPercent), "0"), ".") + "%"
+			for _, want := range append([]string{tenant.Name, latest, "Target " + target, "Northwind MSSP"}, titles...) {
+				if !strings.Contains(text, strings.Join(strings.Fields(want), " ")) {
+					t.Errorf("the PDF's text lacks %q:\n%s", want, text)
+				}
+			}
+			n := 0
+			if m := pageCount.FindSubmatch(pdf); m != nil {
+				fmt.Sscan(string(m[1]), &n)
+			}
+			if got := pages(t, pdf); got != n || n < 2 || n > 4 {
+				t.Errorf("pdftoppm drew %d pages of %d; want every page of a 2-4 page report", got, n)
+			}
+		})
+	}
+}
+
+func TestHTMLReport(t *testing.T) {
+	f, tenant := fleet(t, 2)
+	c, err := report.Build(context.Background(), f.Store, nil, tenant.ID, report.Month(2026, time.November), dataNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := report.HTML(&b, c, report.Branding{Name: "Northwind", Locale: "en-US"}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	for _, want := range []string{"Café Lumière — O&#39;Brien &amp; Søn", report.Locales["en-US"].Percent(c.Last.Percent),
+		"November 30, 2026", "<svg", c.Actions[0].Title} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the HTML lacks %q", want)
+		}
+	}
+}
