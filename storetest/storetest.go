@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.
 		{"RecentDaysWithTheirChangingControls", testRecentReads},
 		{"ArchiveBacklog", testArchiveBacklog},
 		{"ExceptionsRegister", testExceptions},
+		{"ReportsSentOnce", testReportsSent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk = NewClock(time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC))
