@@ -3,7 +3,11 @@
 // sendMail); callers build a Message and never see how it travels.
 package mail
 
-import "context"
+import (
+	"context"
+	"maps"
+	"slices"
+)
 
 // Attachment is one file sent with a message (a report's PDF).
 type Attachment struct {
@@ -20,7 +24,12 @@ type Message struct {
 	Text        string
 	HTML        string
 	Attachments []Attachment
+	// Headers are extra header fields, such as Auto-Submitted or
+	// X-Fleetscore-Event. Graph's sendMail takes only those starting X-.
+	Headers map[string]string
 }
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Sender delivers a Message. An error says why it was not taken, without
 // any secret; the caller decides whether to try again.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
@@ -27,13 +28,26 @@ import (
 
 // SMTPOptions shape an SMTPServer.
 type SMTPOptions struct {
-	// Username and Password, when set, are required (AUTH PLAIN or LOGIN,
-	// offered only after STARTTLS).
+	// Username and Password, when set, are required (AUTH PLAIN, LOGIN or
+	// XOAUTH2 with Password as the token, offered only over TLS).
 	Username, Password string
 	// AuthMechanisms offered; default "PLAIN LOGIN".
 	AuthMechanisms string
 	// NoSTARTTLS offers no STARTTLS, as a misconfigured server would.
 	NoSTARTTLS bool
+	// ImplicitTLS speaks TLS from the first byte, as on port 465 (and
+	// offers no STARTTLS).
+	ImplicitTLS bool
+	// CertNames are the DNS names of the server's certificate; default
+	// localhost and 127.0.0.1 (the address it listens on).
+	CertNames []string
+}
+
+// Part is one attachment of a Mail.
+type Part struct {
+	Name        string // the file name
+	ContentType string // without parameters
+	Data        []byte // decoded
 }
 
 // Mail is one message an SMTPServer took.
@@ -43,12 +57,20 @@ type Mail struct {
 	User    string // who authenticated; "" when nobody did
 	Header  mail.Header
 	Subject string // decoded
-	Body    string // decoded from quoted-printable
-	Raw     []byte
+	// Body is the text/plain part (of a multipart mail, its first), decoded
+	// from quoted-printable or base64, with LF line ends; HTML the
+	// text/html part's.
+	Body        string
+	HTML        string
+	Attachments []Part
+	// Multipart is the top-level multipart type ("mixed", "alternative"),
+	// "" for a single part.
+	Multipart string
+	Raw       []byte
 }
 
-// SMTPServer is a small SMTP receiver: EHLO, STARTTLS, AUTH, MAIL, RCPT,
-// DATA, RSET, NOOP, QUIT. It accepts mail only over TLS.
+// SMTPServer is a small SMTP receiver: EHLO, STARTTLS (or implicit TLS),
+// AUTH, MAIL, RCPT, DATA, RSET, NOOP, QUIT. It accepts mail only over TLS.
 type SMTPServer struct {
 	Addr   string // host:port
 	CAFile string // the PEM file of the CA that signed its certificate
@@ -71,7 +93,7 @@ func NewSMTPServer(tb testing.TB, opts SMTPOptions) *SMTPServer {
 	if opts.AuthMechanisms == "" {
 		opts.AuthMechanisms = "PLAIN LOGIN"
 	}
-	caPEM, cert := testCertificates(tb)
+	caPEM, cert := testCertificates(tb, opts.CertNames)
 	caFile := filepath.Join(tb.TempDir(), "smtp-ca.pem")
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 		tb.Fatal(err)
@@ -82,8 +104,12 @@ func NewSMTPServer(tb testing.TB, opts SMTPOptions) *SMTPServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &SMTPServer{Addr: ln.Addr().String(), CAFile: caFile, CAPool: pool, opts: opts, ln: ln, conns: map[net.Conn]bool{},
-		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if opts.ImplicitTLS {
+		ln = tls.NewListener(ln, tc)
+		opts.NoSTARTTLS = true
+	}
+	s := &SMTPServer{Addr: ln.Addr().String(), CAFile: caFile, CAPool: pool, opts: opts, ln: ln, conns: map[net.Conn]bool{}, tls: tc}
 	s.wg.Add(1)
 	go s.accept()
 	tb.Cleanup(func() {
@@ -138,8 +164,13 @@ func (s *SMTPServer) session(c net.Conn) {
 	defer func() { c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	tp := textproto.NewConn(c)
+	if tc, ok := c.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+	}
 	var (
-		secure bool
+		secure = s.opts.ImplicitTLS
 		user   string
 		from   string
 		to     []string
@@ -236,12 +267,10 @@ func (s *SMTPServer) session(c net.Conn) {
 			if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
 				m.Header = msg.Header
 				m.Subject, _ = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-				var body io.Reader = msg.Body
-				if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-					body = quotedprintable.NewReader(body)
+				if mt, _, err := mime.ParseMediaType(msg.Header.Get("Content-Type")); err == nil && strings.HasPrefix(mt, "multipart/") {
+					m.Multipart = strings.TrimPrefix(mt, "multipart/")
 				}
-				b, _ := io.ReadAll(body)
-				m.Body = strings.ReplaceAll(string(b), "\r\n", "\n")
+				m.readPart(textproto.MIMEHeader(msg.Header), msg.Body)
 			}
 			s.mu.Lock()
 			s.mails = append(s.mails, m)
@@ -258,6 +287,69 @@ func (s *SMTPServer) session(c net.Conn) {
 			return
 		default:
 			reply("502 5.5.2 command not recognised")
+		}
+	}
+}
+
+// readPart reads one MIME part into m: a multipart's parts in turn, the
+// first text/plain as Body, the first text/html as HTML, and anything
+// with a file name (or another type) as an attachment.
+func (m *Mail) readPart(h textproto.MIMEHeader, r io.Reader) {
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return
+			}
+			m.readPart(p.Header, p)
+		}
+	}
+	var body io.Reader = r
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(r)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, newlineStripper{r})
+	}
+	b, _ := io.ReadAll(body)
+	_, dparams, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
+	name := dparams["filename"]
+	if name == "" {
+		name = params["name"]
+	}
+	switch {
+	case name == "" && mt == "text/plain" && m.Body == "":
+		m.Body = strings.ReplaceAll(string(b), "\r\n", "\n")
+	case name == "" && mt == "text/html" && m.HTML == "":
+		m.HTML = strings.ReplaceAll(string(b), "\r\n", "\n")
+	default:
+		if dec, err := new(mime.WordDecoder).DecodeHeader(name); err == nil {
+			name = dec
+		}
+		m.Attachments = append(m.Attachments, Part{Name: name, ContentType: mt, Data: b})
+	}
+}
+
+// newlineStripper drops CR and LF, which base64 bodies break lines with.
+type newlineStripper struct{ r io.Reader }
+
+func (n newlineStripper) Read(p []byte) (int, error) {
+	for {
+		k, err := n.r.Read(p)
+		j := 0
+		for _, c := range p[:k] {
+			if c != '\r' && c != '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
 		}
 	}
 }
@@ -296,6 +388,20 @@ func (s *SMTPServer) auth(tp *textproto.Conn, arg string) (user, pass string, ok
 			return "", "", false
 		}
 		return parts[1], parts[2], true
+	case "XOAUTH2":
+		// "user=NAME^Aauth=Bearer TOKEN^A^A": the token stands for the password.
+		b, err := base64.StdEncoding.DecodeString(initial)
+		if err != nil || initial == "" {
+			return "", "", false
+		}
+		for _, f := range strings.Split(string(b), "\x01") {
+			if v, ok := strings.CutPrefix(f, "user="); ok {
+				user = v
+			} else if v, ok := strings.CutPrefix(f, "auth=Bearer "); ok {
+				pass = v
+			}
+		}
+		return user, pass, user != "" && pass != ""
 	case "LOGIN":
 		u, ok1 := read("Username:")
 		p, ok2 := read("Password:")
@@ -315,8 +421,8 @@ func angle(arg string) string {
 }
 
 // testCertificates makes a CA and a server certificate it signed, for
-// 127.0.0.1 and localhost.
-func testCertificates(tb testing.TB) (caPEM []byte, server tls.Certificate) {
+// names, or 127.0.0.1 and localhost when there are none.
+func testCertificates(tb testing.TB, names []string) (caPEM []byte, server tls.Certificate) {
 	tb.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -353,6 +459,9 @@ func testCertificates(tb testing.TB) (caPEM []byte, server tls.Certificate) {
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if len(names) > 0 {
+		leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses = names[0], names, nil
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
