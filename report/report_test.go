@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +12,7 @@ import (
 	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/report"
+	"github.com/fleetscore/fleetscore/report/reporttest"
 )
 
 // dataNow is the emulated fleet's clock: the morning of 1 December 2026,
@@ -37,54 +34,6 @@ func fleet(t testing.TB, n int) (*fleettest.Fleet, fleetscore.Tenant) {
 	}
 	return f, tenants[0]
 }
-
-// tool finds a poppler-utils program: the test fails without it
-// (scripts/test.sh installs poppler-utils).
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed: run scripts/test.sh, or apt-get install poppler-utils", name)
-	}
-	return p
-}
-
-// pdfText is pdftotext's text of the PDF, its whitespace collapsed.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "r.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tool(t, "pdftotext"), "-enc", "UTF-8", in, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
-}
-
-// pages renders every page with pdftoppm and returns how many it drew.
-func pages(t *testing.T, pdf []byte) int {
-	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "r.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(tool(t, "pdftoppm"), "-png", "-r", "40", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, out)
-	}
-	pngs, _ := filepath.Glob(filepath.Join(dir, "page-*.png"))
-	for _, p := range pngs {
-		if st, err := os.Stat(p); err != nil || st.Size() < 500 {
-			t.Errorf("page %s was not drawn (%v)", p, err)
-		}
-	}
-	return len(pngs)
-}
-
-var pageCount = regexp.MustCompile(`/Type /Pages\s*/Kids \[[^\]]*\]\s*/Count (\d+)`)
 
 func TestNovemberReportPDF(t *testing.T) {
 	f, tenant := fleet(t, 3)
@@ -122,19 +71,16 @@ func TestNovemberReportPDF(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			text := pdfText(t, pdf)
+			text := reporttest.Text(t, pdf)
 			latest := fmt.Sprintf("%.1f%%", days[len(days)-1].Percent) // as the dashboard writes it
 			target := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", tenant.TargetPercent), "0"), ".") + "%"
 			for _, want := range append([]string{tenant.Name, latest, "Target " + target, "Northwind MSSP"}, titles...) {
-				if !strings.Contains(text, strings.Join(strings.Fields(want), " ")) {
+				if !strings.Contains(text, reporttest.Squash(want)) {
 					t.Errorf("the PDF's text lacks %q:\n%s", want, text)
 				}
 			}
-			n := 0
-			if m := pageCount.FindSubmatch(pdf); m != nil {
-				fmt.Sscan(string(m[1]), &n)
-			}
-			if got := pages(t, pdf); got != n || n < 2 || n > 4 {
+			n, got := reporttest.Pages(t, pdf)
+			if got != n || n < 2 || n > 4 {
 				t.Errorf("pdftoppm drew %d pages of %d; want every page of a 2-4 page report", got, n)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/fleetscore/fleetscore/alert/alerttest"
 	"github.com/fleetscore/fleetscore/mail"
 	"github.com/fleetscore/fleetscore/report"
+	"github.com/fleetscore/fleetscore/report/reporttest"
 )
 
 func TestScheduleDue(t *testing.T) {
@@ -120,7 +121,7 @@ func TestScheduledSend(t *testing.T) {
 			if want := []string{"it@cafe-lumiere.example", "zoe@obrien.example"}; !slices.Equal(m.To, want) {
 				t.Errorf("RCPT TO %v, want %v", m.To, want)
 			}
-			if text := pdfText(t, pdf); !bytes.Contains([]byte(text), []byte("Café Lumière — O'Brien & Søn")) {
+			if text := reporttest.Text(t, pdf); !bytes.Contains([]byte(text), []byte("Café Lumière — O'Brien & Søn")) {
 				t.Errorf("the attached PDF lacks the tenant's name:\n%s", text)
 			}
 		}

@@ -56,6 +56,7 @@ func commands() []command {
 		{name: "check", summary: "validate the config and get a token for every tenant; writes nothing", run: cmdCheck},
 		{name: "alerts", summary: "send a test message to every alert channel (test), or show open alerts (list)", run: cmdAlerts},
 		{name: "exceptions", summary: "apply an exception (third party, accepted risk, reviewed) at tenants (add), or list the register (list)", run: cmdExceptions},
+		{name: "report", summary: "write a client's report for a month or quarter (PDF or HTML), or mail them all (send)", run: cmdReport},
 		{name: "user", summary: "add, list or remove the local users who sign in to the dashboard", run: cmdUser},
 		{name: "token", summary: "create, list or revoke API tokens", run: cmdToken},
 		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},
