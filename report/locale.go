@@ -82,6 +82,8 @@ var labelsEN = map[string]string{
 	"kind_regression":  "regression",
 	"kind_unexplained": "not explained by a control",
 	"effect":           "Effect",
+	"change_short":     "Change",
+	"pp":               "pp",
 	"generated":        "Generated %s",
 }
 

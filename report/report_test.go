@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +70,8 @@ func TestNovemberReportPDF(t *testing.T) {
 	}
 	for _, paper := range []string{report.PaperA4, report.PaperLetter} {
 		t.Run(paper, func(t *testing.T) {
-			pdf, err := report.PDF(c, report.Branding{Name: "Northwind MSSP", Paper: paper, Footer: "Confidential — Northwind MSSP"})
+			pdf, err := report.PDF(c, report.Branding{Name: "Northwind MSSP", Paper: paper, Footer: "Confidential — Northwind MSSP",
+				Logo: logo(t), Accent: "#7a2e8f"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,6 +89,22 @@ func TestNovemberReportPDF(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logo is a small PNG, a stand-in for the MSSP's.
+func logo(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
+	for x := range 120 {
+		for y := range 40 {
+			img.Set(x, y, color.RGBA{R: uint8(x * 2), G: 80, B: 160, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func TestHTMLReport(t *testing.T) {
