@@ -34,6 +34,7 @@ type htmlView struct {
 	Sections []string
 	Chart    template.HTML
 	Fmt      formatter
+	Nonce    string // the style element's CSP nonce; "" for none
 }
 
 // formatter gives the template the locale's formats.
@@ -52,10 +53,14 @@ func (f formatter) Sprintf(key string, a ...any) string { return fmt.Sprintf(f.l
 
 // HTML writes the report as a print-friendly HTML page (no script; the
 // chart is inline SVG).
-func HTML(out io.Writer, c *Content, b Branding) error {
+func HTML(out io.Writer, c *Content, b Branding) error { return HTMLNonce(out, c, b, "") }
+
+// HTMLNonce is HTML with its style element marked with a Content Security
+// Policy nonce, for a server whose policy allows no inline style otherwise.
+func HTMLNonce(out io.Writer, c *Content, b Branding, nonce string) error {
 	l := b.locale()
 	r, g, bl := b.accent()
-	v := htmlView{C: c, B: b, L: l, Accent: fmt.Sprintf("#%02x%02x%02x", r, g, bl), Sections: Sections, Fmt: formatter{l},
+	v := htmlView{C: c, B: b, L: l, Nonce: nonce, Accent: fmt.Sprintf("#%02x%02x%02x", r, g, bl), Sections: Sections, Fmt: formatter{l},
 		Title:  l.L("title") + " — " + c.Tenant.Name + " — " + c.Period.Key,
 		Period: l.Date(c.Period.From) + " – " + l.Date(c.Period.To)}
 	if len(b.Logo) > 0 {
@@ -97,8 +102,9 @@ func svgChart(c *Content, l *Locale, accent string) template.HTML {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" font-size="10" text-anchor="end" fill="#555">%s%%</text>`,
 			x0, x0+cw, yOf(v), yOf(v), x0-4, yOf(v)+3, l.Number(v, 0, false))
 	}
-	for _, d := range []fleetscore.Day{c.Period.From, c.Period.From.AddDays(days / 2), c.Period.To} {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="10" text-anchor="middle" fill="#555">%s</text>`, xOf(d), y0+ch+14, l.ShortDate(d))
+	for i, d := range []fleetscore.Day{c.Period.From, c.Period.From.AddDays(days / 2), c.Period.To} {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="10" text-anchor="%s" fill="#555">%s</text>`, xOf(d), y0+ch+14,
+			[]string{"start", "middle", "end"}[i], l.ShortDate(d))
 	}
 	fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#c83c3c" stroke-dasharray="6 4"/>`, x0, x0+cw, yOf(c.Target), yOf(c.Target))
 	poly := func(at func(i int) (float64, bool), colour string, width float64) {
@@ -118,5 +124,8 @@ func svgChart(c *Content, l *Locale, accent string) template.HTML {
 	}, "#999", 1)
 	poly(func(i int) (float64, bool) { return c.Trend[i].Percent, true }, accent, 2.5)
 	b.WriteString(`</svg>`)
+	fmt.Fprintf(&b, `<p class="legend"><span class="key">━</span> %s · <span class="key target">╌</span> %s %s · <span class="key avg">━</span> %s (Microsoft)</p>`,
+		template.HTMLEscapeString(l.L("score")), template.HTMLEscapeString(l.L("target")),
+		template.HTMLEscapeString(l.Target(c.Target)), template.HTMLEscapeString(l.L(fleetscore.BasisAllTenants)))
 	return template.HTML(b.String())
 }

@@ -88,6 +88,13 @@ func TestClientReport(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "Café Lumière — O&#39;Brien &amp; Søn") || !strings.Contains(body, want[1]) {
 		t.Errorf("the client's HTML report: %d", resp.StatusCode)
 	}
+	// Its inline style is let in by a nonce of the answer's policy, nothing else.
+	csp := resp.Header.Get("Content-Security-Policy")
+	_, nonce, _ := strings.Cut(csp, "style-src 'nonce-")
+	nonce, _, _ = strings.Cut(nonce, "'")
+	if nonce == "" || !strings.Contains(body, `<style nonce="`+nonce+`">`) || strings.Contains(csp, "script-src") && !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q does not admit the report's style element", csp)
+	}
 
 	for _, path := range []string{"/tenants/" + x.b + "/report.pdf?period=" + p.Key, "/tenants/" + x.b + "/report",
 		"/tenants/00000000-0000-4000-8000-000000000001/report.pdf"} {
