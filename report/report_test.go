@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/report"
@@ -123,5 +124,53 @@ func TestHTMLReport(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("the HTML lacks %q", want)
 		}
+	}
+}
+
+// TestExceptionsInForce: the register's live exceptions of the tenant are
+// in the report with their action's title and review date, soonest first;
+// a failed one and another tenant's are not.
+func TestExceptionsInForce(t *testing.T) {
+	f, tenant := fleet(t, 2)
+	ctx := context.Background()
+	controls, err := query.TenantControls(ctx, f.Store, tenant.ID)
+	if err != nil || len(controls) < 3 {
+		t.Fatalf("controls: %d, %v", len(controls), err)
+	}
+	at := dataNow.Add(-48 * time.Hour)
+	put := func(tenantID, control, state, status, review string) {
+		t.Helper()
+		_, err := f.Store.PutException(ctx, exceptions.Exception{TenantID: tenantID, Control: control, State: state,
+			Reason: "covered by Mimecast", ReviewBy: fleetscore.MustDay(review), CreatedBy: "alice", CreatedAt: at, Status: status, UpdatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(tenant.ID, controls[0].Control, fleetscore.StateThirdParty, exceptions.StatusLocal, "2027-06-30")
+	put(tenant.ID, controls[1].Control, fleetscore.StateIgnored, exceptions.StatusInEffect, "2027-02-28")
+	put(tenant.ID, controls[2].Control, fleetscore.StateIgnored, exceptions.StatusFailed, "2027-01-31")
+	put(f.Jobs[1].Tenant.ID, controls[0].Control, fleetscore.StateThirdParty, exceptions.StatusLocal, "2027-01-01")
+	excs := func(ctx context.Context, id string) ([]exceptions.Exception, error) {
+		return f.Store.Exceptions(ctx, exceptions.Filter{TenantID: id})
+	}
+	c, err := report.Build(ctx, f.Store, excs, tenant.ID, report.Month(2026, time.November), dataNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Exceptions) != 2 || c.Exceptions[0].Title != controls[1].Title || c.Exceptions[1].Title != controls[0].Title {
+		t.Fatalf("exceptions in force = %+v, want %s then %s", c.Exceptions, controls[1].Title, controls[0].Title)
+	}
+	pdf, err := report.PDF(c, report.Branding{Locale: "en-US"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := reporttest.Text(t, pdf)
+	for _, want := range []string{"Exceptions in force", "Risk accepted", "Third party", "February 28, 2027", "June 30, 2027"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "January 31, 2027") {
+		t.Error("the failed exception is in the report")
 	}
 }
