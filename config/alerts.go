@@ -716,6 +716,13 @@ func (p *parser) addresses(e entry, line int, label string) []string {
 		p.fail(line, fmt.Sprintf("%s has no recipients", label), "add to: [soc@example.com] with the addresses to mail")
 		return nil
 	}
+	return p.addressList(e)
+}
+
+// addressList reads a key holding one e-mail address or a list of them
+// (to:, report_to:), each validated.
+func (p *parser) addressList(e entry) []string {
+	key := e.key.Value
 	var nodes []*yaml.Node
 	switch e.val.Kind {
 	case yaml.ScalarNode:
@@ -723,23 +730,23 @@ func (p *parser) addresses(e entry, line int, label string) []string {
 	case yaml.SequenceNode:
 		nodes = e.val.Content
 	default:
-		p.fail(e.key.Line, "to must be a list of e-mail addresses", "write it like to: [soc@example.com, noc@example.com]")
+		p.fail(e.key.Line, key+" must be a list of e-mail addresses", "write it like "+key+": [soc@example.com, noc@example.com]")
 		return nil
 	}
 	if len(nodes) == 0 {
-		p.fail(e.key.Line, "the to list is empty", "write it like to: [soc@example.com]")
+		p.fail(e.key.Line, "the "+key+" list is empty", "write it like "+key+": [soc@example.com]")
 		return nil
 	}
 	var out []string
 	for _, n := range nodes {
 		n = resolve(n)
 		if n.Kind != yaml.ScalarNode {
-			p.fail(n.Line, "an address in to must be a plain value", "write it like to: [soc@example.com]")
+			p.fail(n.Line, "an address in "+key+" must be a plain value", "write it like "+key+": [soc@example.com]")
 			continue
 		}
 		a, err := mail.ParseAddress(strings.TrimSpace(n.Value))
 		if err != nil {
-			p.fail(n.Line, fmt.Sprintf("to %q is not an e-mail address", n.Value), "write it like soc@example.com, or \"SOC <soc@example.com>\" in quotes")
+			p.fail(n.Line, fmt.Sprintf("%s %q is not an e-mail address", key, n.Value), "write it like soc@example.com, or \"SOC <soc@example.com>\" in quotes")
 			continue
 		}
 		out = append(out, a.String())

@@ -61,9 +61,12 @@ type Config struct {
 	// Exceptions, when set, is the approval rule and the templates of
 	// exceptions (exceptions.go).
 	Exceptions *Exceptions
-	Tenants    []Tenant
-	Channels   []Channel   // where alerts go (alerts.go)
-	Alerts     []AlertRule // the alert rules, in the file's order
+	// Reports, when set, is the branding, schedule and channel of the
+	// client reports (reports.go).
+	Reports  *Reports
+	Tenants  []Tenant
+	Channels []Channel   // where alerts go (alerts.go)
+	Alerts   []AlertRule // the alert rules, in the file's order
 	// DigestOver is alerts.digest_over: a run that would send a channel
 	// more messages than this sends one digest listing them; 0 never does.
 	DigestOver int
@@ -130,7 +133,10 @@ type Tenant struct {
 	Cloud Cloud
 	// WriteBack is the tenant's write_back, or the file's.
 	WriteBack bool
-	Line      int // line of the tenant's list item
+	// ReportTo are the addresses its client report is mailed to
+	// (report_to:), validated; none: it is not mailed.
+	ReportTo []string
+	Line     int // line of the tenant's list item
 }
 
 // Domain is the tenant as the rest of fleetscore knows it.

@@ -22,7 +22,8 @@ var (
 		"app", "concurrency", "timeout", "listen", "schedule", "log_level", "write_back", "tenants",
 		"public_url"}
 	appKeys    = []string{"client_id", "certificate", "certificate_password_env", "client_secret_env", "client_secret_file"}
-	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope", "write_back"}
+	tenantKeys = []string{"name", "tenant_id", "target_percent", "app", "cloud", "authority_host", "graph_url", "graph_scope", "write_back",
+		"report_to"}
 )
 
 // parser collects the problems of one file as it walks the YAML nodes.
@@ -94,7 +95,7 @@ func (p *parser) config(data []byte) *Config {
 			"start from the example config; every top-level key begins at the first column")
 		return nil
 	}
-	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive", "auth", "exceptions"))
+	top := p.mapping(root, "", append(append(slices.Clip(topKeys), alertingTopKeys...), "archive", "auth", "exceptions", "reports"))
 
 	c := &Config{
 		TargetPercent: DefaultTargetPercent,
@@ -140,6 +141,7 @@ func (p *parser) config(data []byte) *Config {
 	c.Auth = p.auth(top["auth"])
 	c.Exceptions = p.exceptions(top["exceptions"])
 	c.PublicURL = p.publicURL(top["public_url"], c.Auth)
+	c.Reports = p.reports(top["reports"], c.Channels)
 	return c
 }
 
@@ -613,6 +615,9 @@ func (p *parser) tenants(e entry, c *Config, wroteApp bool) []Tenant {
 			t.WriteBack = v
 		}
 
+		if !m["report_to"].missing() {
+			t.ReportTo = p.addressList(m["report_to"])
+		}
 		t.Cloud = p.tenantCloud(m, c.Cloud)
 
 		switch ae := m["app"]; {

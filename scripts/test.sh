@@ -48,6 +48,10 @@ command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
 # skip, without it.
 [ -x /usr/bin/chromium ] || apt_install chromium
 
+# poppler-utils (pdftotext, pdftoppm), for the client reports' tests, which
+# read each PDF back (report/, server/). They fail, not skip, without it.
+command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || apt_install poppler-utils
+
 # Azurite, the Azure Storage emulator, for the archive/ tests: installed from
 # package.json's pin (azurite 3.35.0, the last that runs on Node 20) by npm ci,
 # started on loopback unless something already answers on 127.0.0.1:10000,

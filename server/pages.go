@@ -622,6 +622,7 @@ type tenantView struct {
 	AllChanges   string // the link back to every control's changes
 	NoNewSince   string // "28 Nov 2026" when Microsoft has sent nothing new for 2 days or more
 	CanExcept    bool   // the principal may set exceptions (the register is on)
+	Report       reportPicker
 }
 
 type legendItem struct{ Name, Class string }
@@ -681,7 +682,8 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d),
-		Alerts: s.openAlerts(r.Context())[d.TenantID], CanExcept: s.exceptions != nil && who(r).Role.AtLeast(auth.RoleAnalyst)}
+		Alerts: s.openAlerts(r.Context())[d.TenantID], CanExcept: s.exceptions != nil && who(r).Role.AtLeast(auth.RoleAnalyst),
+		Report: newReportPicker(s.dataNow())}
 	if d.Percent != nil {
 		v.Meets = "below"
 		if d.MeetsTarget {

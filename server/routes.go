@@ -21,6 +21,8 @@ func (s *Server) routeTable() []route {
 		// Pages (pages.go), readable with JavaScript off.
 		h("GET /{$}", client, s.overviewPage),
 		h("GET /tenants/{id}", client, s.tenantPage),
+		h("GET /tenants/{id}/report", client, s.reportPage),
+		h("GET /tenants/{id}/report.pdf", client, s.reportPDF),
 		h("GET /actions", client, s.actionsPage),
 		h("GET /collections", client, s.collectionsPage),
 		h("GET /alerts", client, s.alertsPage),

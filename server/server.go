@@ -23,6 +23,7 @@ import (
 	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/report"
 )
 
 // Collections is what the server needs of the scheduler: its progress and a
@@ -85,6 +86,8 @@ type Options struct {
 	// Metrics, when set, are served on /metrics beside the fleet's gauges:
 	// what this process counted since it started (metrics.Process).
 	Metrics prometheus.Collector
+	// Branding is the look of the client reports (config reports:).
+	Branding report.Branding
 }
 
 // OpenAlert is an alert that fired and has not resolved, as the pages show it.
@@ -118,6 +121,7 @@ type Server struct {
 	oidc         *auth.OIDC
 
 	trustedProxies []netip.Prefix
+	branding       report.Branding
 
 	openMode bool
 	closed   atomic.Bool // open mode has ended
@@ -134,7 +138,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts, exceptions: o.Exceptions,
 		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
-		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen}
+		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen, branding: o.Branding}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.
 		{"ArchiveBacklog", testArchiveBacklog},
 		{"ExceptionsRegister", testExceptions},
 		{"Campaigns", testCampaigns},
+		{"ReportsSentOnce", testReportsSent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk = NewClock(time.Date(2026, 1, 2, 6, 0, 0, 0, time.UTC))

@@ -105,6 +105,7 @@ func collectOnce(ctx context.Context, e env, cfg *config.Config, hc *http.Client
 	fmt.Fprintf(e.stdout, "; %d days written in %s\n", sum.Days, sum.Duration.Round(time.Millisecond))
 	followExceptions(ctx, store, cfg, log)
 	alertsAfterRun(cfg, store, log)(ctx, sum)
+	reportsAfterRun(cfg, store, log, time.Now)(ctx)
 	if err := sum.Err(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("collection interrupted: %w (run collect again: it carries on where it stopped)", err)

@@ -58,6 +58,7 @@ func commands() []command {
 		{name: "alerts", summary: "send a test message to every alert channel (test), or show open alerts (list)", run: cmdAlerts},
 		{name: "exceptions", summary: "apply an exception (third party, accepted risk, reviewed) at tenants (add), or list the register (list)", run: cmdExceptions},
 		{name: "campaigns", summary: "list the campaigns (one action rolled out to many tenants) with their progress", run: cmdCampaigns},
+		{name: "report", summary: "write a client's report for a month or quarter (PDF or HTML), or mail them all (send)", run: cmdReport},
 		{name: "user", summary: "add, list or remove the local users who sign in to the dashboard", run: cmdUser},
 		{name: "token", summary: "create, list or revoke API tokens", run: cmdToken},
 		{name: "demo", summary: "run everything against emulated tenants: the one command to see fleetscore work", run: cmdDemo},

@@ -47,6 +47,8 @@ type serveOptions struct {
 	// dataNow is what day "today" is on the pages (the demo's emulated
 	// days run ahead of the wall clock); nil is the wall clock.
 	dataNow func() time.Time
+	// now is the clock of the reports' schedule; nil is the wall clock.
+	now func() time.Time
 }
 
 // serveFleet runs the scheduler and the web server until ctx ends. The first
@@ -102,6 +104,11 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 	}
 	defer closeArchive()
 	afterRun := alertsAfterRun(cfg, store, log)
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
+	reports := reportsAfterRun(cfg, store, log, now)
 	var srv *server.Server
 	runner := &collect.Runner{
 		Collector: &collect.Collector{Store: store, Graph: w.graph, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, Logger: log, Archive: arc, Scrub: scrubberOf(cfg), Observer: counted},
@@ -111,6 +118,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 			log.Info("collection finished", "ok", s.OK, "failed", s.Failed, "took", s.Duration.Round(time.Millisecond))
 			followExceptions(ctx, store, cfg, log)
 			afterRun(ctx, s)
+			reports(ctx)
 			if o.afterRun != nil {
 				o.afterRun(s)
 			}
@@ -140,7 +148,7 @@ func serveFleet(ctx context.Context, e env, cfg *config.Config, hc *http.Client,
 		Campaigns: campaignBookFor(store, o.dataNow),
 		Auth:      authOpts.Auth, OIDC: authOpts.OIDC, MetricsToken: authOpts.MetricsToken, TLS: authOpts.TLS,
 		TrustedProxies: authOpts.TrustedProxies, Open: authOpts.Open, Listen: ln.Addr().String(), DataNow: o.dataNow,
-		ExceptionTemplates: templatesOf(cfg), Metrics: counted})
+		ExceptionTemplates: templatesOf(cfg), Metrics: counted, Branding: brandingOf(cfg)})
 	if err != nil {
 		return err
 	}
