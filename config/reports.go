@@ -118,7 +118,7 @@ func (p *parser) reports(e entry, channels []Channel) *Reports {
 		var found *Channel
 		var emails []string
 		for i := range channels {
-			if channels[i].Type == ChannelEmail {
+			if channels[i].Type == ChannelEmail || channels[i].Type == ChannelGraphMail {
 				emails = append(emails, channels[i].Name)
 			}
 			if channels[i].Name == v {
@@ -128,12 +128,12 @@ func (p *parser) reports(e entry, channels []Channel) *Reports {
 		switch {
 		case found == nil && len(emails) == 0:
 			p.fail(m["channel"].key.Line, fmt.Sprintf("reports.channel %s is not a channel: there is no email channel", v),
-				"add an email channel under channels: (type: email, smtp:, from:, to:) and name it here")
+				"add an email channel under channels: (type: email, smtp:, from:, to:, or type: graph_mail) and name it here")
 		case found == nil:
 			p.fail(m["channel"].key.Line, fmt.Sprintf("reports.channel %s is not a channel", v), "name an email channel: "+strings.Join(emails, ", "))
-		case found.Type != ChannelEmail:
+		case found.Type != ChannelEmail && found.Type != ChannelGraphMail:
 			p.fail(m["channel"].key.Line, fmt.Sprintf("reports.channel %s is a %s channel; reports go by e-mail", v, found.Type),
-				"name an email channel (type: email)")
+				"name an email or graph_mail channel")
 		}
 	} else if r.Schedule != nil && m["channel"].missing() {
 		p.fail(r.Schedule.Line, "reports.schedule is set but there is no reports.channel to send through",

@@ -116,7 +116,7 @@ func TestReportsProblems(t *testing.T) {
 		{"at", rep("  schedule:\n    at: 7am #@here\n  channel: reports-mail\n"), []string{`at "7am" is not a time HH:MM`}},
 		{"no channel", rep("  schedule: monthly #@here\n"), []string{"no reports.channel", "email channel"}},
 		{"unknown channel", rep("  channel: mail #@here\n"), []string{"reports.channel mail is not a channel", "reports-mail"}},
-		{"not email", rep("  channel: soc-teams #@here\n"), []string{"is a teams channel", "type: email"}},
+		{"not email", rep("  channel: soc-teams #@here\n"), []string{"is a teams channel", "email or graph_mail"}},
 		{"unknown key", rep("  colour: red #@here\n"), []string{"unknown key colour"}},
 		{"report_to bad", okApp + "tenants:\n  - name: Contoso\n    tenant_id: " + contosoID + "\n    report_to: [not-an-address] #@here\n",
 			[]string{`report_to "not-an-address" is not an e-mail address`}},

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -219,25 +218,18 @@ func deliverer(cfg *config.Config, store fleetscore.Store, now func() time.Time,
 	return d, nil
 }
 
-// reportSender is the SMTP sender of reports.channel.
+// reportSender is the sender of reports.channel: an email (SMTP) or
+// graph_mail channel, built as the alerts' channels are (mailSender).
 func reportSender(cfg *config.Config) (mail.Sender, error) {
 	if cfg.Reports == nil || cfg.Reports.Channel == "" {
-		return nil, errors.New("reports.channel is not set: add a reports: block with channel: naming an email channel")
+		return nil, errors.New("reports.channel is not set: add a reports: block with channel: naming an email or graph_mail channel")
 	}
 	for _, ch := range cfg.Channels {
-		if ch.Name != cfg.Reports.Channel || ch.Type != config.ChannelEmail {
-			continue
+		if ch.Name == cfg.Reports.Channel && (ch.Type == config.ChannelEmail || ch.Type == config.ChannelGraphMail) {
+			return mailSender(cfg, ch, mailHello()), nil
 		}
-		host, port, err := net.SplitHostPort(ch.SMTP)
-		if err != nil {
-			return nil, fmt.Errorf("channel %s: smtp %q: %w", ch.Name, ch.SMTP, err)
-		}
-		n, _ := strconv.Atoi(port)
-		pw := ch.Password
-		return mail.NewSMTP(mail.SMTPConfig{Host: host, Port: n, From: ch.From, Username: ch.Username,
-			Password: pw.Reveal, RootCAs: ch.RootCAs})
 	}
-	return nil, fmt.Errorf("reports.channel %s is not an email channel", cfg.Reports.Channel)
+	return nil, fmt.Errorf("reports.channel %s is not an email or graph_mail channel", cfg.Reports.Channel)
 }
 
 // reportsAfterRun sends the reports the schedule has due, after a
