@@ -175,6 +175,9 @@ type TenantDetail struct {
 	// Changes is the change ledger of the days shown, newest first, the
 	// first one against the nearest stored day before it (TenantChanges).
 	Changes []ledger.Change
+	// Gap is the points to the target and the fewest open actions that
+	// reach it, from the latest snapshot; nil when the target is met.
+	Gap *Gap
 }
 
 // CategoryPoints is one control category of a tenant.
@@ -291,6 +294,7 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		return nil, err
 	}
 	d.Changes = ledger.Tenant(withPrev, profiles)
+	d.Gap = GapToTarget(st.Latest.CurrentScore, st.Latest.MaxScore, st.TargetPercent, controls)
 	index := make(map[string]int, len(controls))
 	for i, c := range controls {
 		index[c.Control] = i

@@ -451,6 +451,9 @@ type Action struct {
 	// action's state: neither open nor done there, and not counted as
 	// ignored or third party either.
 	ExceptedTenants int `json:"excepted_tenants"`
+	// LiftedTenants are the open tenants below their target that the
+	// action alone would take to it (ActionTenant.LiftsOverTarget).
+	LiftedTenants int `json:"lifted_tenants"`
 }
 
 // Excepter is the register's side of a source: by tenant ID, the controls a
@@ -543,6 +546,9 @@ func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) 
 				a.Tenants = append(a.Tenants, st.ID)
 				a.PointsAvailable += p.MaxScore - c.Score
 				gains[p.ID] += (p.MaxScore - c.Score) / st.Latest.MaxScore * 100
+				if liftsOverTarget(st.Latest, st.TargetPercent, p.MaxScore-c.Score) {
+					a.LiftedTenants++
+				}
 			}
 		}
 	}
