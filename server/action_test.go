@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -347,5 +348,44 @@ func TestActionNotFoundAndClients(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"control": "mdo_odd/id ?#"`) {
 		t.Errorf("GET /api/v1/actions/%s: %d %s", url.PathEscape(oddControl), resp.StatusCode, body)
+	}
+}
+
+// TestTenantPageGapToTarget: a tenant 5 points short of its target, with
+// open actions worth 3, 3 and 6 points, is shown the single 6-point
+// action on its page.
+func TestTenantPageGapToTarget(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t)
+	day := fleetscore.MustDay("2026-12-07")
+	tn := fleetscore.Tenant{ID: "0000000a-0000-4000-8000-00000000000a", Name: "Short Ltd", TargetPercent: 75}
+	if err := st.SyncTenants(ctx, []fleetscore.Tenant{tn}); err != nil {
+		t.Fatal(err)
+	}
+	score := fleetscore.Score{TenantID: tn.ID, Day: day, CurrentScore: 70, MaxScore: 100, Controls: []fleetscore.ControlScore{
+		{Name: "ThreeA", Category: "Identity", Score: 0}, {Name: "ThreeB", Category: "Identity", Score: 0},
+		{Name: "Six", Category: "Data", Score: 0}, {Name: "Rest", Category: "Apps", Score: 70}}}
+	profiles := []fleetscore.ControlProfile{
+		{ID: "ThreeA", Title: "A three-point action", MaxScore: 3, UserImpact: "Low", ImplementationCost: "Low"},
+		{ID: "ThreeB", Title: "B three-point action", MaxScore: 3, UserImpact: "Low", ImplementationCost: "Low"},
+		{ID: "Six", Title: "The six-point action", MaxScore: 6, UserImpact: "High", ImplementationCost: "High"},
+		{ID: "Rest", Title: "Everything else", MaxScore: 88},
+	}
+	if err := st.SaveBatch(ctx, fleetscore.Batch{Tenant: tn, Scores: []fleetscore.Score{score}, Profiles: profiles}); err != nil {
+		t.Fatal(err)
+	}
+	now := day.Time().Add(time.Hour)
+	a := serveAPI(t, Options{Source: st, Now: func() time.Time { return now }})
+	_, body := a.get(t, "/tenants/"+tn.ID)
+	page := string(body)
+	if !strings.Contains(page, `<strong>5 points</strong> to reach the target of 75%`) {
+		t.Error("the tenant page does not say it needs 5 points")
+	}
+	list := regexp.MustCompile(`(?s)<ol class="gap-actions" id="gap-actions">(.*?)</ol>`).FindStringSubmatch(page)
+	if list == nil {
+		t.Fatal("the tenant page has no gap-to-target list")
+	}
+	if got := regexp.MustCompile(`data-control="([^"]+)"`).FindAllStringSubmatch(list[1], -1); len(got) != 1 || got[0][1] != "Six" {
+		t.Errorf("gap actions %v; want the single 6-point action", got)
 	}
 }
