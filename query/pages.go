@@ -404,7 +404,7 @@ type ActionsView struct {
 	Open     []Action // open at one tenant or more, ranked as Actions ranks them
 	SetAside []Action // open nowhere, but Ignored, ThirdParty, deprecated or excepted somewhere
 	Done     int      // scored somewhere, open nowhere, set aside nowhere
-	// Names are the tenants' names by ID, for the lists of open tenants.
+	// Names are the tenants' names by ID.
 	Names map[string]string
 	// Choices are the values each filter can take, from the unfiltered
 	// ranking, sorted.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
+	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/sqlite"
 )
 
@@ -387,5 +388,34 @@ func TestTenantPageGapToTarget(t *testing.T) {
 	}
 	if got := regexp.MustCompile(`data-control="([^"]+)"`).FindAllStringSubmatch(list[1], -1); len(got) != 1 || got[0][1] != "Six" {
 		t.Errorf("gap actions %v; want the single 6-point action", got)
+	}
+}
+
+// TestActionPageShowsExceptions: a tenant whose action has an exception in
+// the register is not open there (the API's open_tenants drops by one, its
+// gain is 0) and the page shows the exception in its row.
+func TestActionPageShowsExceptions(t *testing.T) {
+	f := newActionFleet(t)
+	now := f.today.Time().Add(10 * time.Hour)
+	svc := &exceptions.Service{Store: f.st, Now: func() time.Time { return now }}
+	if _, err := svc.Apply(context.Background(), localAdmin, exceptions.Request{Control: fleetControl, Tenants: []string{f.ids["Bravo"]},
+		State: fleetscore.StateThirdParty, Reason: "covered by the mail gateway", Owner: "Sam"}); err != nil {
+		t.Fatal(err)
+	}
+	a := f.serve(t, Options{Exceptions: svc})
+	var d map[string]any
+	a.getJSON(t, "/api/v1/actions/"+fleetControl, &d)
+	if d["open_tenants"] != float64(3) {
+		t.Errorf("open_tenants %v; want 3 with Bravo excepted", d["open_tenants"])
+	}
+	for _, x := range d["tenants"].([]any) {
+		if m := x.(map[string]any); m["tenant_id"] == f.ids["Bravo"] && (m["open"] != false || m["gain_points"] != float64(0)) {
+			t.Errorf("excepted Bravo: %v", m)
+		}
+	}
+	_, body := a.get(t, "/actions/"+fleetControl)
+	row := regexp.MustCompile(`(?s)<tr data-tenant="` + f.ids["Bravo"] + `".*?</tr>`).FindString(string(body))
+	if !strings.Contains(row, "Excepted (Third party)") || !strings.Contains(row, `class="exc-badge`) {
+		t.Errorf("Bravo's row does not show its exception:\n%s", row)
 	}
 }

@@ -91,6 +91,19 @@ func TestActionsPageSize200x400(t *testing.T) {
 	if !strings.Contains(page, `href="/actions?page=2"`) {
 		t.Error("no link to the second page")
 	}
+	// An action ticked from elsewhere (?control=, the tenant page's link)
+	// opens its own page; on another page it rides along hidden.
+	third := get("/actions?page=3")
+	m := regexp.MustCompile(`<tr data-control="([^"]+)"`).FindStringSubmatch(third)
+	if m == nil {
+		t.Fatal("no third page")
+	}
+	if p := get("/actions?control=" + m[1]); !strings.Contains(p, `value="`+m[1]+`" form="set-exceptions" checked`) || !strings.Contains(p, "page 3 of") {
+		t.Errorf("?control=%s does not open page 3 with it ticked", m[1])
+	}
+	if p := get("/actions?page=1&control=" + m[1]); !strings.Contains(p, `<input type="hidden" name="control" value="`+m[1]+`">`) {
+		t.Errorf("page 1 does not carry the ticked %s of page 3", m[1])
+	}
 	sorted := get("/actions?sort=gain&category=Identity")
 	if !strings.Contains(sorted, `href="/actions?category=Identity&amp;page=2&amp;sort=gain"`) {
 		t.Error("the next page's link drops the sort or the filter")

@@ -916,6 +916,11 @@ type actionsView struct {
 	// Exc is the "Set exceptions" form: nil when the server keeps no
 	// register or the principal may not apply (a client).
 	Exc *excForm
+	// OnPage are the actions with a row on this page; the form carries
+	// the ticked actions of other pages as hidden fields.
+	OnPage map[string]bool
+	// Scope are a client's own tenants, named in the page's head.
+	Scope []tenantLink
 }
 
 // actionsPageSize is how many open actions a page of the actions page
@@ -991,14 +996,22 @@ func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 		{"implementation_cost", "Implementation cost", f.ImplementationCost, v0.ImplementationCosts},
 	}
 
-	// The page: ?page=N, or the one holding the action ?control= ticks.
+	// The page: ?page=N, or the one holding the first ticked action
+	// (?control= from the tenant page, or the form sent back).
+	ticked := q["control"]
+	if r.Method == http.MethodPost {
+		ticked = r.PostForm["control"]
+	}
 	v.Pages = max(1, (len(v0.Open)+actionsPageSize-1)/actionsPageSize)
 	v.Page = 1
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 {
 		v.Page = min(n, v.Pages)
-	} else if c := q.Get("control"); c != "" {
-		if i := slices.IndexFunc(v0.Open, func(a query.Action) bool { return a.Control == c }); i >= 0 {
-			v.Page = i/actionsPageSize + 1
+	} else {
+		for _, c := range ticked {
+			if i := slices.IndexFunc(v0.Open, func(a query.Action) bool { return a.Control == c }); i >= 0 {
+				v.Page = i/actionsPageSize + 1
+				break
+			}
 		}
 	}
 	lo, hi := (v.Page-1)*actionsPageSize, min(v.Page*actionsPageSize, len(v0.Open))
@@ -1057,11 +1070,20 @@ func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 		ar.Aside = strings.Join(aside, ", ")
 		return ar
 	}
+	v.OnPage = map[string]bool{}
 	for i := lo; i < hi; i++ {
 		v.Open = append(v.Open, row(i, v0.Open[i]))
+		v.OnPage[v0.Open[i].Control] = true
 	}
 	for i, a := range v0.SetAside {
 		v.SetAside = append(v.SetAside, row(i, a))
+		v.OnPage[a.Control] = true
+	}
+	if who(r).Restricted() {
+		for id, name := range v0.Names {
+			v.Scope = append(v.Scope, tenantLink{Name: name, Href: "/tenants/" + id})
+		}
+		slices.SortFunc(v.Scope, func(a, b tenantLink) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	}
 	if v.Exc, err = s.excFormFor(r); err != nil {
 		return nil, err
