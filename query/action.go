@@ -99,22 +99,11 @@ func PortalURL(tenantID, actionURL string) string {
 // fleetscore.ErrNotFound. Open, gain and excepted are counted as Actions
 // counts them, so open_tenants matches the ranking's.
 func ActionDetailView(ctx context.Context, src Source, control string) (*ActionDetail, error) {
-	statuses, err := src.Tenants(ctx)
+	fl, err := readFleet(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	controls, err := src.LatestControls(ctx)
-	if err != nil {
-		return nil, err
-	}
-	profiles, err := src.ProfileSummaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	except, err := excepted(ctx, src)
-	if err != nil {
-		return nil, err
-	}
+	statuses, controls, profiles, except := fl.statuses, fl.controls, fl.profiles, fl.except
 	d := &ActionDetail{Control: control, Tenants: []ActionTenant{}}
 	var first string // a tenant whose full profile holds the remediation text
 	for _, st := range statuses {
