@@ -88,10 +88,22 @@ type actionTenantRow struct {
 }
 
 // remediationPolicy is how Graph's remediation HTML is cleaned before it
-// is shown: bluemonday's policy for user content (no script, style,
-// event handler or javascript: URL), with links that send no referrer.
+// is shown: stricter than bluemonday's UGCPolicy, it keeps text
+// formatting, lists, tables and https links (no referrer, no follow, a new
+// tab) and drops everything else: script, style, event handlers, images,
+// forms, frames, and every attribute but a link's href.
 func remediationPolicy() *bluemonday.Policy {
-	return bluemonday.UGCPolicy().RequireNoReferrerOnLinks(true)
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "hr", "b", "strong", "i", "em", "u", "s", "sub", "sup", "small", "code", "pre", "kbd",
+		"blockquote", "span", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd",
+		"table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption")
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowURLSchemes("https")
+	p.RequireParseableURLs(true)
+	p.RequireNoFollowOnLinks(true)
+	p.RequireNoReferrerOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	return p
 }
 
 func (s *Server) actionPage(w http.ResponseWriter, r *http.Request) {
