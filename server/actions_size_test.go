@@ -108,4 +108,7 @@ func TestActionsPageSize200x400(t *testing.T) {
 	if !strings.Contains(sorted, `href="/actions?category=Identity&amp;page=2&amp;sort=gain"`) {
 		t.Error("the next page's link drops the sort or the filter")
 	}
+	if !strings.Contains(sorted, `<input type="hidden" name="sort" value="gain">`) {
+		t.Error("the filter form drops the sort")
+	}
 }

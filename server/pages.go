@@ -909,8 +909,8 @@ type actionsView struct {
 	// the sortable columns' links, by key.
 	Sort    string
 	Headers map[string]sortHeader
-	// Paging of the open actions: PageSize a page, Page of Pages, rows
-	// First to Last (from 1); Prev and Next are "" at the ends.
+	// Paging of the open actions, actionsPageSize a page: Page of Pages,
+	// rows First to Last (from 1); Prev and Next are "" at the ends.
 	Page, Pages, First, Last int
 	Prev, Next               string
 	// Exc is the "Set exceptions" form: nil when the server keeps no
