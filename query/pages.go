@@ -175,6 +175,9 @@ type TenantDetail struct {
 	// Changes is the change ledger of the days shown, newest first, the
 	// first one against the nearest stored day before it (TenantChanges).
 	Changes []ledger.Change
+	// Gap is the points to the target and the fewest open actions that
+	// reach it, from the latest snapshot; nil when the target is met.
+	Gap *Gap
 }
 
 // CategoryPoints is one control category of a tenant.
@@ -291,6 +294,7 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		return nil, err
 	}
 	d.Changes = ledger.Tenant(withPrev, profiles)
+	d.Gap = GapToTarget(st.Latest.CurrentScore, st.Latest.MaxScore, st.TargetPercent, controls)
 	index := make(map[string]int, len(controls))
 	for i, c := range controls {
 		index[c.Control] = i
@@ -400,7 +404,7 @@ type ActionsView struct {
 	Open     []Action // open at one tenant or more, ranked as Actions ranks them
 	SetAside []Action // open nowhere, but Ignored, ThirdParty, deprecated or excepted somewhere
 	Done     int      // scored somewhere, open nowhere, set aside nowhere
-	// Names are the tenants' names by ID, for the lists of open tenants.
+	// Names are the tenants' names by ID.
 	Names map[string]string
 	// Choices are the values each filter can take, from the unfiltered
 	// ranking, sorted.

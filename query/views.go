@@ -451,6 +451,9 @@ type Action struct {
 	// action's state: neither open nor done there, and not counted as
 	// ignored or third party either.
 	ExceptedTenants int `json:"excepted_tenants"`
+	// LiftedTenants are the open tenants below their target that the
+	// action alone would take to it (ActionTenant.LiftsOverTarget).
+	LiftedTenants int `json:"lifted_tenants"`
 }
 
 // Excepter is the register's side of a source: by tenant ID, the controls a
@@ -467,6 +470,36 @@ func excepted(ctx context.Context, src Source) (map[string]map[string]string, er
 		return nil, nil
 	}
 	return ex.ExceptedControls(ctx)
+}
+
+// fleetActions is what the views of actions across the fleet read: every
+// tenant, by tenant ID its latest control scores and its profiles
+// (summaries), and the live exceptions.
+type fleetActions struct {
+	statuses []fleetscore.TenantStatus
+	controls map[string][]fleetscore.ControlScore
+	profiles map[string][]fleetscore.ControlProfile
+	except   map[string]map[string]string
+}
+
+func readFleet(ctx context.Context, src Source) (*fleetActions, error) {
+	var (
+		fl  fleetActions
+		err error
+	)
+	if fl.statuses, err = src.Tenants(ctx); err != nil {
+		return nil, err
+	}
+	if fl.controls, err = src.LatestControls(ctx); err != nil {
+		return nil, err
+	}
+	if fl.profiles, err = src.ProfileSummaries(ctx); err != nil {
+		return nil, err
+	}
+	if fl.except, err = excepted(ctx, src); err != nil {
+		return nil, err
+	}
+	return &fl, nil
 }
 
 // ActionFilter narrows the ranking; empty fields match everything.
@@ -487,22 +520,11 @@ func (f ActionFilter) match(p fleetscore.ControlProfile) bool {
 // counted apart there (ExceptedTenants), so "open at the most clients"
 // means what is left to do.
 func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) {
-	statuses, err := src.Tenants(ctx)
+	fl, err := readFleet(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	controls, err := src.LatestControls(ctx)
-	if err != nil {
-		return nil, err
-	}
-	profiles, err := src.ProfileSummaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	except, err := excepted(ctx, src)
-	if err != nil {
-		return nil, err
-	}
+	statuses, controls, profiles, except := fl.statuses, fl.controls, fl.profiles, fl.except
 	byID := map[string]*Action{}
 	var gains = map[string]float64{}
 	scored := 0
@@ -543,6 +565,9 @@ func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) 
 				a.Tenants = append(a.Tenants, st.ID)
 				a.PointsAvailable += p.MaxScore - c.Score
 				gains[p.ID] += (p.MaxScore - c.Score) / st.Latest.MaxScore * 100
+				if liftsOverTarget(st.Latest, st.TargetPercent, p.MaxScore-c.Score) {
+					a.LiftedTenants++
+				}
 			}
 		}
 	}

@@ -357,11 +357,16 @@ func (s *Server) tenantExceptions(ctx context.Context, tenantID string) (map[str
 	}
 	out := map[string]*excBadge{}
 	for _, e := range es {
-		out[e.Control] = &excBadge{Status: e.Status, Class: statusClass(e.Status),
-			Text: stateLabel(e.State) + ": " + statusText(e.Status),
-			Href: "/exceptions?" + url.Values{"tenant": {tenantID}, "control": {e.Control}}.Encode()}
+		out[e.Control] = excBadgeOf(e)
 	}
 	return out, nil
+}
+
+// excBadgeOf is an exception's badge, linking to it in the register.
+func excBadgeOf(e exceptions.Exception) *excBadge {
+	return &excBadge{Status: e.Status, Class: statusClass(e.Status),
+		Text: stateLabel(e.State) + ": " + statusText(e.Status),
+		Href: "/exceptions?" + url.Values{"tenant": {e.TenantID}, "control": {e.Control}}.Encode()}
 }
 
 // exceptionsPage is GET /exceptions: the register, filtered by tenant,

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/microcosm-cc/bluemonday"
+
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
 	"github.com/fleetscore/fleetscore/collect"
@@ -47,17 +49,19 @@ type pages struct {
 	assets map[string]string // file name -> URL with its content hash
 
 	overview overviewCache
+	// remediation cleans Graph's remediation HTML (remediationPolicy).
+	remediation *bluemonday.Policy
 
 	mu          sync.Mutex
 	requestedAt time.Time // when "Collect now" last started a run
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"overview", "tenant", "actions", "collections", "alerts", "exceptions", "error", "signin",
+var pageNames = []string{"overview", "tenant", "actions", "action", "collections", "alerts", "exceptions", "error", "signin",
 	"campaigns", "campaign_new", "campaign"}
 
 func newPages() (*pages, error) {
-	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}}
+	p := &pages{tmpl: map[string]*template.Template{}, assets: map[string]string{}, remediation: remediationPolicy()}
 	static, _ := fs.Sub(staticFS, "static")
 	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
 		b, err := fs.ReadFile(static, name)
@@ -653,6 +657,7 @@ type controlRow struct {
 	Status           string // open, done, ignored, third-party, deprecated
 	Label            string
 	Exc              *excBadge // the register's exception of the control here; nil when none
+	ActionHref       string    // the action across the fleet
 }
 
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
@@ -809,20 +814,10 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		cr := controlRow{ControlHistory: c}
-		switch {
-		case c.Deprecated:
-			cr.Status, cr.Label = "deprecated", "Deprecated"
-		case c.State == fleetscore.StateIgnored:
-			cr.Status, cr.Label = "ignored", "Ignored (risk accepted)"
-		case c.State == fleetscore.StateThirdParty:
-			cr.Status, cr.Label = "third-party", "Third party"
-		case c.Open:
-			cr.Status, cr.Label = "open", "Open"
-		default:
-			cr.Status, cr.Label = "done", "Done"
-		}
+		cr.Status, cr.Label = controlStatus(c.Deprecated, c.State, c.Open)
 		cr.History = stepSpark(c.Daily, c.MaxScore, controlLabel(c))
-		cr.ChangesHref = base + "?control=" + url.QueryEscape(c.Control.Control) + "#changes"
+		cr.ChangesHref = controlHistoryHref(d.TenantID, c.Control.Control)
+		cr.ActionHref = actionHref(c.Control.Control)
 		cr.SetExceptionHref = "/actions?" + url.Values{"control": {c.Control.Control}, "tenant": {d.TenantID}}.Encode() + "#set-exceptions-card"
 		cr.Exc = excs[c.Control.Control]
 		v.Controls = append(v.Controls, cr)
@@ -911,22 +906,49 @@ func controlLabel(c query.ControlHistory) string {
 type actionsView struct {
 	page
 	V         *query.ActionsView
-	Open      []actionRow
+	Open      []actionRow // the page shown of the open actions
 	SetAside  []actionRow
 	Filtered  bool
 	Selects   []selectView
 	TotalOpen int
+	// Sort is the order (?sort=, one of query.ActionSortKeys) and Headers
+	// the sortable columns' links, by key.
+	Sort    string
+	Headers map[string]sortHeader
+	// Paging of the open actions, actionsPageSize a page: Page of Pages,
+	// rows First to Last (from 1); Prev and Next are "" at the ends.
+	Page, Pages, First, Last int
+	Prev, Next               string
 	// Exc is the "Set exceptions" form: nil when the server keeps no
 	// register or the principal may not apply (a client).
 	Exc *excForm
+	// OnPage are the actions with a row on this page; the form carries
+	// the ticked actions of other pages as hidden fields.
+	OnPage map[string]bool
+	// Scope are a client's own tenants, named in the page's head.
+	Scope []tenantLink
+}
+
+// actionsPageSize is how many open actions a page of the actions page
+// shows: 50 rows keep it far below 200 KB however large the fleet.
+const actionsPageSize = 50
+
+// sortTh is what the "sort-th" template draws: a heading with its link.
+type sortTh struct {
+	sortHeader
+	Key, Label, Class string
+}
+
+func sortThOf(h map[string]sortHeader, key, label, class string) sortTh {
+	return sortTh{sortHeader: h[key], Key: key, Label: label, Class: class}
 }
 
 type actionRow struct {
 	query.Action
-	Rank    int
-	Meter   template.HTML
-	Tenants []tenantLink
-	Aside   string // "2 ignored, 1 third party"
+	Rank  int
+	Meter template.HTML
+	Href  string // the action page
+	Aside string // "2 ignored, 1 third party"
 }
 
 type tenantLink struct{ Name, Href string }
@@ -958,8 +980,8 @@ func (s *Server) actionsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "actions", v)
 }
 
-// actionsModel is the actions page for the request's filters, with the
-// exception form (empty) where the principal may apply.
+// actionsModel is the actions page for the request's filters, sort and
+// page, with the exception form (empty) where the principal may apply.
 func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 	q := r.URL.Query()
 	f := query.ActionFilter{Category: q.Get("category"), Tier: q.Get("tier"), UserImpact: q.Get("user_impact"),
@@ -968,23 +990,76 @@ func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &actionsView{page: s.page(r, "actions", "Actions"), V: v0, Filtered: f != (query.ActionFilter{})}
+	v := &actionsView{page: s.page(r, "actions", "Actions"), V: v0, Filtered: f != (query.ActionFilter{}), Sort: query.SortOpen}
+	if k := q.Get("sort"); slices.Contains(query.ActionSortKeys, k) {
+		v.Sort = k
+	}
+	query.SortActions(v0.Open, v.Sort)
 	v.Selects = []selectView{
 		{"category", "Category", f.Category, v0.Categories},
 		{"tier", "Tier", f.Tier, v0.Tiers},
 		{"user_impact", "User impact", f.UserImpact, v0.UserImpacts},
 		{"implementation_cost", "Implementation cost", f.ImplementationCost, v0.ImplementationCosts},
 	}
-	row := func(i int, a query.Action) actionRow {
-		ar := actionRow{Action: a, Rank: i + 1, Meter: meter(float64(a.OpenTenants), float64(v0.Scored), 0, "open")}
-		for _, id := range a.Tenants {
-			name := v0.Names[id]
-			if name == "" {
-				name = id
+
+	// The page: ?page=N, or the one holding the first ticked action
+	// (?control= from the tenant page, or the form sent back).
+	ticked := q["control"]
+	if r.Method == http.MethodPost {
+		ticked = r.PostForm["control"]
+	}
+	v.Pages = max(1, (len(v0.Open)+actionsPageSize-1)/actionsPageSize)
+	v.Page = 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 {
+		v.Page = min(n, v.Pages)
+	} else {
+		for _, c := range ticked {
+			if i := slices.IndexFunc(v0.Open, func(a query.Action) bool { return a.Control == c }); i >= 0 {
+				v.Page = i/actionsPageSize + 1
+				break
 			}
-			ar.Tenants = append(ar.Tenants, tenantLink{name, "/tenants/" + id})
 		}
-		slices.SortFunc(ar.Tenants, func(a, b tenantLink) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	}
+	lo, hi := (v.Page-1)*actionsPageSize, min(v.Page*actionsPageSize, len(v0.Open))
+	v.First, v.Last = lo+1, hi
+	href := func(sort string, page int) string {
+		p := url.Values{}
+		for _, sel := range v.Selects {
+			if sel.Value != "" {
+				p.Set(sel.Name, sel.Value)
+			}
+		}
+		if sort != query.SortOpen {
+			p.Set("sort", sort)
+		}
+		if page > 1 {
+			p.Set("page", strconv.Itoa(page))
+		}
+		if len(p) == 0 {
+			return "/actions"
+		}
+		return "/actions?" + p.Encode()
+	}
+	if v.Page > 1 {
+		v.Prev = href(v.Sort, v.Page-1)
+	}
+	if v.Page < v.Pages {
+		v.Next = href(v.Sort, v.Page+1)
+	}
+	v.Headers = map[string]sortHeader{}
+	for _, k := range query.ActionSortKeys {
+		h := sortHeader{Href: href(k, 1)}
+		if k == v.Sort {
+			h.AriaSort, h.Arrow = "descending", "↓"
+			if k == query.SortImpact || k == query.SortCost {
+				h.AriaSort, h.Arrow = "ascending", "↑"
+			}
+		}
+		v.Headers[k] = h
+	}
+
+	row := func(i int, a query.Action) actionRow {
+		ar := actionRow{Action: a, Rank: i + 1, Meter: meter(float64(a.OpenTenants), float64(v0.Scored), 0, "open"), Href: actionHref(a.Control)}
 		var aside []string
 		if a.IgnoredTenants > 0 {
 			aside = append(aside, fmt.Sprintf("%d ignored", a.IgnoredTenants))
@@ -1001,11 +1076,20 @@ func (s *Server) actionsModel(r *http.Request) (*actionsView, error) {
 		ar.Aside = strings.Join(aside, ", ")
 		return ar
 	}
-	for i, a := range v0.Open {
-		v.Open = append(v.Open, row(i, a))
+	v.OnPage = map[string]bool{}
+	for i := lo; i < hi; i++ {
+		v.Open = append(v.Open, row(i, v0.Open[i]))
+		v.OnPage[v0.Open[i].Control] = true
 	}
 	for i, a := range v0.SetAside {
 		v.SetAside = append(v.SetAside, row(i, a))
+		v.OnPage[a.Control] = true
+	}
+	if who(r).Restricted() {
+		for id, name := range v0.Names {
+			v.Scope = append(v.Scope, tenantLink{Name: name, Href: "/tenants/" + id})
+		}
+		slices.SortFunc(v.Scope, func(a, b tenantLink) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	}
 	if v.Exc, err = s.excFormFor(r); err != nil {
 		return nil, err
@@ -1184,27 +1268,29 @@ func linkify(s string) template.HTML {
 
 func templateFuncs(assets map[string]string) template.FuncMap {
 	return template.FuncMap{
-		"asset":     func(name string) string { return assets[name] },
-		"pct":       percent,
-		"pts":       points,
-		"signed":    signedPoints,
-		"stamp":     stampText,
-		"dur":       durationText,
-		"day":       dayText,
-		"change":    changeOf,
-		"plural":    func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
-		"pctp":      pctOr,
-		"ptsp":      ptsOr,
-		"gain":      func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
-		"target":    func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
-		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"isZero":    func(t time.Time) bool { return t.IsZero() },
-		"lower":     strings.ToLower,
-		"linkify":   linkify,
-		"pick":      pickOf,
-		"isZeroDay": func(d fleetscore.Day) bool { return d.IsZero() },
-		"status":    statusText,
+		"asset":      func(name string) string { return assets[name] },
+		"pct":        percent,
+		"pts":        points,
+		"signed":     signedPoints,
+		"stamp":      stampText,
+		"dur":        durationText,
+		"day":        dayText,
+		"change":     changeOf,
+		"plural":     func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
+		"pctp":       pctOr,
+		"ptsp":       ptsOr,
+		"gain":       func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
+		"target":     func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"isZero":     func(t time.Time) bool { return t.IsZero() },
+		"lower":      strings.ToLower,
+		"linkify":    linkify,
+		"pick":       pickOf,
+		"isZeroDay":  func(d fleetscore.Day) bool { return d.IsZero() },
+		"status":     statusText,
+		"sortTh":     sortThOf,
+		"actionHref": actionHref,
 		// carryDays is how long a snapshot stands in for missed days.
 		"carryDays": func() int { return query.CarryForwardDays },
 	}
