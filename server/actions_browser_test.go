@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/campaign"
 	"github.com/fleetscore/fleetscore/server"
 	"github.com/fleetscore/fleetscore/sqlite"
 )
@@ -63,7 +64,8 @@ func TestActionsSortAndOpenInBrowser(t *testing.T) {
 		}
 	}
 	now := day.Time().Add(8 * time.Hour)
-	s, err := server.New(server.Options{Source: st, Now: func() time.Time { return now }, Version: "test"})
+	s, err := server.New(server.Options{Source: st, Now: func() time.Time { return now }, Version: "test",
+		Campaigns: &campaign.Service{Store: st, Now: func() time.Time { return now }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +122,37 @@ func TestActionsSortAndOpenInBrowser(t *testing.T) {
 	rows := evaluate(`Array.from(document.querySelectorAll('#action-tenants tbody tr')).map(r => r.querySelector('th').textContent.trim() + ':' + r.querySelector('.badge').textContent.trim())`)
 	if title[0] != "Pair action" || !slices.Equal(rows, []string{"Tenant A:Open", "Tenant B:Open", "Tenant C:Done"}) {
 		t.Errorf("action page %q with tenants %v", title, rows)
+	}
+
+	// Start a campaign from the action page: the form has the tenants
+	// where Pair is open ticked; give an owner and a due date, start it,
+	// and find it on the campaigns list.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#start-campaign`)), chromedp.WaitVisible(chromedp.CSS(`#new-campaign`))); err != nil {
+		t.Fatalf("start a campaign from the action page: %v", err)
+	}
+	if loc := location(); !strings.HasSuffix(loc, "/campaigns/new?control=Pair") {
+		t.Errorf("Start campaign led to %s", loc)
+	}
+	ticked := evaluate(`Array.from(document.querySelectorAll('#new-campaign input[name=tenant]:checked')).map(i => i.value)`)
+	if !slices.Equal(ticked, []string{ts[0].ID, ts[1].ID}) {
+		t.Errorf("ticked %v; want the tenants where Pair is open (%s, %s)", ticked, ts[0].ID, ts[1].ID)
+	}
+	due := day.AddDays(14).String()
+	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS(`#campaign-owner`), "SOC team"),
+		chromedp.SetValue(chromedp.CSS(`#campaign-due`), due)); err != nil {
+		t.Fatalf("fill in the campaign: %v", err)
+	}
+	if _, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`#campaign-start`))); err != nil {
+		t.Fatalf("start the campaign: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#campaign-done`))); err != nil {
+		t.Fatalf("the campaign's page: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`nav a[href="/campaigns"]`)), chromedp.WaitVisible(chromedp.CSS(`#campaigns`))); err != nil {
+		t.Fatalf("open the campaigns list: %v", err)
+	}
+	listed := evaluate(`Array.from(document.querySelectorAll('#campaigns tbody tr')).map(r => r.textContent.replace(/\s+/g, ' ').trim())`)
+	if len(listed) != 1 || !strings.Contains(listed[0], "Pair action") || !strings.Contains(listed[0], "SOC team") || !strings.Contains(listed[0], "0 of 2") {
+		t.Errorf("campaigns listed: %q; want one, of Pair action, by SOC team, 0 of 2 done", listed)
 	}
 }
