@@ -23,7 +23,7 @@ func BenchmarkMonthlyReports(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for _, j := range f.Jobs {
-			c, err := report.Build(ctx, f.Store, nil, j.Tenant.ID, nov, dataNow)
+			c, err := report.Build(ctx, f.Store, report.Registers{}, j.Tenant.ID, nov, dataNow)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,17 +12,18 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/campaign"
 	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/ledger"
 	"github.com/fleetscore/fleetscore/query"
 )
 
-// Section names, in the order the report shows them. A new section (the
-// campaigns that touch the client) is a field of Content, a name here, and
-// a case in each writer's section switch.
+// Section names, in the order the report shows them. A new section is a
+// field of Content, a name here, and a case in each writer's section switch.
 const (
 	SectionSummary      = "summary"
 	SectionComparatives = "comparatives"
@@ -31,11 +32,12 @@ const (
 	SectionMoves        = "moves"
 	SectionActions      = "actions"
 	SectionExceptions   = "exceptions"
+	SectionCampaigns    = "campaigns"
 )
 
 // Sections is the report's order of sections.
 var Sections = []string{SectionSummary, SectionComparatives, SectionTrend, SectionCategories, SectionMoves,
-	SectionActions, SectionExceptions}
+	SectionActions, SectionExceptions, SectionCampaigns}
 
 // Bounds of the lists.
 const (
@@ -64,6 +66,17 @@ type Content struct {
 	Moves        []Move
 	Actions      []query.Control  // the TopActions open actions with the most points to gain
 	Exceptions   []ExceptionEntry // in force (exceptions.Exception.Live), by review date
+	Campaigns    []CampaignEntry  // the campaigns that touch the tenant, by due date
+}
+
+// CampaignEntry is a campaign that touches the tenant, as the tenant
+// stands in it: never the other clients' statuses, nor how many they are.
+type CampaignEntry struct {
+	Title  string         // the action's title (its control ID when no profile names it)
+	Owner  string         // who runs it at the MSSP
+	Due    fleetscore.Day // the campaign's due date
+	Status string         // the tenant's: campaign.StatusOpen ...
+	Since  fleetscore.Day // the first day of that status
 }
 
 // Comparative is one of Microsoft's averages against the tenant's percent.
@@ -103,16 +116,28 @@ type ExceptionEntry struct {
 // Exceptions reads a tenant's exceptions of the register; nil reads none.
 type Exceptions func(ctx context.Context, tenantID string) ([]exceptions.Exception, error)
 
+// Campaigns reads the campaigns that touch a tenant, with that tenant
+// alone among their members (campaign.Service.List with a sees of the
+// one tenant); nil reads none.
+type Campaigns func(ctx context.Context, tenantID string) ([]campaign.Progress, error)
+
+// Registers are the registers a report reads beside the scores: the
+// exceptions and the campaigns. A nil one leaves its section empty.
+type Registers struct {
+	Exceptions Exceptions
+	Campaigns  Campaigns
+}
+
 // Build gathers the report of a tenant for a period. src is the source the
 // reader may see (query.Restrict for a client): another tenant is
 // fleetscore.ErrNotFound, as on the pages.
-func Build(ctx context.Context, src query.Source, excs Exceptions, tenantID string, p Period, now time.Time) (*Content, error) {
+func Build(ctx context.Context, src query.Source, regs Registers, tenantID string, p Period, now time.Time) (*Content, error) {
 	d, err := query.TenantDetailView(ctx, src, tenantID, p.From, p.To)
 	if err != nil {
 		return nil, err
 	}
 	c := &Content{Tenant: d.Tenant, Period: p, Generated: now.UTC(), Target: d.TargetPercent, Trend: d.Days,
-		Categories: []Category{}, Moves: []Move{}, Actions: []query.Control{}, Exceptions: []ExceptionEntry{}}
+		Categories: []Category{}, Moves: []Move{}, Actions: []query.Control{}, Exceptions: []ExceptionEntry{}, Campaigns: []CampaignEntry{}}
 	if n := len(d.Days); n > 0 {
 		c.First, c.Last = &d.Days[0], &d.Days[n-1]
 		c.Change = c.Last.Percent - c.First.Percent
@@ -151,8 +176,8 @@ func Build(ctx context.Context, src query.Source, excs Exceptions, tenantID stri
 			c.Actions = append(c.Actions, h.Control)
 		}
 	}
-	if excs != nil {
-		es, err := excs(ctx, d.TenantID)
+	if regs.Exceptions != nil {
+		es, err := regs.Exceptions(ctx, d.TenantID)
 		if err != nil {
 			return nil, err
 		}
@@ -167,6 +192,27 @@ func Build(ctx context.Context, src query.Source, excs Exceptions, tenantID stri
 		}
 		slices.SortStableFunc(c.Exceptions, func(a, b ExceptionEntry) int {
 			if x := cmp.Compare(a.ReviewBy.Unix(), b.ReviewBy.Unix()); x != 0 {
+				return x
+			}
+			return cmp.Compare(a.Title, b.Title)
+		})
+	}
+	if regs.Campaigns != nil {
+		cs, err := regs.Campaigns(ctx, d.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range cs {
+			for _, m := range p.Members {
+				if !strings.EqualFold(m.TenantID, d.TenantID) {
+					continue
+				}
+				t := cmp.Or(p.Title, titles[p.Control], p.Control)
+				c.Campaigns = append(c.Campaigns, CampaignEntry{Title: t, Owner: p.Owner, Due: p.Due, Status: m.Status, Since: m.Since})
+			}
+		}
+		slices.SortStableFunc(c.Campaigns, func(a, b CampaignEntry) int {
+			if x := cmp.Compare(a.Due.Unix(), b.Due.Unix()); x != 0 {
 				return x
 			}
 			return cmp.Compare(a.Title, b.Title)

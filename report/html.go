@@ -49,6 +49,7 @@ func (f formatter) Date(s string) string                { return f.l.Date(fleets
 func (f formatter) Move(m Move) string                  { return moveText(f.l, m) }
 func (f formatter) Dash(s string) string                { return dash(s) }
 func (f formatter) Label(key string) string             { return f.l.L(key) }
+func (f formatter) Status(s string) string              { return f.l.Status(s) }
 func (f formatter) Sprintf(key string, a ...any) string { return fmt.Sprintf(f.l.L(key), a...) }
 
 // HTML writes the report as a print-friendly HTML page (no script; the

@@ -70,6 +70,18 @@ var labelsEN = map[string]string{
 	"state":            "State",
 	"reason":           "Reason",
 	"review_by":        "Review by",
+	"campaigns":        "Campaigns",
+	"campaigns_none":   "No campaign touches this tenant.",
+	"owner":            "Owner",
+	"due":              "Due",
+	"status":           "Status",
+	"since":            "Since",
+	"open_status":      "Open",
+	"in_progress":      "In progress",
+	"done":             "Done",
+	"excepted":         "Excepted",
+	"not_applicable":   "Not applicable",
+	"regressed":        "Regressed",
 	"page":             "Page %d of %s",
 	"first_last":       "From %s (%s) to %s (%s)",
 	"ThirdParty":       "Third party",
@@ -115,6 +127,15 @@ func LocaleOf(name string) (*Locale, bool) {
 }
 
 // L is a label; a key the locale lacks falls back to English, then to the key.
+// Status is a campaign status's label ("open" has its own key: the word
+// labels the open actions elsewhere).
+func (l *Locale) Status(status string) string {
+	if status == "open" {
+		return l.L("open_status")
+	}
+	return l.L(status)
+}
+
 func (l *Locale) L(key string) string {
 	if v, ok := l.Labels[key]; ok {
 		return v

@@ -299,6 +299,18 @@ func (w *pdfWriter) section(s string) {
 		for _, e := range c.Exceptions {
 			w.row(cols, "LLLR", false, e.Title, l.L(e.State), e.Reason, l.Date(e.ReviewBy))
 		}
+	case SectionCampaigns:
+		w.heading("campaigns", 20)
+		if len(c.Campaigns) == 0 {
+			w.cell(0, l.L("campaigns_none"), "L")
+			f.Ln(lineH)
+			return
+		}
+		cols := []float64{0.34, 0.16, 0.18, 0.14, 0.18}
+		w.row(cols, "LLRLR", true, l.L("action"), l.L("owner"), l.L("due"), l.L("status"), l.L("since"))
+		for _, e := range c.Campaigns {
+			w.row(cols, "LLRLR", false, e.Title, e.Owner, l.Date(e.Due), l.Status(e.Status), l.Date(e.Since))
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/campaign"
 	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/fleettest"
 	"github.com/fleetscore/fleetscore/query"
@@ -65,7 +66,7 @@ func TestNovemberReportPDF(t *testing.T) {
 	if len(titles) != 5 {
 		t.Fatalf("the tenant has %d open actions; the test needs 5", len(titles))
 	}
-	c, err := report.Build(ctx, f.Store, nil, tenant.ID, nov, dataNow)
+	c, err := report.Build(ctx, f.Store, report.Registers{}, tenant.ID, nov, dataNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func logo(t *testing.T) []byte {
 
 func TestHTMLReport(t *testing.T) {
 	f, tenant := fleet(t, 2)
-	c, err := report.Build(context.Background(), f.Store, nil, tenant.ID, report.Month(2026, time.November), dataNow)
+	c, err := report.Build(context.Background(), f.Store, report.Registers{}, tenant.ID, report.Month(2026, time.November), dataNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestExceptionsInForce(t *testing.T) {
 	excs := func(ctx context.Context, id string) ([]exceptions.Exception, error) {
 		return f.Store.Exceptions(ctx, exceptions.Filter{TenantID: id})
 	}
-	c, err := report.Build(ctx, f.Store, excs, tenant.ID, report.Month(2026, time.November), dataNow)
+	c, err := report.Build(ctx, f.Store, report.Registers{Exceptions: excs}, tenant.ID, report.Month(2026, time.November), dataNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +173,69 @@ func TestExceptionsInForce(t *testing.T) {
 	}
 	if strings.Contains(text, "January 31, 2027") {
 		t.Error("the failed exception is in the report")
+	}
+}
+
+// TestCampaignsSection: a campaign that touches the tenant is in its report
+// with its action, owner, due date and the tenant's own status; a campaign
+// of other tenants only is not, and nothing of the other members shows.
+func TestCampaignsSection(t *testing.T) {
+	f, tenant := fleet(t, 3)
+	ctx := context.Background()
+	svc := &campaign.Service{Store: f.Store, Now: func() time.Time { return dataNow }}
+	controls, err := query.TenantControls(ctx, f.Store, tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open []query.Control
+	for _, c := range controls {
+		if c.Open {
+			open = append(open, c)
+		}
+	}
+	if len(open) < 2 {
+		t.Fatalf("the tenant has %d open actions; the test needs 2", len(open))
+	}
+	due := fleetscore.DayOf(dataNow).AddDays(30)
+	other := f.Jobs[1].Tenant.ID
+	if _, err := svc.Create(ctx, "alice", campaign.Request{Control: open[0].Control, Tenants: []string{tenant.ID, other}, Owner: "SOC team", Due: due}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(ctx, "alice", campaign.Request{Control: open[1].Control, Tenants: []string{other}, Owner: "Elsewhere crew", Due: due}); err != nil {
+		t.Fatal(err)
+	}
+	regs := report.Registers{Campaigns: func(ctx context.Context, id string) ([]campaign.Progress, error) {
+		return svc.List(ctx, func(t string) bool { return strings.EqualFold(t, id) })
+	}}
+	c, err := report.Build(ctx, f.Store, regs, tenant.ID, report.Month(2026, time.November), dataNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Campaigns) != 1 {
+		t.Fatalf("campaigns in the report: %+v; want the one that touches the tenant", c.Campaigns)
+	}
+	got := c.Campaigns[0]
+	if got.Title != open[0].Title || got.Owner != "SOC team" || got.Due != due || got.Status != campaign.StatusOpen {
+		t.Errorf("campaign entry %+v; want %q by SOC team, due %s, open", got, open[0].Title, due)
+	}
+	pdf, err := report.PDF(c, report.Branding{Locale: "en-GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := reporttest.Text(t, pdf)
+	for _, want := range []string{"Campaigns", "SOC team", report.Locales["en-GB"].Date(due), "Open"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF lacks %q in %s", want, text[strings.Index(text, "Campaigns"):])
+		}
+	}
+	if strings.Contains(text, "Elsewhere crew") {
+		t.Error("another tenant's campaign is in the report")
+	}
+	var b bytes.Buffer
+	if err := report.HTML(&b, c, report.Branding{}); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.String(); !strings.Contains(s, `id="campaigns"`) || !strings.Contains(s, "SOC team") {
+		t.Error("the HTML report lacks the campaigns table")
 	}
 }

@@ -76,7 +76,7 @@ type Recipients struct {
 // Deliverer builds, sends and records the reports.
 type Deliverer struct {
 	Source     query.Source
-	Exceptions Exceptions // nil: no exceptions section entries
+	Registers  Registers // the exceptions and campaigns sections' registers
 	Log        Log
 	Sender     mail.Sender // nil: nothing can be sent (a dry run still works)
 	Branding   Branding
@@ -158,7 +158,7 @@ func (d *Deliverer) Send(ctx context.Context, p Period, dryRun bool) ([]Outcome,
 
 func (d *Deliverer) one(ctx context.Context, p Period, r Recipients, dryRun bool, o *Outcome) error {
 	now := d.Now()
-	c, err := Build(ctx, d.Source, d.Exceptions, r.TenantID, p, now)
+	c, err := Build(ctx, d.Source, d.Registers, r.TenantID, p, now)
 	if err != nil {
 		return fmt.Errorf("report of %s for %s: %w", r.TenantID, p.Key, err)
 	}

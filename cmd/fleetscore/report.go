@@ -14,10 +14,12 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/campaign"
 	"github.com/fleetscore/fleetscore/config"
 	"github.com/fleetscore/fleetscore/exceptions"
 	"github.com/fleetscore/fleetscore/mail"
@@ -58,7 +60,7 @@ func cmdReport(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	c, err := report.Build(ctx, src, exceptionsOf(store), *tenant, p, time.Now())
+	c, err := report.Build(ctx, src, registersOf(store), *tenant, p, time.Now())
 	if errors.Is(err, fleetscore.ErrNotFound) {
 		return fmt.Errorf("tenant %s is not in the database (see `fleetscore tenants`)", *tenant)
 	}
@@ -169,15 +171,22 @@ func reportStore(ctx context.Context, cfg *config.Config) (fleetscore.Store, que
 	return store, src, nil
 }
 
-// exceptionsOf reads the register of the store, if it keeps one.
-func exceptionsOf(store fleetscore.Store) report.Exceptions {
-	reg, ok := store.(exceptions.Register)
-	if !ok {
-		return nil
+// registersOf reads the exceptions register and the campaigns of the
+// store, where it keeps them.
+func registersOf(store fleetscore.Store) report.Registers {
+	var regs report.Registers
+	if reg, ok := store.(exceptions.Register); ok {
+		regs.Exceptions = func(ctx context.Context, tenantID string) ([]exceptions.Exception, error) {
+			return reg.Exceptions(ctx, exceptions.Filter{TenantID: tenantID})
+		}
 	}
-	return func(ctx context.Context, tenantID string) ([]exceptions.Exception, error) {
-		return reg.Exceptions(ctx, exceptions.Filter{TenantID: tenantID})
+	if cs, ok := store.(campaign.Store); ok {
+		svc := &campaign.Service{Store: cs}
+		regs.Campaigns = func(ctx context.Context, tenantID string) ([]campaign.Progress, error) {
+			return svc.List(ctx, func(id string) bool { return strings.EqualFold(id, tenantID) })
+		}
 	}
+	return regs
 }
 
 // brandingOf is the reports: block as the report package takes it.
@@ -198,7 +207,7 @@ func deliverer(cfg *config.Config, store fleetscore.Store, now func() time.Time,
 		return nil, fmt.Errorf("database %s keeps no reports", redactDSN(cfg.Database))
 	}
 	d := &report.Deliverer{Source: src, Log: sent, Branding: brandingOf(cfg), Now: now, Logger: log,
-		Exceptions: exceptionsOf(store)}
+		Registers: registersOf(store)}
 	for _, t := range cfg.Tenants {
 		if len(t.ReportTo) > 0 {
 			d.Recipients = append(d.Recipients, report.Recipients{TenantID: t.ID, To: t.ReportTo})
