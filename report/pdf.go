@@ -186,6 +186,18 @@ func (w *pdfWriter) row(cols []float64, aligns string, bold bool, texts ...strin
 	w.font("", 9)
 }
 
+// listHeading starts a section of n entries; with none it says so (the
+// key's "_none" label) and reports false.
+func (w *pdfWriter) listHeading(key string, need float64, n int) bool {
+	w.heading(key, need)
+	if n == 0 {
+		w.cell(0, w.l.L(key+"_none"), "L")
+		w.f.Ln(lineH)
+		return false
+	}
+	return true
+}
+
 func (w *pdfWriter) section(s string) {
 	c, l, f := w.c, w.l, w.f
 	switch s {
@@ -255,10 +267,7 @@ func (w *pdfWriter) section(s string) {
 			f.Rect(margin, y+lineH-0.8, bw*math.Min(1, cat.Percent()/100), 0.7, "F")
 		}
 	case SectionMoves:
-		w.heading("moves", 20)
-		if len(c.Moves) == 0 {
-			w.cell(0, l.L("moves_none"), "L")
-			f.Ln(lineH)
+		if !w.listHeading("moves", 20, len(c.Moves)) {
 			return
 		}
 		cols := []float64{0.16, 0.52, 0.16, 0.16}
@@ -267,10 +276,7 @@ func (w *pdfWriter) section(s string) {
 			w.row(cols, "LLRR", false, l.Date(m.Day), moveText(l, m), l.Signed(m.Item.PointsChange, 2), l.Signed(m.Effect, 2)+" "+l.L("pp"))
 		}
 	case SectionActions:
-		w.heading("actions", 30)
-		if len(c.Actions) == 0 {
-			w.cell(0, l.L("actions_none"), "L")
-			f.Ln(lineH)
+		if !w.listHeading("actions", 30, len(c.Actions)) {
 			return
 		}
 		for i, a := range c.Actions {
@@ -288,10 +294,7 @@ func (w *pdfWriter) section(s string) {
 			w.black()
 		}
 	case SectionExceptions:
-		w.heading("exceptions", 20)
-		if len(c.Exceptions) == 0 {
-			w.cell(0, l.L("exceptions_none"), "L")
-			f.Ln(lineH)
+		if !w.listHeading("exceptions", 20, len(c.Exceptions)) {
 			return
 		}
 		cols := []float64{0.36, 0.16, 0.32, 0.16}
@@ -300,10 +303,7 @@ func (w *pdfWriter) section(s string) {
 			w.row(cols, "LLLR", false, e.Title, l.L(e.State), e.Reason, l.Date(e.ReviewBy))
 		}
 	case SectionCampaigns:
-		w.heading("campaigns", 20)
-		if len(c.Campaigns) == 0 {
-			w.cell(0, l.L("campaigns_none"), "L")
-			f.Ln(lineH)
+		if !w.listHeading("campaigns", 20, len(c.Campaigns)) {
 			return
 		}
 		cols := []float64{0.34, 0.16, 0.18, 0.14, 0.18}
