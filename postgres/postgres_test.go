@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
 	"github.com/jackc/pgx/v5"
@@ -368,12 +369,21 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load the release's dump: %v", err)
 	}
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := releasetest.Before(ctx, raw)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"), before)
 }
 
 // TestSameSchemaAsSQLite keeps the dialects' migrations in step: `fleetscore

@@ -438,10 +438,19 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := releasetest.Before(context.Background(), raw)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"), before)
 }
