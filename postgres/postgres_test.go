@@ -433,3 +433,14 @@ func TestSameSchemaAsSQLite(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStorageYear: 50 tenants x 365 daily collections after a 90-day
+// backfill, in a new database with the server's autovacuum settings (the
+// defaults on the test server), bytes per tenant-day beside the goal
+// (storetest).
+//
+//	go test ./postgres -run '^$' -bench StorageYear -benchtime 1x
+func BenchmarkStorageYear(b *testing.B) {
+	storetest.BenchmarkStorage(b, func(b *testing.B) storetest.Sized { return openTemp(b) },
+		storetest.Storage{Tenants: 50, Backfill: 90, Days: 365, Controls: 250, Window: 30})
+}

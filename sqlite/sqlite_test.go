@@ -454,3 +454,12 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	defer s.Close()
 	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"), before)
 }
+
+// BenchmarkStorageYear: 50 tenants x 365 daily collections after a 90-day
+// backfill, in a file, bytes per tenant-day beside the goal (storetest).
+//
+//	go test ./sqlite -run '^$' -bench StorageYear -benchtime 1x
+func BenchmarkStorageYear(b *testing.B) {
+	storetest.BenchmarkStorage(b, func(b *testing.B) storetest.Sized { return openTemp(b) },
+		storetest.Storage{Tenants: 50, Backfill: 90, Days: 365, Controls: 250, Window: 30})
+}
