@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
 	"github.com/jackc/pgx/v5"
@@ -368,12 +369,21 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load the release's dump: %v", err)
 	}
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := releasetest.Before(ctx, raw)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"), before)
 }
 
 // TestSameSchemaAsSQLite keeps the dialects' migrations in step: `fleetscore
@@ -422,4 +432,27 @@ func TestSameSchemaAsSQLite(t *testing.T) {
 			t.Errorf("table %s: PostgreSQL's columns %v, SQLite's %v", table, a, b)
 		}
 	}
+}
+
+// BenchmarkStorageYear: 50 tenants x 365 daily collections after a 90-day
+// backfill, in a new database, bytes per tenant-day beside the goal
+// (storetest), with the server's autovacuum settings: the goal's are
+// PostgreSQL's defaults (autovacuum on, every minute), which the benchmark
+// reports (autovacuum-on 1) and which a test server may not have (then
+// point FLEETSCORE_TEST_POSTGRES at one initdb made).
+//
+//	go test ./postgres -run '^$' -bench StorageYear -benchtime 1x
+func BenchmarkStorageYear(b *testing.B) {
+	storetest.BenchmarkStorage(b, func(b *testing.B) storetest.Sized {
+		s := openTemp(b)
+		var on string
+		if err := s.DB().QueryRow(`SHOW autovacuum`).Scan(&on); err != nil {
+			b.Fatal(err)
+		}
+		if on != "on" {
+			b.Logf("autovacuum is %s on this server, not PostgreSQL's default (on): dead rows are never vacuumed", on)
+		}
+		b.ReportMetric(map[bool]float64{true: 1}[on == "on"], "autovacuum-on")
+		return s
+	}, storetest.Storage{Tenants: 50, Backfill: 90, Days: 365, Controls: 250, Window: 30})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/fleetscore/fleetscore/internal/relational/releasetest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -438,10 +439,85 @@ func TestOpensTheReleaseDatabase(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := releasetest.Before(context.Background(), raw)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"))
+	releasetest.Check(t, s, openTemp(t), filepath.Join("testdata", "release.sums"), before)
+}
+
+// BenchmarkStorageYear: 50 tenants x 365 daily collections after a 90-day
+// backfill, in a file, bytes per tenant-day beside the goal (storetest).
+//
+//	go test ./sqlite -run '^$' -bench StorageYear -benchtime 1x
+func BenchmarkStorageYear(b *testing.B) {
+	storetest.BenchmarkStorage(b, func(b *testing.B) storetest.Sized { return openTemp(b) },
+		storetest.Storage{Tenants: 50, Backfill: 90, Days: 365, Controls: 250, Window: 30})
+}
+
+// TestProfileTextKeptOnce: tenants with the same profiles share their text
+// (one profile_contents row per distinct content), and a shifted rank
+// rewrites the rank alone: no content is added.
+func TestProfileTextKeptOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	day := storetest.History("t0", fleetscore.MustDay("2026-01-01"), 1, 40, 1)[0]
+	ps := syntheticProfiles(day)
+	for i := range 3 {
+		if err := s.SaveBatch(ctx, fleetscore.Batch{Tenant: fleetscore.Tenant{ID: fmt.Sprint("t", i)}, Profiles: ps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, "profile_contents"); n != int64(len(ps)) {
+		t.Errorf("%d profile contents for 3 tenants of the same %d profiles, want %d", n, len(ps), len(ps))
+	}
+	if n := count(t, s, "profiles"); n != int64(3*len(ps)) {
+		t.Errorf("%d profiles, want %d", n, 3*len(ps))
+	}
+
+	// The first control goes: the ranks of the others move up one.
+	shifted := slices.Clone(ps[1:])
+	for i := range shifted {
+		shifted[i].Rank--
+	}
+	before := totalChanges(t, s)
+	if err := s.SaveBatch(ctx, fleetscore.Batch{Tenant: fleetscore.Tenant{ID: "t0"}, Profiles: shifted}); err != nil {
+		t.Fatal(err)
+	}
+	if n := totalChanges(t, s) - before; n != int64(len(ps)) {
+		t.Errorf("shifting %d ranks and removing one profile changed %d rows, want %d", len(shifted), n, len(ps))
+	}
+	if n := count(t, s, "profile_contents"); n != int64(len(ps)) {
+		t.Errorf("%d profile contents after ranks moved, want %d", n, len(ps))
+	}
+
+	// Microsoft rewords one: one content more, whichever tenants save it.
+	ps[3].Remediation = "<p>Open the new portal.</p>"
+	for i := range 3 {
+		if err := s.SaveBatch(ctx, fleetscore.Batch{Tenant: fleetscore.Tenant{ID: fmt.Sprint("t", i)}, Profiles: ps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, "profile_contents"); n != int64(len(ps)+1) {
+		t.Errorf("%d profile contents after one was reworded, want %d", n, len(ps)+1)
+	}
+	got, err := s.Profiles(ctx, "t2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got {
+		if p.ID == ps[3].ID && p.Remediation != ps[3].Remediation {
+			t.Errorf("remediation of %s = %q, want %q", p.ID, p.Remediation, ps[3].Remediation)
+		}
+	}
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) fleetscore.
 		{"AveragesAndEnabledServices", testAverages},
 		{"ProfilesWithStateUpdates", testProfiles},
 		{"ProfileMissingFromTheListIsRemoved", testProfileRemoved},
+		{"ProfileTextSharedByTenants", testSharedProfileText},
 		{"CancelledContextSavesNothing", testCancelled},
 		{"CancelAtAnyStepKeepsThePreviousState", testCancelMidway},
 		{"InvalidBatchSavesNothing", testInvalidBatch},

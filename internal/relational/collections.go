@@ -200,12 +200,13 @@ func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.C
 		}
 		return k, nil
 	}, `
-		SELECT t.guid, c.name, p.title, p.category, p.max_score, p.rank, p.tier, p.user_impact,
-		       p.implementation_cost, p.action_type, p.action_url, p.service, p.deprecated,
+		SELECT t.guid, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
+		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, p.deprecated,
 		       st.state, st.updated_at, st.assigned_to, st.comment, st.updated_by
 		FROM profiles p
 		JOIN tenants t ON t.id = p.tenant
 		JOIN controls c ON c.id = p.control
+		JOIN profile_contents pc ON pc.id = p.content
 		`+s.d.latestState+`
 		WHERE NOT p.removed
 		ORDER BY t.guid, c.name`)

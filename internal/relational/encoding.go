@@ -22,9 +22,13 @@
 //     newest day saved), and EnabledServices for the newest day only: Scores
 //     returns them on that day and leaves them nil on older ones.
 //
-// Control profiles are updated in place when they change; those missing from
-// a batch's list are marked removed and kept. Every distinct state update is
-// kept, in the order first seen.
+// A control profile's text (title, remediation, threats...) is kept once per
+// distinct content across tenants (profile_contents); a tenant's profile is a
+// narrow row of its own (rank, max score, tier, deprecated, removed) that
+// names its content, updated in place when it changes (a moved rank alone
+// when only the rank moved). Profiles missing from a batch's list are marked
+// removed and kept. Every distinct state update is kept, in the order first
+// seen.
 package relational
 
 import (

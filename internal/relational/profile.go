@@ -11,16 +11,25 @@ import (
 	"github.com/fleetscore/fleetscore"
 )
 
-// ProfileRow is a profiles row as stored, comparable with == so that an
+// ProfileContent is what a control's profile says, the same for every
+// tenant as a rule: kept once per distinct content (profile_contents), and
+// comparable with ==.
+type ProfileContent struct {
+	Title, Category, UserImpact, Cost, ActionType, ActionURL, Service string
+	Threats                                                           string // JSON array
+	Remediation                                                       string
+}
+
+// ProfileRow is a tenant's profile of a control as stored: its content and
+// what is the tenant's own (a profiles row), comparable with == so that an
 // unchanged profile is not written again.
 type ProfileRow struct {
-	Title, Category, Tier, UserImpact, Cost, ActionType, ActionURL, Service string
-	MaxScore                                                                float64
-	Rank                                                                    int
-	Threats                                                                 string // JSON array
-	Deprecated                                                              bool
-	Remediation                                                             string
-	Removed                                                                 bool
+	Content    ProfileContent
+	MaxScore   float64
+	Rank       int
+	Tier       string
+	Deprecated bool
+	Removed    bool
 }
 
 // NewProfileRow is the row of a profile.
@@ -34,22 +43,25 @@ func NewProfileRow(p fleetscore.ControlProfile) (ProfileRow, error) {
 		return ProfileRow{}, fmt.Errorf("threats of %s: %w", p.ID, err)
 	}
 	return ProfileRow{
-		Title: p.Title, Category: p.Category, Tier: p.Tier, UserImpact: p.UserImpact,
-		Cost: p.ImplementationCost, ActionType: p.ActionType, ActionURL: p.ActionURL, Service: p.Service,
-		MaxScore: p.MaxScore, Rank: p.Rank, Threats: string(b), Deprecated: p.Deprecated,
-		Remediation: p.Remediation,
+		Content: ProfileContent{
+			Title: p.Title, Category: p.Category, UserImpact: p.UserImpact, Cost: p.ImplementationCost,
+			ActionType: p.ActionType, ActionURL: p.ActionURL, Service: p.Service, Threats: string(b),
+			Remediation: p.Remediation,
+		},
+		MaxScore: p.MaxScore, Rank: p.Rank, Tier: p.Tier, Deprecated: p.Deprecated,
 	}, nil
 }
 
 // Profile is the profile of control id held in the row (without its state
 // updates, which have a table of their own).
 func (r ProfileRow) Profile(id string) (fleetscore.ControlProfile, error) {
+	c := r.Content
 	p := fleetscore.ControlProfile{
-		ID: id, Title: r.Title, Category: r.Category, MaxScore: r.MaxScore, Rank: r.Rank, Tier: r.Tier,
-		UserImpact: r.UserImpact, ImplementationCost: r.Cost, ActionType: r.ActionType,
-		ActionURL: r.ActionURL, Service: r.Service, Deprecated: r.Deprecated, Remediation: r.Remediation,
+		ID: id, Title: c.Title, Category: c.Category, MaxScore: r.MaxScore, Rank: r.Rank, Tier: r.Tier,
+		UserImpact: c.UserImpact, ImplementationCost: c.Cost, ActionType: c.ActionType,
+		ActionURL: c.ActionURL, Service: c.Service, Deprecated: r.Deprecated, Remediation: c.Remediation,
 	}
-	if err := json.Unmarshal([]byte(r.Threats), &p.Threats); err != nil {
+	if err := json.Unmarshal([]byte(c.Threats), &p.Threats); err != nil {
 		return p, fmt.Errorf("threats of %s: %w", id, err)
 	}
 	if len(p.Threats) == 0 {
@@ -57,6 +69,40 @@ func (r ProfileRow) Profile(id string) (fleetscore.ControlProfile, error) {
 	}
 	return p, nil
 }
+
+// args are the content's columns in the order of contentColumns.
+func (c ProfileContent) args() []any {
+	return []any{c.Title, c.Category, c.UserImpact, c.Cost, c.ActionType, c.ActionURL, c.Service, c.Threats, c.Remediation}
+}
+
+const (
+	// contentColumns are profile_contents' columns but its key.
+	contentColumns = `title, category, user_impact, implementation_cost, action_type, action_url, service, threats, remediation`
+	// sameContent matches the profile_contents rows of the content given as
+	// ?1-?9 (in the order of contentColumns), through their title's index.
+	sameContent = `substr(title, 1, 200) = substr(?1, 1, 200) AND title = ?1 AND category = ?2
+		AND user_impact = ?3 AND implementation_cost = ?4 AND action_type = ?5 AND action_url = ?6
+		AND service = ?7 AND threats = ?8 AND remediation = ?9`
+	// addContent adds the content given as ?1-?9 unless it is there. Two
+	// transactions adding the same one at once may both add it: the copies
+	// are harmless, and the oldest is the one used from then on.
+	addContent = `
+		INSERT INTO profile_contents (` + contentColumns + `)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+		WHERE NOT EXISTS (SELECT 1 FROM profile_contents WHERE ` + sameContent + `)`
+	// putProfile writes the whole profile of tenant ?10 and control ?11, of
+	// the content given as ?1-?9 (which addContent added).
+	putProfile = `
+		INSERT INTO profiles (tenant, control, content, rank, max_score, deprecated, removed, tier)
+		VALUES (?10, ?11, (SELECT min(id) FROM profile_contents WHERE ` + sameContent + `), ?12, ?13, ?14, false, ?15)
+		ON CONFLICT (tenant, control) DO UPDATE SET
+		    content    = excluded.content,
+		    rank       = excluded.rank,
+		    max_score  = excluded.max_score,
+		    deprecated = excluded.deprecated,
+		    removed    = false,
+		    tier       = excluded.tier`
+)
 
 // stateRow is a control_states row without its key, comparable with ==.
 type stateRow struct {
@@ -102,31 +148,26 @@ func saveProfiles(ctx context.Context, t *tx, tenant int64, profiles []fleetscor
 		if err != nil {
 			return err
 		}
-		if old, ok := stored[id]; !ok || old != row {
+		switch old, ok := stored[id]; {
+		case ok && old == row:
+			// Unchanged: nothing to write.
+		case ok && !old.Removed && old.Content == row.Content && sameButRank(old, row):
+			// Only the rank moved (a control before it came or went): the
+			// narrow row's one column.
 			wb.queue(`
-				INSERT INTO profiles (
-				    tenant, control, title, category, max_score, rank, tier, user_impact,
-				    implementation_cost, action_type, action_url, service, threats, deprecated,
-				    remediation, removed
-				)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)
-				ON CONFLICT (tenant, control) DO UPDATE SET
-				    title               = excluded.title,
-				    category            = excluded.category,
-				    max_score           = excluded.max_score,
-				    rank                = excluded.rank,
-				    tier                = excluded.tier,
-				    user_impact         = excluded.user_impact,
-				    implementation_cost = excluded.implementation_cost,
-				    action_type         = excluded.action_type,
-				    action_url          = excluded.action_url,
-				    service             = excluded.service,
-				    threats             = excluded.threats,
-				    deprecated          = excluded.deprecated,
-				    remediation         = excluded.remediation,
-				    removed             = false`,
-				tenant, id, row.Title, row.Category, row.MaxScore, row.Rank, row.Tier, row.UserImpact,
-				row.Cost, row.ActionType, row.ActionURL, row.Service, row.Threats, row.Deprecated, row.Remediation)
+				UPDATE profiles
+				SET rank = ?
+				WHERE tenant = ? AND control = ?`, row.Rank, tenant, id)
+		case ok && old.Content == row.Content:
+			wb.queue(`
+				UPDATE profiles
+				SET rank = ?, max_score = ?, deprecated = ?, removed = false, tier = ?
+				WHERE tenant = ? AND control = ?`, row.Rank, row.MaxScore, row.Deprecated, row.Tier, tenant, id)
+		default:
+			// New, or its text changed: its content, found or added first.
+			c := row.Content.args()
+			wb.queue(addContent, c...)
+			wb.queue(putProfile, append(c, tenant, id, row.Rank, row.MaxScore, row.Deprecated, row.Tier)...)
 		}
 		for _, u := range p.StateUpdates {
 			st := stateRow{control: id, state: u.State, assigned: u.AssignedTo, comment: u.Comment, updatedBy: u.UpdatedBy}
@@ -160,6 +201,12 @@ func saveProfiles(ctx context.Context, t *tx, tenant int64, profiles []fleetscor
 	return nil
 }
 
+// sameButRank is whether a and b differ in their rank at most.
+func sameButRank(a, b ProfileRow) bool {
+	a.Rank = b.Rank
+	return a == b
+}
+
 // storedProfile is a profiles row with its control's key and name.
 type storedProfile struct {
 	control int64
@@ -174,17 +221,19 @@ func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly bool) (
 		var (
 			p storedProfile
 			r = &p.row
+			c = &r.Content
 		)
-		err := rows.Scan(&p.control, &p.name, &r.Title, &r.Category, &r.MaxScore, &r.Rank, &r.Tier, &r.UserImpact,
-			&r.Cost, &r.ActionType, &r.ActionURL, &r.Service, &r.Threats, &r.Deprecated,
-			&r.Remediation, &r.Removed)
+		err := rows.Scan(&p.control, &p.name, &c.Title, &c.Category, &r.MaxScore, &r.Rank, &r.Tier, &c.UserImpact,
+			&c.Cost, &c.ActionType, &c.ActionURL, &c.Service, &c.Threats, &r.Deprecated,
+			&c.Remediation, &r.Removed)
 		return p, err
 	}, `
-		SELECT p.control, c.name, p.title, p.category, p.max_score, p.rank, p.tier, p.user_impact,
-		       p.implementation_cost, p.action_type, p.action_url, p.service, p.threats, p.deprecated,
-		       p.remediation, p.removed
+		SELECT p.control, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
+		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, pc.threats, p.deprecated,
+		       pc.remediation, p.removed
 		FROM profiles p
 		JOIN controls c ON c.id = p.control
+		JOIN profile_contents pc ON pc.id = p.content
 		WHERE p.tenant = ? AND (NOT p.removed OR NOT ?)
 		ORDER BY c.name`, tenant, currentOnly)
 	if err != nil {

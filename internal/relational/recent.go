@@ -145,8 +145,9 @@ func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts,
 		profileCols := `NULL, NULL, NULL, NULL`
 		profileJoin := ``
 		if withProfiles {
-			profileCols = `p.title, p.category, p.max_score, p.removed`
-			profileJoin = `LEFT JOIN profiles p ON p.tenant = cc.tenant AND p.control = cc.control`
+			profileCols = `pc.title, pc.category, p.max_score, p.removed`
+			profileJoin = `LEFT JOIN profiles p ON p.tenant = cc.tenant AND p.control = cc.control
+			               LEFT JOIN profile_contents pc ON pc.id = p.content`
 		}
 		changes, err := all(ctx, q, func(r *sql.Rows) (change, error) {
 			var (
@@ -269,14 +270,16 @@ func (s *Store) recentStates(ctx context.Context, q q, n, parts, part int, profi
 		    CROSS JOIN control_states st
 		    WHERE st.tenant = k.tenant AND st.control = k.control
 		)
-		SELECT t.guid, c.name, p.title, p.category, p.max_score,
+		SELECT t.guid, c.name, pc.title, pc.category, p.max_score,
 		       st.updated_at, st.state, st.assigned_to, st.comment, st.updated_by
 		FROM stateful k
 		CROSS JOIN profiles p
+		CROSS JOIN profile_contents pc
 		CROSS JOIN tenants t
 		CROSS JOIN controls c
 		CROSS JOIN control_states st
-		WHERE p.tenant = k.tenant AND p.control = k.control AND t.id = k.tenant AND c.id = k.control
+		WHERE p.tenant = k.tenant AND p.control = k.control AND pc.id = p.content
+		  AND t.id = k.tenant AND c.id = k.control
 		  AND st.tenant = k.tenant AND st.control = k.control AND NOT p.removed
 		ORDER BY t.guid, c.name, st.id`, n-1, parts, part)
 	if err != nil {
