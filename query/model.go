@@ -386,3 +386,13 @@ func (m *Model) Invalidate() { m.local.Add(1) }
 
 // Version is the store's version.
 func (m *Model) Version(ctx context.Context) (fleetscore.Version, error) { return m.ver.Version(ctx) }
+
+// Memo is build's result kept in the fleet model under key while the
+// store's version stands, when src is the model; otherwise build(src).
+// For what is built from the model's views only (the server keeps its
+// encoded fleet-wide answers so), and never for a restricted source's: a
+// key names one answer for everyone who reads it. A build that fails is
+// not kept.
+func Memo[T any](ctx context.Context, src Source, key string, build func(ctx context.Context, src Source) (T, error)) (T, error) {
+	return viewMemo(ctx, src, "memo/"+key, build)
+}
