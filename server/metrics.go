@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -76,18 +77,50 @@ func metricPercent(p float64) float64 { return round(p, percentDecimals) }
 func metricRatio(p float64) float64   { return round(p/100, percentDecimals+2) }
 func metricPoints(p float64) float64  { return round(p, 9) }
 
+// incomplete carries the gauges of a scrape that met an error: sent, not
+// kept.
+type incomplete struct{ ms []prometheus.Metric }
+
+func (incomplete) Error() string { return "incomplete scrape" }
+
+// Collect sends the fleet's gauges, built once per store version and day
+// in the fleet model (query.Memo): a scrape reads the store's version only.
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	day := fleetscore.DayOf(c.s.dataNow()).String()
+	ms, err := query.Memo(ctx, c.s.src, "metrics/"+day, func(ctx context.Context, _ query.Source) ([]prometheus.Metric, error) {
+		var out []prometheus.Metric
+		if !c.collect(ctx, func(m prometheus.Metric) { out = append(out, m) }) {
+			return nil, incomplete{out}
+		}
+		return out, nil
+	})
+	var inc incomplete
+	switch {
+	case errors.As(err, &inc):
+		ms = inc.ms
+	case err != nil:
+		c.s.log.Error("metrics", "err", err)
+		ms = []prometheus.Metric{prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)}
+	}
+	for _, m := range ms {
+		ch <- m
+	}
+}
+
+// collect builds the fleet's gauges; false when a read failed (what was
+// built is sent all the same).
+func (c *fleetCollector) collect(ctx context.Context, emit func(prometheus.Metric)) bool {
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
 	}
 	// Only the latest snapshots and collections: a scrape reads no history.
 	statuses, err := c.s.src.Tenants(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
 		g(c.up, 0)
-		return
+		return false
 	}
 	rows := make([]query.Tenant, len(statuses))
 	today := fleetscore.DayOf(c.s.dataNow())
@@ -125,7 +158,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	c.categories(ctx, rows, g)
+	return c.categories(ctx, rows, g)
 }
 
 // lastSuccessBefore finds a failing tenant's last success further back in
@@ -144,16 +177,16 @@ func (c *fleetCollector) lastSuccessBefore(ctx context.Context, r query.Tenant, 
 }
 
 // categories adds points per control category of each tenant's latest day.
-func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g func(*prometheus.Desc, float64, ...string)) {
+func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g func(*prometheus.Desc, float64, ...string)) bool {
 	controls, err := c.s.src.LatestControls(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
-		return
+		return false
 	}
 	profiles, err := c.s.src.ProfileSummaries(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
-		return
+		return false
 	}
 	for _, r := range rows {
 		if r.Percent == nil {
@@ -173,6 +206,7 @@ func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g 
 			g(c.categoryMax, metricPoints(max[cat]), r.TenantID, r.Name, cat)
 		}
 	}
+	return true
 }
 
 func b2f(b bool) float64 {
