@@ -164,17 +164,6 @@ func (p *part) get(ctx context.Context, src Source) (any, error) {
 	return v, nil
 }
 
-// memo returns the part key of the model's current snapshot, building it
-// with build (reading the snapshot) on first use.
-func memo[T any](ctx context.Context, m *Model, key string, build func(ctx context.Context, src Source) (T, error)) (T, error) {
-	var zero T
-	s, err := m.snapshot(ctx)
-	if err != nil {
-		return zero, err
-	}
-	return memoIn(ctx, view{m, s}, key, build)
-}
-
 func memoIn[T any](ctx context.Context, v view, key string, build func(ctx context.Context, src Source) (T, error)) (T, error) {
 	var zero T
 	v.s.mu.Lock()
