@@ -1,14 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/query"
@@ -20,7 +22,8 @@ import (
 // counters of what this process did (collections, Graph requests) are the
 // Options.Metrics collector's.
 type fleetCollector struct {
-	s *Server
+	s          *Server
+	incomplete atomic.Bool // the last scrape met an error
 
 	ratio, targetRatio, fleetAverageRatio   *prometheus.Desc
 	percent, points, maxPoints, target      *prometheus.Desc
@@ -97,6 +100,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		return out, nil
 	})
 	var inc incomplete
+	c.incomplete.Store(err != nil)
 	switch {
 	case errors.As(err, &inc):
 		ms = inc.ms
@@ -216,14 +220,66 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// family is one metric family in the text format.
+type family struct {
+	name string
+	text []byte
+}
+
 // metricsHandler serves /metrics: the fleet, what this process counted
-// (Options.Metrics), the Go runtime and the process.
+// (Options.Metrics), the Go runtime and the process, in the text format.
+// The fleet's part is encoded once per store version and day (query.Memo);
+// the process's is gathered on every scrape.
 func (s *Server) metricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newFleetCollector(s), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fleet := prometheus.NewRegistry()
+	fc := newFleetCollector(s)
+	fleet.MustRegister(fc)
+	proc := prometheus.NewRegistry()
+	proc.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.metrics != nil {
-		reg.MustRegister(s.metrics)
+		proc.MustRegister(s.metrics)
 	}
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	// encode is g's families, each encoded on its own, in name order.
+	encode := func(g prometheus.Gatherer) ([]family, error) {
+		mfs, err := g.Gather()
+		out := make([]family, 0, len(mfs))
+		for _, mf := range mfs {
+			var b bytes.Buffer
+			if err := expfmt.NewEncoder(&b, format).Encode(mf); err != nil {
+				return out, err
+			}
+			out = append(out, family{mf.GetName(), b.Bytes()})
+		}
+		return out, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		day := fleetscore.DayOf(s.dataNow()).String()
+		own, err := query.Memo(r.Context(), s.src, "metrics-text/"+day, func(ctx context.Context, _ query.Source) ([]family, error) {
+			fs, err := encode(fleet)
+			if err == nil && fc.incomplete.Load() {
+				err = errors.New("incomplete scrape")
+			}
+			return fs, err
+		})
+		if err != nil {
+			// Not kept: encoded again for this scrape (store_up says 0).
+			own, _ = encode(fleet)
+		}
+		rest, err := encode(proc)
+		if err != nil {
+			s.log.Error("metrics", "err", err)
+		}
+		w.Header().Set("Content-Type", string(format))
+		// Both lists are in name order: merged, so is the answer.
+		for len(own) > 0 || len(rest) > 0 {
+			if len(rest) == 0 || len(own) > 0 && own[0].name < rest[0].name {
+				w.Write(own[0].text)
+				own = own[1:]
+			} else {
+				w.Write(rest[0].text)
+				rest = rest[1:]
+			}
+		}
+	})
 }
