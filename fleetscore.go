@@ -313,3 +313,15 @@ type FleetReader interface {
 	// first of them, and those with a state update dated on or after it.
 	RecentChanges(ctx context.Context, n int) (map[string][]Score, map[string][]ControlProfile, error)
 }
+
+// Version is a store's version: what a reader holding figures built from
+// the store compares to know whether they are still current. Collections
+// moves with the collection log (a collection saves its scores and
+// profiles before it finishes), Changes with every other write the views
+// read (exceptions, tenants sync). Both only grow.
+type Version struct{ Collections, Changes int64 }
+
+// Versioned is a store that says its Version cheaply (one indexed read).
+type Versioned interface {
+	Version(ctx context.Context) (Version, error)
+}

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
+
 	"sort"
 	"strings"
 
@@ -80,7 +79,14 @@ func (r *restricted) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, er
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(ts, func(t fleetscore.TenantStatus) bool { return !r.sees(t.ID) }), nil
+	// A new slice: the source's may be shared (the fleet model's is).
+	out := make([]fleetscore.TenantStatus, 0, len(r.allowed))
+	for _, t := range ts {
+		if r.sees(t.ID) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // Collections of one tenant pass through; across tenants ("") each allowed
@@ -118,13 +124,28 @@ func (r *restricted) Daily(ctx context.Context, from, to fleetscore.Day) ([]flee
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(ss, func(s fleetscore.Score) bool { return !r.sees(s.TenantID) }), nil
+	out := []fleetscore.Score{}
+	for _, s := range ss {
+		if r.sees(s.TenantID) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
-// seen keeps of m, keyed by tenant ID, the tenants r sees.
+// seen is of m, keyed by tenant ID, the tenants r sees: a new map, as the
+// source's may be shared (the fleet model's is).
 func seen[V any](r *restricted, m map[string]V) map[string]V {
-	maps.DeleteFunc(m, func(id string, _ V) bool { return !r.sees(id) })
-	return m
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V, min(len(m), len(r.allowed)))
+	for id, v := range m {
+		if r.sees(id) {
+			out[id] = v
+		}
+	}
+	return out
 }
 
 func (r *restricted) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {

@@ -137,8 +137,22 @@ func TenantsAsOf(ctx context.Context, src Source, now time.Time) ([]Tenant, erro
 	return out, nil
 }
 
-// TenantOverview builds the overview as of now.
+// TenantOverview builds the overview as of now. Over the fleet model it
+// is built once per version and day; the caller gets its own copy of Rows.
 func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, error) {
+	today := fleetscore.DayOf(now)
+	o, err := viewMemo(ctx, src, "overview/"+today.String(), func(ctx context.Context, src Source) (*Overview, error) {
+		return tenantOverview(ctx, src, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := *o
+	c.Rows = slices.Clone(o.Rows)
+	return &c, nil
+}
+
+func tenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, error) {
 	statuses, err := src.Tenants(ctx)
 	if err != nil {
 		return nil, err
@@ -240,6 +254,13 @@ func fleetTrend(statuses []fleetscore.TenantStatus, byTenant map[string][]fleets
 // it). The snapshots of the CarryForwardDays before from are read too: they
 // stand in for from's first days.
 func Fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay, error) {
+	days, err := viewMemo(ctx, src, "fleet/"+from.String()+"/"+to.String(), func(ctx context.Context, src Source) ([]FleetDay, error) {
+		return fleet(ctx, src, from, to)
+	})
+	return slices.Clone(days), err
+}
+
+func fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay, error) {
 	statuses, err := src.Tenants(ctx)
 	if err != nil {
 		return nil, err
@@ -520,6 +541,13 @@ func (f ActionFilter) match(p fleetscore.ControlProfile) bool {
 // counted apart there (ExceptedTenants), so "open at the most clients"
 // means what is left to do.
 func Actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) {
+	as, err := viewMemo(ctx, src, fmt.Sprintf("actions/%q", []string{f.Category, f.Tier, f.UserImpact, f.ImplementationCost, f.Tenant}), func(ctx context.Context, src Source) ([]Action, error) {
+		return actions(ctx, src, f)
+	})
+	return slices.Clone(as), err
+}
+
+func actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) {
 	fl, err := readFleet(ctx, src)
 	if err != nil {
 		return nil, err

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/query"
@@ -19,7 +22,8 @@ import (
 // counters of what this process did (collections, Graph requests) are the
 // Options.Metrics collector's.
 type fleetCollector struct {
-	s *Server
+	s          *Server
+	incomplete atomic.Bool // the last scrape met an error
 
 	ratio, targetRatio, fleetAverageRatio   *prometheus.Desc
 	percent, points, maxPoints, target      *prometheus.Desc
@@ -76,18 +80,51 @@ func metricPercent(p float64) float64 { return round(p, percentDecimals) }
 func metricRatio(p float64) float64   { return round(p/100, percentDecimals+2) }
 func metricPoints(p float64) float64  { return round(p, 9) }
 
+// incomplete carries the gauges of a scrape that met an error: sent, not
+// kept.
+type incomplete struct{ ms []prometheus.Metric }
+
+func (incomplete) Error() string { return "incomplete scrape" }
+
+// Collect sends the fleet's gauges, built once per store version and day
+// in the fleet model (query.Memo): a scrape reads the store's version only.
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	day := fleetscore.DayOf(c.s.dataNow()).String()
+	ms, err := query.Memo(ctx, c.s.src, "metrics/"+day, func(ctx context.Context, _ query.Source) ([]prometheus.Metric, error) {
+		var out []prometheus.Metric
+		if !c.collect(ctx, func(m prometheus.Metric) { out = append(out, m) }) {
+			return nil, incomplete{out}
+		}
+		return out, nil
+	})
+	var inc incomplete
+	c.incomplete.Store(err != nil)
+	switch {
+	case errors.As(err, &inc):
+		ms = inc.ms
+	case err != nil:
+		c.s.log.Error("metrics", "err", err)
+		ms = []prometheus.Metric{prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)}
+	}
+	for _, m := range ms {
+		ch <- m
+	}
+}
+
+// collect builds the fleet's gauges; false when a read failed (what was
+// built is sent all the same).
+func (c *fleetCollector) collect(ctx context.Context, emit func(prometheus.Metric)) bool {
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		emit(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
 	}
 	// Only the latest snapshots and collections: a scrape reads no history.
 	statuses, err := c.s.src.Tenants(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
 		g(c.up, 0)
-		return
+		return false
 	}
 	rows := make([]query.Tenant, len(statuses))
 	today := fleetscore.DayOf(c.s.dataNow())
@@ -125,7 +162,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	c.categories(ctx, rows, g)
+	return c.categories(ctx, rows, g)
 }
 
 // lastSuccessBefore finds a failing tenant's last success further back in
@@ -144,16 +181,16 @@ func (c *fleetCollector) lastSuccessBefore(ctx context.Context, r query.Tenant, 
 }
 
 // categories adds points per control category of each tenant's latest day.
-func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g func(*prometheus.Desc, float64, ...string)) {
+func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g func(*prometheus.Desc, float64, ...string)) bool {
 	controls, err := c.s.src.LatestControls(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
-		return
+		return false
 	}
 	profiles, err := c.s.src.ProfileSummaries(ctx)
 	if err != nil {
 		c.s.log.Error("metrics", "err", err)
-		return
+		return false
 	}
 	for _, r := range rows {
 		if r.Percent == nil {
@@ -173,6 +210,7 @@ func (c *fleetCollector) categories(ctx context.Context, rows []query.Tenant, g 
 			g(c.categoryMax, metricPoints(max[cat]), r.TenantID, r.Name, cat)
 		}
 	}
+	return true
 }
 
 func b2f(b bool) float64 {
@@ -182,14 +220,66 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// family is one metric family in the text format.
+type family struct {
+	name string
+	text []byte
+}
+
 // metricsHandler serves /metrics: the fleet, what this process counted
-// (Options.Metrics), the Go runtime and the process.
+// (Options.Metrics), the Go runtime and the process, in the text format.
+// The fleet's part is encoded once per store version and day (query.Memo);
+// the process's is gathered on every scrape.
 func (s *Server) metricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newFleetCollector(s), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fleet := prometheus.NewRegistry()
+	fc := newFleetCollector(s)
+	fleet.MustRegister(fc)
+	proc := prometheus.NewRegistry()
+	proc.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.metrics != nil {
-		reg.MustRegister(s.metrics)
+		proc.MustRegister(s.metrics)
 	}
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	// encode is g's families, each encoded on its own, in name order.
+	encode := func(g prometheus.Gatherer) ([]family, error) {
+		mfs, err := g.Gather()
+		out := make([]family, 0, len(mfs))
+		for _, mf := range mfs {
+			var b bytes.Buffer
+			if err := expfmt.NewEncoder(&b, format).Encode(mf); err != nil {
+				return out, err
+			}
+			out = append(out, family{mf.GetName(), b.Bytes()})
+		}
+		return out, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		day := fleetscore.DayOf(s.dataNow()).String()
+		own, err := query.Memo(r.Context(), s.src, "metrics-text/"+day, func(ctx context.Context, _ query.Source) ([]family, error) {
+			fs, err := encode(fleet)
+			if err == nil && fc.incomplete.Load() {
+				err = errors.New("incomplete scrape")
+			}
+			return fs, err
+		})
+		if err != nil {
+			// Not kept: encoded again for this scrape (store_up says 0).
+			own, _ = encode(fleet)
+		}
+		rest, err := encode(proc)
+		if err != nil {
+			s.log.Error("metrics", "err", err)
+		}
+		w.Header().Set("Content-Type", string(format))
+		// Both lists are in name order: merged, so is the answer.
+		for len(own) > 0 || len(rest) > 0 {
+			if len(rest) == 0 || len(own) > 0 && own[0].name < rest[0].name {
+				w.Write(own[0].text)
+				own = own[1:]
+			} else {
+				w.Write(rest[0].text)
+				rest = rest[1:]
+			}
+		}
+	})
 }

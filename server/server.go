@@ -136,7 +136,7 @@ func New(o Options) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("server: no source")
 	}
-	s := &Server{src: o.Source, runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts, exceptions: o.Exceptions,
+	s := &Server{src: query.NewModel(o.Source), runner: o.Runner, log: o.Logger, now: o.Now, version: o.Version, ready: o.Ready, alerts: o.OpenAlerts, book: o.Alerts, exceptions: o.Exceptions,
 		auth: o.Auth, metricsToken: o.MetricsToken, secure: o.TLS, oidc: o.OIDC,
 		trustedProxies: o.TrustedProxies, openMode: o.Open, listen: o.Listen, branding: o.Branding}
 	if s.log == nil {

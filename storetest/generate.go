@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/fleetscore/fleetscore"
 )
@@ -125,4 +127,33 @@ func shuffled(scores []fleetscore.Score, seed uint64) []fleetscore.Score {
 	out := slices.Clone(scores)
 	rand.New(rand.NewPCG(seed, 1)).Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
+}
+
+// FillTenant is tenant i of Fill: its ID and name.
+func FillTenant(i int) fleetscore.Tenant {
+	return fleetscore.Tenant{ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), Name: fmt.Sprintf("Client %04d", i), TargetPercent: 60 + float64(i%3)*5}
+}
+
+// Fill saves through st tenants × days of history ending on the day of
+// now, 250 controls each (the generator's: a few change a day), with a
+// profile per control, one batch per tenant: a fleet for benchmarks,
+// reproducible. progress, when set, is called after each tenant.
+func Fill(ctx context.Context, st fleetscore.Store, tenants, days int, now time.Time, progress func(done int)) error {
+	first := fleetscore.DayOf(now).AddDays(-days + 1)
+	for i := range tenants {
+		t := FillTenant(i)
+		scores := History(t.ID, first, days, 250, uint64(i+1))
+		var profiles []fleetscore.ControlProfile
+		for k, c := range scores[len(scores)-1].Controls {
+			profiles = append(profiles, fleetscore.ControlProfile{ID: c.Name, Title: "Ensure " + c.Name + " is on", Category: c.Category,
+				MaxScore: 10, Rank: k + 1, Tier: "Core", UserImpact: "Low", ImplementationCost: "Low"})
+		}
+		if err := st.SaveBatch(ctx, fleetscore.Batch{Tenant: t, Scores: scores, Profiles: profiles}); err != nil {
+			return fmt.Errorf("fill tenant %d: %w", i, err)
+		}
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,6 +62,9 @@ type BenchResult struct {
 }
 
 func cmdBench(ctx context.Context, e env, args []string) error {
+	if slices.Contains(args, "--serve") {
+		return cmdBenchServe(ctx, e, args) // bench_serve.go: the read side
+	}
 	fs := newFlags(e, "bench", "[--tenants N] [--concurrency N] [--latency D] [--steady-days N] [--database DSN] [--json]")
 	tenants := fs.Int("tenants", 200, "emulated tenants to backfill (the record run uses 1000)")
 	conc := fs.Int("concurrency", 8, "tenants collected at once (the config's concurrency)")

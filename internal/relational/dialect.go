@@ -114,7 +114,7 @@ var SQLite = &Dialect{
 	tables: `
 		SELECT name
 		FROM sqlite_schema
-		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'
+		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'store_version')
 		ORDER BY name`,
 	foreignKeys: `
 		SELECT m.name, f."table"
@@ -217,7 +217,7 @@ var Postgres = &Dialect{
 		FROM information_schema.tables
 		WHERE table_schema = current_schema()
 		  AND table_type = 'BASE TABLE'
-		  AND table_name <> 'schema_migrations'
+		  AND table_name NOT IN ('schema_migrations', 'store_version')
 		ORDER BY table_name COLLATE "C"`,
 	foreignKeys: `
 		SELECT c.relname, r.relname

@@ -51,8 +51,8 @@ func ReferencedFirst(names []string, refers map[string][]string) []string {
 
 // Tables lists the tables of the history, each after those it refers to
 // (then by name): an order that copies them without breaking a foreign key,
-// the one `fleetscore migrate` uses. schema_migrations is not history: every
-// database has its own.
+// the one `fleetscore migrate` uses. schema_migrations and store_version are
+// not history: every database has its own.
 func (s *Store) Tables(ctx context.Context) ([]string, error) {
 	names, err := all(ctx, s.reader(), scanOne[string], s.d.tables)
 	if err != nil {

@@ -19,7 +19,7 @@ func (s *Store) SyncTenants(ctx context.Context, tenants []fleetscore.Tenant) er
 				return err
 			}
 		}
-		return nil
+		return bumpChanges(ctx, t)
 	})
 	if err != nil {
 		return fmt.Errorf("sync tenants: %w", err)

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/server"
+	"github.com/fleetscore/fleetscore/storetest"
+)
+
+// The read goals of issue 17, beside which bench --serve prints its figures.
+const (
+	serveGoalP99     = 100 * time.Millisecond
+	serveGoalRate    = 200.0 // requests/s with 8 clients
+	serveGoalFastP50 = 20 * time.Millisecond
+	serveGoalRSS     = 200 << 20
+)
+
+// serveFast are the routes with the 20 ms p50 goal.
+var serveFast = map[string]bool{"/": true, "/api/v1/tenants": true, "/metrics": true}
+
+// routeFigures is one route's result.
+type routeFigures struct {
+	Route    string  `json:"route"`
+	Status   int     `json:"status"`
+	FirstMs  float64 `json:"first_ms"` // the first request, which may build the model
+	Requests int     `json:"requests"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	PerSec   float64 `json:"requests_per_second"`
+	CPUMs    float64 `json:"cpu_ms_per_request"` // the process's CPU time (user+system) per request
+	Goal     string  `json:"goal"`
+	Met      bool    `json:"met"`
+}
+
+type serveResult struct {
+	Database   string         `json:"database"`
+	Tenants    int            `json:"tenants"`
+	Days       int            `json:"days"`
+	FillSec    float64        `json:"fill_seconds,omitempty"`
+	Clients    int            `json:"clients"`
+	Routes     []routeFigures `json:"routes"`
+	ModelBytes int64          `json:"fleet_model_heap_bytes"`
+	PeakRSS    int64          `json:"peak_rss_bytes"`
+}
+
+// cmdBenchServe is `fleetscore bench --serve`: it fills a store through
+// the store (storetest's generator) unless it holds tenants already, serves
+// it in this process and loads every GET route with concurrent clients.
+func cmdBenchServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--json]")
+	fs.Bool("serve", true, "benchmark the read side (pages, API, /metrics) instead of a backfill")
+	tenants := fs.Int("tenants", 1000, "tenants to fill an empty database with")
+	days := fs.Int("days", 1095, "days of history per tenant to fill with")
+	database := fs.String("database", "", "the database to read (filled first when it holds no tenant); default a SQLite file in --dir")
+	dir := fs.String("dir", "", "working folder for the default SQLite file (default: a temporary one, removed afterwards)")
+	clients := fs.Int("clients", 8, "concurrent clients")
+	duration := fs.Duration("duration", 3*time.Second, "load time per route")
+	only := fs.String("routes", "", "comma-separated route patterns to load (default: every GET route)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	if *tenants < 1 || *days < 1 || *clients < 1 || *duration <= 0 {
+		return errors.New("bench --serve: --tenants, --days, --clients and --duration must be positive")
+	}
+	say := func(format string, a ...any) {
+		if !*asJSON {
+			fmt.Fprintf(e.stdout, format, a...)
+		}
+	}
+	dsn := *database
+	if dsn == "" {
+		work := *dir
+		if work == "" {
+			d, err := os.MkdirTemp("", "fleetscore-bench-serve-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(d)
+			work = d
+		}
+		dsn = "sqlite:" + filepath.Join(work, "fleetscore.db")
+	}
+	st, err := openStore(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	src, ok := st.(query.Source)
+	if !ok {
+		return fmt.Errorf("bench --serve: database %s cannot serve the fleet views", redactDSN(dsn))
+	}
+	res := serveResult{Database: redactDSN(dsn), Clients: *clients}
+	ts, err := src.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if len(ts) == 0 {
+		say("filling %s with %d tenants x %d days...\n", res.Database, *tenants, *days)
+		start := time.Now()
+		if err := storetest.Fill(ctx, st, *tenants, *days, now, nil); err != nil {
+			return err
+		}
+		res.FillSec = time.Since(start).Seconds()
+		if ts, err = src.Tenants(ctx); err != nil {
+			return err
+		}
+	}
+	res.Tenants = len(ts)
+	if len(ts) == 0 {
+		return errors.New("bench --serve: no tenants")
+	}
+	// The data's today is the newest snapshot's day, so that a dataset
+	// built earlier reads as it did then.
+	var newest fleetscore.Day
+	for _, t := range ts {
+		if t.Latest != nil && t.Latest.Day.After(newest) {
+			newest = t.Latest.Day
+		}
+	}
+	if !newest.IsZero() {
+		now = newest.Time().Add(12 * time.Hour)
+		if first, err := src.Scores(ctx, ts[0].ID, fleetscore.Day{}, fleetscore.DayOf(now)); err == nil && len(first) > 0 {
+			res.Days = newest.Sub(first[0].Day) + 1
+		}
+	}
+
+	heapBefore := heapInUse()
+	srv, err := server.New(server.Options{Source: src, Version: version, Now: time.Now, DataNow: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: time.Minute}
+
+	control := ""
+	if cs, err := src.LatestControls(ctx); err == nil {
+		for _, c := range cs[ts[0].ID] {
+			control = c.Name
+			break
+		}
+	}
+	routes := serveRoutes(control)
+	if *only != "" {
+		want := strings.Split(*only, ",")
+		routes = slices.DeleteFunc(routes, func(r string) bool { return !slices.Contains(want, r) })
+	}
+	var n atomic.Int64
+	for _, pattern := range routes {
+		// Each request reads the next tenant, so that one tenant's reads
+		// are not all served from the same pages of the database.
+		url := func() string {
+			i := int(n.Add(1)) % len(ts)
+			return base + strings.ReplaceAll(pattern, "{id}", ts[i].ID)
+		}
+		f := loadRoute(ctx, client, pattern, url, *clients, *duration)
+		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  goal %s: %s\n",
+			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, f.Goal, metWord(f.Met))
+		res.Routes = append(res.Routes, f)
+	}
+	res.ModelBytes = heapInUse() - heapBefore
+	res.PeakRSS = peakRSS()
+	say("fleet model heap %.1f MB (heap in use after the load minus before the server; goal at 10,000 x 365: < 150 MB)\n", float64(res.ModelBytes)/(1<<20))
+	say("peak RSS %.1f MB (this process: server and clients; goal < %d MB): %s\n", float64(res.PeakRSS)/(1<<20), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS))
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return nil
+}
+
+func metWord(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// serveRoutes are the GET routes of server/routes.go that answer with the
+// server bench --serve starts (no alerts, exceptions or campaigns books),
+// and /metrics; {id} is a tenant.
+func serveRoutes(control string) []string {
+	return []string{
+		"/", "/tenants/{id}", "/tenants/{id}/report", "/actions", "/actions/" + control, "/collections",
+		"/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{id}/scores", "/api/v1/tenants/{id}/controls",
+		"/api/v1/tenants/{id}/changes", "/api/v1/changes", "/api/v1/actions", "/api/v1/actions/" + control,
+		"/api/v1/fleet", "/api/v1/collections", "/api/v1/collect", "/api/v1/openapi.json", "/metrics",
+	}
+}
+
+// loadRoute sends one request, then loads the route with clients for d.
+func loadRoute(ctx context.Context, c *http.Client, route string, url func() string, clients int, d time.Duration) routeFigures {
+	f := routeFigures{Route: route}
+	get := func() (time.Duration, int) {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, "GET", url(), nil)
+		if err != nil {
+			return 0, 0
+		}
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := c.Do(req)
+		if err != nil {
+			return time.Since(start), 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), resp.StatusCode
+	}
+	first, status := get()
+	f.FirstMs, f.Status = ms(first), status
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		wg   sync.WaitGroup
+	)
+	cpu0 := cpuTime()
+	start := time.Now()
+	end := start.Add(d)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(end) && ctx.Err() == nil {
+				l, _ := get()
+				mine = append(mine, l)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
+	slices.Sort(lats)
+	f.Requests = len(lats)
+	if len(lats) > 0 {
+		f.P50Ms = ms(lats[len(lats)/2])
+		f.P99Ms = ms(lats[min(len(lats)-1, len(lats)*99/100)])
+		f.PerSec = float64(len(lats)) / wall.Seconds()
+		f.CPUMs = ms(cpu) / float64(len(lats))
+	}
+	f.Goal = fmt.Sprintf("p99 < %d ms, >= %.0f req/s", serveGoalP99.Milliseconds(), serveGoalRate)
+	f.Met = f.Status == http.StatusOK && f.P99Ms < ms(serveGoalP99) && f.PerSec >= serveGoalRate
+	if serveFast[route] {
+		f.Goal += fmt.Sprintf(", p50 < %d ms", serveGoalFastP50.Milliseconds())
+		f.Met = f.Met && f.P50Ms < ms(serveGoalFastP50)
+	}
+	return f
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuTime is the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
+}

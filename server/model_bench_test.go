@@ -1,0 +1,108 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/query"
+	"github.com/fleetscore/fleetscore/server"
+	"github.com/fleetscore/fleetscore/sqlite"
+	"github.com/fleetscore/fleetscore/storetest"
+)
+
+// benchFleet is a server over a SQLite store of 1,000 tenants: the file
+// FLEETSCORE_BENCH_SQLITE names (e.g. one `fleetscore bench --serve`
+// filled with 1,000 x 1,095 days, reused between runs), or else a new one
+// of 1,000 tenants x 100 days, filled through the store.
+func benchFleet(b *testing.B) (http.Handler, []fleetscore.TenantStatus) {
+	b.Helper()
+	ctx := context.Background()
+	path := os.Getenv("FLEETSCORE_BENCH_SQLITE")
+	now := time.Now()
+	fill := path == ""
+	if fill {
+		path = filepath.Join(b.TempDir(), "bench.db")
+	}
+	st, err := sqlite.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if fill {
+		if err := storetest.Fill(ctx, st, 1000, 100, now, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ts, err := st.Tenants(ctx)
+	if err != nil || len(ts) == 0 {
+		b.Fatalf("%d tenants, %v", len(ts), err)
+	}
+	for _, t := range ts {
+		if t.Latest != nil && t.Latest.Day.After(fleetscore.DayOf(now)) {
+			now = t.Latest.Day.Time()
+		}
+	}
+	s, err := server.New(server.Options{Source: st, Version: "bench", DataNow: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.Handler(), ts
+}
+
+func benchGet(b *testing.B, h http.Handler, path string) {
+	b.Helper()
+	get := func() {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Host = "localhost"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("GET %s: %d", path, rec.Code)
+		}
+	}
+	get() // builds the fleet model
+	b.ResetTimer()
+	for b.Loop() {
+		get()
+	}
+}
+
+// BenchmarkTenantsAPI: GET /api/v1/tenants at 1,000 tenants over the
+// fleet model (goal < 20 ms p50).
+func BenchmarkTenantsAPI(b *testing.B) {
+	h, _ := benchFleet(b)
+	benchGet(b, h, "/api/v1/tenants")
+}
+
+// BenchmarkOverviewModel: the overview page at 1,000 tenants over the
+// fleet model (goal < 20 ms p50).
+func BenchmarkOverviewModel(b *testing.B) {
+	h, _ := benchFleet(b)
+	benchGet(b, h, "/")
+}
+
+// BenchmarkMetricsModel: /metrics at 1,000 tenants (goal < 20 ms p50).
+func BenchmarkMetricsModel(b *testing.B) {
+	h, _ := benchFleet(b)
+	benchGet(b, h, "/metrics")
+}
+
+// BenchmarkActionsAPI: GET /api/v1/actions at 1,000 tenants (goal < 100 ms p99).
+func BenchmarkActionsAPI(b *testing.B) {
+	h, _ := benchFleet(b)
+	benchGet(b, h, "/api/v1/actions")
+}
+
+// BenchmarkTenantPage: one tenant's page, read by index (goal < 100 ms p99).
+func BenchmarkTenantPage(b *testing.B) {
+	h, ts := benchFleet(b)
+	benchGet(b, h, "/tenants/"+ts[len(ts)/2].ID)
+}
+
+var _ query.Source = (*sqlite.Store)(nil)
