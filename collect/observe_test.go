@@ -106,13 +106,23 @@ func TestObserverAndAnswers(t *testing.T) {
 	if got[503] != 2 || st.Unavailable != 2 {
 		t.Errorf("503 answers counted %d, emulator sent %d; want 2", got[503], st.Unavailable)
 	}
-	if got[403] == 0 || got[403] != st.Forbidden {
-		t.Errorf("403 answers counted %d, emulator sent %d", got[403], st.Forbidden)
+	// The revoked tenant's requests run side by side and its first 403 ends
+	// the others: a 403 the emulator wrote after the client gave up is
+	// counted as no answer (code 0), never as another code.
+	if got[403] == 0 || got[403] > st.Forbidden || got[403]+got[0] < st.Forbidden {
+		t.Errorf("403 answers counted %d (and %d without an answer), emulator sent %d", got[403], got[0], st.Forbidden)
 	}
 	// Every other answer is a 200: the Graph pages, the tokens and MSAL's
 	// reads of the authority's metadata (which the emulator does not count).
+	// A request that got no answer at all (code 0: on a loaded machine a
+	// pooled connection can be closed under it, and the request is tried
+	// again) is the transport's, not the emulator's: it is allowed, and
+	// left out of the comparison with the emulator's counts.
 	total := 0
 	for code, n := range got {
+		if code == 0 {
+			continue
+		}
 		total += n
 		if code != 200 && code != 403 && code != 429 && code != 503 {
 			t.Errorf("%d answers of status %d counted", n, code)
