@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -133,7 +134,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	res := BenchResult{Tenants: *tenants, Concurrency: *conc, EmulatorInProcess: *inProcess}
 
 	var jsonBytes atomic.Int64
-	hooked := graph.WithBodyHook(ctx, func(_ string, b []byte) { jsonBytes.Add(int64(len(b))) })
+	hooked := graph.WithBodyHook(ctx, func(_, _ string, b []byte) { jsonBytes.Add(int64(len(b))) })
 	runOnce := func(c context.Context) (collect.Summary, time.Duration, int) {
 		start := time.Now()
 		s := col.Run(c, w.jobs)
@@ -275,8 +276,8 @@ func decodeFloor(ctx context.Context, w *wiring, sample int, totalBytes int64) (
 	}
 	var bodies []body
 	var sampleBytes int64
-	hook := graph.WithBodyHook(ctx, func(path string, b []byte) {
-		bodies = append(bodies, body{scores: strings.HasSuffix(path, "secureScores"), data: b})
+	hook := graph.WithBodyHook(ctx, func(_, path string, b []byte) {
+		bodies = append(bodies, body{scores: strings.HasSuffix(path, "secureScores"), data: bytes.Clone(b)})
 		sampleBytes += int64(len(b))
 	})
 	var spent time.Duration
