@@ -540,7 +540,7 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, r request,
 	if hook, ok := ctx.Value(bodyHookKey{}).(func(string, string, []byte)); ok {
 		seen = func(b []byte) { hook(t.TenantID, req.URL.Path, b) }
 	}
-	derr := decodeBody(body, v, seen)
+	derr := decodeBody(body, resp.ContentLength, v, seen)
 	switch {
 	case body.over:
 		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"sync"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -32,25 +31,39 @@ import (
 // - and 1., so it would change what a collection stores; its stream
 // decoder is slower than encoding/json's.
 
-// bufPool holds the buffers a page is read into, so that backfilling a
-// fleet does not grow and drop one buffer per page.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// freeBufs holds the buffers a page is read into, so that backfilling a
+// fleet does not grow and drop one buffer per page (a sync.Pool would be
+// emptied by each GC, which a backfill runs often).
+// Eight are kept: as many as the tenants collected at once by default.
+var freeBufs = make(chan *bytes.Buffer, 8)
 
 // maxPooled is the largest buffer put back: a rare huge page is dropped
 // rather than kept alive by the pool.
 const maxPooled = 16 << 20
 
-// decodeBody reads r whole into a pooled buffer and decodes it into v in one
-// pass. seen, if not nil, is called with the raw bytes before they go back
+// decodeBody reads r whole into a pooled buffer (of size bytes, if known
+// and not huge) and decodes it into v in one pass. seen, if not nil, is called with the raw bytes before they go back
 // to the pool (it must copy what it keeps).
-func decodeBody(r io.Reader, v any, seen func([]byte)) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+func decodeBody(r io.Reader, size int64, v any, seen func([]byte)) error {
+	var buf *bytes.Buffer
+	select {
+	case buf = <-freeBufs:
+		buf.Reset()
+	default:
+		buf = new(bytes.Buffer)
+	}
 	defer func() {
 		if buf.Cap() <= maxPooled {
-			bufPool.Put(buf)
+			select {
+			case freeBufs <- buf:
+			default:
+			}
 		}
 	}()
+	if size > 0 && size <= maxPooled {
+		// The length Graph announced, and room to see the end.
+		buf.Grow(int(size) + bytes.MinRead)
+	}
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
 	}
@@ -589,6 +602,20 @@ func (d *decoder) text(what string, p *string) error {
 	return d.wrongType(what)
 }
 
+// skipText passes a string no one reads (a control score's description and
+// status, a different sentence each day), refusing what encoding/json would
+// refuse for a string field, without building the string.
+func (d *decoder) skipText(what string) error {
+	switch d.peek() {
+	case '"':
+		_, err := d.rawString()
+		return err
+	case 'n':
+		return d.literal("null")
+	}
+	return d.wrongType(what)
+}
+
 func textElem(d *decoder, p *string) error { return d.text("a list of strings", p) }
 
 // raw hands the next value's bytes to an UnmarshalJSON.
@@ -762,13 +789,13 @@ func (d *decoder) controlScore(c *controlScoreWire) error {
 		case 1:
 			return d.text("controlName", &c.ControlName)
 		case 2:
-			return d.text("description", &c.Description)
+			return d.skipText("description")
 		case 3:
 			return d.raw(&c.Score)
 		case 4:
 			return d.raw(&c.ScoreInPercentage)
 		case 5:
-			return d.text("implementationStatus", &c.ImplementationStatus)
+			return d.skipText("implementationStatus")
 		case 6:
 			return d.raw(&c.Count)
 		case 7:
