@@ -821,16 +821,14 @@ func (d *decoder) vendor(p **vendorWire) error {
 		*p = new(vendorWire)
 	}
 	v := *p
-	return d.object("vendorInformation", func(key []byte) error {
-		switch vendorFields.index(key) {
-		case 0:
-			return d.text("provider", &v.Provider)
-		case 1:
-			return d.text("providerVersion", &v.ProviderVersion)
-		case 2:
-			return d.text("subProvider", &v.SubProvider)
-		case 3:
-			return d.text("vendor", &v.Vendor)
+	return d.texts("vendorInformation", vendorFields, &v.Provider, &v.ProviderVersion, &v.SubProvider, &v.Vendor)
+}
+
+// texts decodes an object of strings only: ptrs are f's fields in order.
+func (d *decoder) texts(what string, f *fields, ptrs ...*string) error {
+	return d.object(what, func(key []byte) error {
+		if i := f.index(key); i >= 0 {
+			return d.text(f.names[i], ptrs[i])
 		}
 		return d.skipField(key)
 	})
@@ -891,21 +889,7 @@ func (d *decoder) controlProfile(w *controlProfileWire) error {
 var stateUpdateFields = newFields("assignedTo", "comment", "state", "updatedBy", "updatedDateTime")
 
 func (d *decoder) stateUpdate(u *controlStateUpdateWire) error {
-	return d.object("a control state update", func(key []byte) error {
-		switch stateUpdateFields.index(key) {
-		case 0:
-			return d.text("assignedTo", &u.AssignedTo)
-		case 1:
-			return d.text("comment", &u.Comment)
-		case 2:
-			return d.text("state", &u.State)
-		case 3:
-			return d.text("updatedBy", &u.UpdatedBy)
-		case 4:
-			return d.text("updatedDateTime", &u.UpdatedDateTime)
-		}
-		return d.skipField(key)
-	})
+	return d.texts("a control state update", stateUpdateFields, &u.AssignedTo, &u.Comment, &u.State, &u.UpdatedBy, &u.UpdatedDateTime)
 }
 
 var complianceFields = newFields("certificationName", "certificationControls")
@@ -921,15 +905,7 @@ func (d *decoder) compliance(c *complianceInformatonWire) error {
 				Name string `json:"name"`
 				URL  string `json:"url"`
 			}) error {
-				return d.object("a certification control", func(key []byte) error {
-					switch certControlFields.index(key) {
-					case 0:
-						return d.text("name", &cc.Name)
-					case 1:
-						return d.text("url", &cc.URL)
-					}
-					return d.skipField(key)
-				})
+				return d.texts("a certification control", certControlFields, &cc.Name, &cc.URL)
 			})
 		}
 		return d.skipField(key)
