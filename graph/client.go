@@ -196,8 +196,10 @@ func count(ctx context.Context) {
 // bodyHook lets the benchmark see each raw page.
 type bodyHookKey struct{}
 
-// WithBodyHook calls f with every successful response body (a page), as read.
-func WithBodyHook(ctx context.Context, f func(path string, body []byte)) context.Context {
+// WithBodyHook calls f with every successful response body (a page), as
+// read, and the tenant it is of. body is only valid during the call (its
+// buffer is reused): f must copy what it keeps.
+func WithBodyHook(ctx context.Context, f func(tenant, path string, body []byte)) context.Context {
 	return context.WithValue(ctx, bodyHookKey{}, f)
 }
 
@@ -262,7 +264,7 @@ type rawScore struct {
 
 func (r *rawScore) UnmarshalJSON(b []byte) error {
 	r.raw = append([]byte(nil), b...)
-	return json.Unmarshal(b, &r.secureScoreWire)
+	return unmarshal(b, &r.secureScoreWire)
 }
 
 // ControlProfiles returns the tenant's control profiles (its recommended
@@ -534,17 +536,11 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, r request,
 		}
 		return 0, nil
 	}
-	hook, hooked := ctx.Value(bodyHookKey{}).(func(string, []byte))
-	var derr error
-	if hooked {
-		var raw []byte
-		if raw, derr = io.ReadAll(body); derr == nil {
-			hook(req.URL.Path, raw)
-			derr = json.Unmarshal(raw, v)
-		}
-	} else {
-		derr = json.NewDecoder(body).Decode(v)
+	var seen func([]byte)
+	if hook, ok := ctx.Value(bodyHookKey{}).(func(string, string, []byte)); ok {
+		seen = func(b []byte) { hook(t.TenantID, req.URL.Path, b) }
 	}
+	derr := decodeBody(body, resp.ContentLength, v, seen)
 	switch {
 	case body.over:
 		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode,
@@ -558,10 +554,13 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, r request,
 	case derr != nil:
 		// A truncated or garbled body is usually transient: retry it.
 		var se *json.SyntaxError
+		var ge *SyntaxError
 		msg := "Graph sent a response that is not valid JSON"
-		if errors.As(derr, &se) {
+		if errors.As(derr, &ge) && ge.Offset < body.read {
+			msg += fmt.Sprintf(" (at byte %d)", ge.Offset)
+		} else if errors.As(derr, &se) {
 			msg += fmt.Sprintf(" (at byte %d)", se.Offset)
-		} else if errors.Is(derr, io.ErrUnexpectedEOF) || errors.Is(derr, io.EOF) {
+		} else if ge != nil || errors.Is(derr, io.ErrUnexpectedEOF) || errors.Is(derr, io.EOF) {
 			msg += fmt.Sprintf(" (it ends after %d bytes)", body.read)
 		} else {
 			msg += ": " + derr.Error()

@@ -3,17 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -32,33 +38,46 @@ type benchEmulator interface {
 	Close() error
 }
 
-// BenchResult is what `fleetscore bench --json` prints.
+// BenchResult is what `fleetscore bench --json` prints. CPU figures are
+// this process's user+system seconds (getrusage): with the emulator in its
+// own process (the default) they are the collector's alone, and contention
+// on a shared machine disturbs them less than wall time.
 type BenchResult struct {
 	Tenants     int `json:"tenants"`
 	Concurrency int `json:"concurrency"`
 
-	BackfillSeconds   float64 `json:"backfill_seconds"`
-	BackfillTenantsPS float64 `json:"backfill_tenants_per_second"`
-	BackfillDays      int     `json:"backfill_days"`
-	JSONBytes         int64   `json:"json_bytes"`
-	JSONBytesPerDay   float64 `json:"json_bytes_per_tenant_day"`
-	DecodeFloorSecs   float64 `json:"decode_floor_seconds"`
-	BackfillVsFloor   float64 `json:"backfill_vs_decode_floor"`
+	BackfillSeconds    float64 `json:"backfill_seconds"`
+	BackfillCPUSeconds float64 `json:"backfill_cpu_seconds"`
+	BackfillTenantsPS  float64 `json:"backfill_tenants_per_second"`
+	BackfillDays       int     `json:"backfill_days"`
+	JSONBytes          int64   `json:"json_bytes"`
+	JSONBytesPerDay    float64 `json:"json_bytes_per_tenant_day"`
+	// The floor: CPU seconds of decoding every byte the backfill read with
+	// encoding/json into the client's structs, at the same concurrency, in
+	// the same run (minus the CPU of reading those bytes back alone).
+	DecodeFloorSecs   float64 `json:"decode_floor_cpu_seconds"`
+	BackfillVsFloor   float64 `json:"backfill_cpu_vs_decode_floor"`
 	DBBytesPerDayFull float64 `json:"db_bytes_per_tenant_day_after_backfill"`
 
-	IncrementalSeconds  float64 `json:"incremental_seconds"`
-	IncrementalDays     int     `json:"incremental_days"`
-	DBBytesPerDaySteady float64 `json:"db_bytes_per_tenant_day_steady"`
+	IncrementalSeconds    float64 `json:"incremental_seconds"`
+	IncrementalCPUSeconds float64 `json:"incremental_cpu_seconds"`
+	IncrementalDays       int     `json:"incremental_days"`
+	SteadyDays            int     `json:"steady_days"`
+	DBBytesPerDaySteady   float64 `json:"db_bytes_per_tenant_day_steady"`
+	// Over the last 30 simulated days (when there are at least 60).
+	DBBytesPerDayLast30 float64 `json:"db_bytes_per_tenant_day_last_30,omitempty"`
 
-	LatencyMS          int     `json:"latency_ms"`
-	LatencySeconds     float64 `json:"latency_incremental_seconds"`
-	LatencyRequests    int     `json:"latency_requests"`
-	LatencyIdealSecs   float64 `json:"latency_ideal_seconds"`
-	LatencyVsIdeal     float64 `json:"latency_vs_ideal"`
-	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
-	FailedCollections  int     `json:"failed_collections"`
-	EmulatorInProcess  bool    `json:"emulator_in_process"`
-	DatabaseBytesFinal int64   `json:"database_bytes_final"`
+	LatencyMS        int     `json:"latency_ms"`
+	LatencySeconds   float64 `json:"latency_incremental_seconds"`
+	LatencyRequests  int     `json:"latency_requests"`
+	LatencyCritical  int     `json:"latency_critical_path_requests"`
+	LatencyIdealSecs float64 `json:"latency_ideal_seconds"`
+	LatencyVsIdeal   float64 `json:"latency_vs_ideal"`
+
+	PeakRSSBytes       int64 `json:"peak_rss_bytes"`
+	FailedCollections  int   `json:"failed_collections"`
+	EmulatorInProcess  bool  `json:"emulator_in_process"`
+	DatabaseBytesFinal int64 `json:"database_bytes_final"`
 }
 
 func cmdBench(ctx context.Context, e env, args []string) error {
@@ -69,12 +88,13 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	tenants := fs.Int("tenants", 200, "emulated tenants to backfill (the record run uses 1000)")
 	conc := fs.Int("concurrency", 8, "tenants collected at once (the config's concurrency)")
 	latency := fs.Duration("latency", 300*time.Millisecond, "emulated Graph latency per request in the last phase (0 skips it)")
-	steady := fs.Int("steady-days", 3, "daily incremental collections used to measure steady-state growth")
-	sample := fs.Int("floor-sample", 40, "tenants re-read to measure the JSON decode floor")
+	steady := fs.Int("steady-days", 365, "simulated daily collections after the backfill, for the steady-state bytes per tenant-day")
+	fs.Int("floor-sample", 0, "deprecated and ignored: the decode floor now decodes every byte of the backfill")
 	seed := fs.Int64("seed", 7, "seed of the emulated tenants")
 	dir := fs.String("dir", "", "working folder (default: a temporary one, removed afterwards)")
-	inProcess := fs.Bool("in-process", false, "run the emulator in this process (the RSS figure then includes it)")
+	inProcess := fs.Bool("in-process", false, "run the emulator in this process (the RSS and CPU figures then include it)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the backfill to this file")
 	database := fs.String("database", "", "an empty database to collect into, e.g. postgres://... (default: a new SQLite file in the working folder)")
 	if done, err := parse(fs, args); done {
 		return err
@@ -134,28 +154,39 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	col := &collect.Collector{Store: store, Graph: w.graph, Concurrency: *conc, Timeout: 10 * time.Minute}
-	res := BenchResult{Tenants: *tenants, Concurrency: *conc, EmulatorInProcess: *inProcess}
+	res := BenchResult{Tenants: *tenants, Concurrency: *conc, EmulatorInProcess: *inProcess, SteadyDays: *steady}
 
-	var jsonBytes atomic.Int64
-	hooked := graph.WithBodyHook(ctx, func(_ string, b []byte) { jsonBytes.Add(int64(len(b))) })
-	runOnce := func(c context.Context) (collect.Summary, time.Duration, int) {
-		start := time.Now()
+	runOnce := func(c context.Context) (collect.Summary, time.Duration, float64, int) {
+		start, cpu0 := time.Now(), cpuSeconds()
 		s := col.Run(c, w.jobs)
 		reqs := 0
 		for _, r := range s.Results {
 			reqs += r.Collection.Requests
 		}
 		res.FailedCollections += s.Failed + s.Skipped
-		return s, time.Since(start), reqs
+		return s, time.Since(start), cpuSeconds() - cpu0, reqs
 	}
 
 	// 1. Backfill: every tenant's 90 days and control profiles.
 	say("backfill: %d tenants, concurrency %d ...\n", *tenants, *conc)
-	sum, took, _ := runOnce(hooked)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var jsonBytes atomic.Int64
+	sum, took, cpu, _ := runOnce(graph.WithBodyHook(ctx, func(_, _ string, b []byte) { jsonBytes.Add(int64(len(b))) }))
+	pprof.StopCPUProfile()
 	if sum.Failed > 0 {
 		return fmt.Errorf("bench: %d tenants failed the backfill: %v", sum.Failed, firstErr(sum))
 	}
 	res.BackfillSeconds = took.Seconds()
+	res.BackfillCPUSeconds = cpu
 	res.BackfillTenantsPS = float64(*tenants) / took.Seconds()
 	res.BackfillDays = sum.Days
 	res.JSONBytes = jsonBytes.Load()
@@ -165,27 +196,56 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	res.DBBytesPerDayFull = float64(size0) / float64(max(sum.Days, 1))
-	say("  %.1f s, %.1f tenants/s, %d days, %.1f MB of JSON (%.0f KB per tenant-day), db %.0f B per tenant-day\n",
-		res.BackfillSeconds, res.BackfillTenantsPS, sum.Days, float64(res.JSONBytes)/1e6, res.JSONBytesPerDay/1e3, res.DBBytesPerDayFull)
+	// The collector's peak RSS leaves out the floor's own pages and decode.
+	peak := peakRSS()
+	say("  %.1f s wall, %.2f CPU s, %.1f tenants/s, %d days, %.1f MB of JSON (%.0f KB per tenant-day), db %.0f B per tenant-day\n",
+		res.BackfillSeconds, res.BackfillCPUSeconds, res.BackfillTenantsPS, sum.Days, float64(res.JSONBytes)/1e6, res.JSONBytesPerDay/1e3, res.DBBytesPerDayFull)
 
-	// 2. The decode floor: the same bytes into the same structs, nothing else.
-	floor, err := decodeFloor(ctx, w, min(*sample, *tenants), res.JSONBytes)
+	// 2. The decode floor: the same bytes into the same structs with
+	// encoding/json, nothing else, at the same concurrency. The pages are
+	// read again (the emulator is deterministic and its clock has not
+	// moved) into a spool file, outside any measure, then decoded.
+	sp, err := newSpool(filepath.Join(work, "pages.spool"))
 	if err != nil {
 		return err
 	}
-	res.DecodeFloorSecs = floor.Seconds()
-	res.BackfillVsFloor = res.BackfillSeconds / res.DecodeFloorSecs
-	say("  decode floor %.1f s: backfill is %.2fx the floor (goal: within 2x)\n", res.DecodeFloorSecs, res.BackfillVsFloor)
+	defer sp.remove()
+	if err := spoolPages(ctx, w, *conc, sp); err != nil {
+		return err
+	}
+	if sp.bytes != res.JSONBytes {
+		return fmt.Errorf("bench: the backfill read %d bytes of JSON but reading them again gave %d: the emulator's answers changed", res.JSONBytes, sp.bytes)
+	}
+	floor, err := decodeFloor(sp.path, *conc)
+	if err != nil {
+		return err
+	}
+	res.DecodeFloorSecs = floor
+	debug.FreeOSMemory() // what the floor allocated, so that it is not counted below
+	resetPeakRSS()
+	res.BackfillVsFloor = res.BackfillCPUSeconds / max(floor, 1e-9)
+	say("  decode floor %.2f CPU s (encoding/json, all %.1f MB, %d at once): backfill CPU is %.2fx the floor (goal: under 1x)\n",
+		floor, float64(res.JSONBytes)/1e6, *conc, res.BackfillVsFloor)
 
-	// 3. Daily incremental runs: one new day for every tenant.
+	// 3. Daily collections through the emulator's clock: one new day for
+	// every tenant each time, profiles and all, as in production. No
+	// VACUUM is run: PostgreSQL's size is what its autovacuum leaves.
 	var incTotal time.Duration
+	var incCPU float64
 	days := 0
+	var sizeAt30 int64
 	for i := 0; i < *steady; i++ {
+		if *steady >= 60 && i == *steady-30 {
+			if sizeAt30, err = store.Size(); err != nil {
+				return err
+			}
+		}
 		if err := emu.advance(1); err != nil {
 			return err
 		}
-		s, took, _ := runOnce(ctx)
+		s, took, cpu, _ := runOnce(ctx)
 		incTotal += took
+		incCPU += cpu
 		days += s.Days
 	}
 	size1, err := store.Size()
@@ -193,12 +253,20 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	res.IncrementalSeconds = incTotal.Seconds() / float64(*steady)
+	res.IncrementalCPUSeconds = incCPU / float64(*steady)
 	res.IncrementalDays = days
 	res.DBBytesPerDaySteady = float64(size1-size0) / float64(*tenants**steady)
-	say("incremental: %.2f s per daily run (%d tenants), db growth %.0f B per tenant-day (goal: under 1 KB)\n",
-		res.IncrementalSeconds, *tenants, res.DBBytesPerDaySteady)
+	say("steady state: %d daily collections, %.2f s and %.2f CPU s each (%d tenants); db growth %.0f B per tenant-day (goal: under 1 KB)\n",
+		*steady, res.IncrementalSeconds, res.IncrementalCPUSeconds, *tenants, res.DBBytesPerDaySteady)
+	if sizeAt30 > 0 {
+		res.DBBytesPerDayLast30 = float64(size1-sizeAt30) / float64(*tenants*30)
+		say("  over the last 30 days: %.0f B per tenant-day (goal: under 1 KB)\n", res.DBBytesPerDayLast30)
+	}
 
-	// 4. The same daily run with Graph latency, against the ideal.
+	// 4. The same daily run with Graph latency, against the ideal: each
+	// tenant's critical path (its secureScores pages in parallel with the
+	// chain of its profile pages: the longer, in requests) x latency,
+	// summed over tenants and spread over the tenants run at once.
 	if *latency > 0 {
 		if err := emu.setLatency(*latency); err != nil {
 			return err
@@ -206,20 +274,22 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		if err := emu.advance(1); err != nil {
 			return err
 		}
-		_, took, reqs := runOnce(ctx)
+		var chains pageChains
+		_, took, _, reqs := runOnce(graph.WithBodyHook(ctx, chains.hook))
+		crit, longest := chains.critical()
 		res.LatencyMS = int(latency.Milliseconds())
 		res.LatencySeconds = took.Seconds()
 		res.LatencyRequests = reqs
-		// Ideal: every request's latency, spread over the tenants allowed
-		// to run at once.
-		res.LatencyIdealSecs = float64(reqs) * latency.Seconds() / float64(*conc)
+		res.LatencyCritical = crit
+		// No schedule beats the longest single tenant either.
+		res.LatencyIdealSecs = max(float64(crit)/float64(*conc), float64(longest)) * latency.Seconds()
 		res.LatencyVsIdeal = res.LatencySeconds / res.LatencyIdealSecs
-		say("latency %s: %.2f s for %d requests; ideal %.2f s (requests x latency / %d); %.2fx (goal: within 1.2x)\n",
-			latency, res.LatencySeconds, reqs, res.LatencyIdealSecs, *conc, res.LatencyVsIdeal)
+		say("latency %s: %.2f s for %d requests; ideal %.2f s (%d critical-path requests x latency / %d); %.2fx (goal: within 1.2x)\n",
+			latency, res.LatencySeconds, reqs, res.LatencyIdealSecs, crit, *conc, res.LatencyVsIdeal)
 	}
-	res.PeakRSSBytes = peakRSS()
+	res.PeakRSSBytes = max(peak, peakRSS())
 	res.DatabaseBytesFinal, _ = store.Size()
-	say("peak RSS %.0f MB (goal: under 300 MB)%s\n", float64(res.PeakRSSBytes)/1e6, map[bool]string{true: ", emulator included", false: ""}[*inProcess])
+	say("peak RSS %.0f MB, the decode floor's phase left out (goal: under 300 MB)%s\n", float64(res.PeakRSSBytes)/1e6, map[bool]string{true: ", emulator included", false: ""}[*inProcess])
 	if res.FailedCollections > 0 {
 		say("warning: %d tenant collections failed during the benchmark\n", res.FailedCollections)
 	}
@@ -229,6 +299,202 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return enc.Encode(res)
 	}
 	return nil
+}
+
+// cpuSeconds is this process's CPU time so far, user and system.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// spool keeps every page the backfill read, in a file: one kind byte (s for
+// secureScores, p for profiles), a 4-byte length, the body.
+type spool struct {
+	path  string
+	mu    sync.Mutex
+	f     *os.File
+	w     *bufio.Writer
+	bytes int64
+	err   error
+}
+
+func newSpool(path string) (*spool, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &spool{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+func (s *spool) hook(_, path string, body []byte) {
+	var head [5]byte
+	head[0] = 'p'
+	if strings.HasSuffix(path, "secureScores") {
+		head[0] = 's'
+	}
+	binary.LittleEndian.PutUint32(head[1:], uint32(len(body)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bytes += int64(len(body))
+	if s.err == nil {
+		if _, s.err = s.w.Write(head[:]); s.err == nil {
+			_, s.err = s.w.Write(body)
+		}
+	}
+}
+
+func (s *spool) close() error {
+	err := errors.Join(s.err, s.w.Flush(), s.f.Close())
+	if err != nil {
+		return fmt.Errorf("bench: spool of the backfill's pages: %w", err)
+	}
+	return nil
+}
+
+func (s *spool) remove() { os.Remove(s.path) }
+
+// spoolPages reads every tenant's pages again, conc tenants at once, into sp.
+func spoolPages(ctx context.Context, w *wiring, conc int, sp *spool) error {
+	hooked := graph.WithBodyHook(ctx, sp.hook)
+	jobs := make(chan graph.Target)
+	errs := make(chan error, conc)
+	for range conc {
+		go func() {
+			var err error
+			for t := range jobs {
+				if err != nil {
+					continue
+				}
+				if _, err = w.graph.SecureScores(hooked, t, 0); err == nil {
+					_, err = w.graph.ControlProfiles(hooked, t)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for _, j := range w.jobs {
+		jobs <- j.Target
+	}
+	close(jobs)
+	var err error
+	for range conc {
+		err = errors.Join(err, <-errs)
+	}
+	return errors.Join(err, sp.close())
+}
+
+// decodeFloor is the CPU seconds of decoding every spooled page with
+// encoding/json at conc at once: a pass that decodes less a pass that only
+// reads the pages back, so that reading the file is not counted.
+func decodeFloor(path string, conc int) (float64, error) {
+	pass := func(decode bool) (float64, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		type page struct {
+			scores bool
+			data   []byte
+		}
+		pages := make(chan page, conc)
+		errs := make(chan error, conc)
+		var wg sync.WaitGroup
+		cpu0 := cpuSeconds()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				for p := range pages {
+					if !decode || err != nil {
+						continue
+					}
+					if p.scores {
+						_, err = graph.DecodeSecureScores(p.data)
+					} else {
+						_, err = graph.DecodeControlProfiles(p.data)
+					}
+				}
+				errs <- err
+			}()
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		var readErr error
+		for {
+			var head [5]byte
+			if _, readErr = io.ReadFull(r, head[:]); readErr != nil {
+				break
+			}
+			data := make([]byte, binary.LittleEndian.Uint32(head[1:]))
+			if _, readErr = io.ReadFull(r, data); readErr != nil {
+				break
+			}
+			pages <- page{scores: head[0] == 's', data: data}
+		}
+		close(pages)
+		wg.Wait()
+		cpu := cpuSeconds() - cpu0
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return 0, fmt.Errorf("decode floor: %w", err)
+			}
+		}
+		if readErr != io.EOF {
+			return 0, fmt.Errorf("decode floor: read the spool: %w", readErr)
+		}
+		return cpu, nil
+	}
+	read, err := pass(false)
+	if err != nil {
+		return 0, err
+	}
+	both, err := pass(true)
+	if err != nil {
+		return 0, err
+	}
+	return max(both-read, 0), nil
+}
+
+// pageChains counts each tenant's pages of the two chains a collection runs
+// side by side.
+type pageChains struct {
+	mu     sync.Mutex
+	counts map[string]*[2]int // tenant -> secureScores pages, profile pages
+}
+
+func (c *pageChains) hook(tenant, path string, _ []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = map[string]*[2]int{}
+	}
+	n := c.counts[strings.ToLower(tenant)]
+	if n == nil {
+		n = new([2]int)
+		c.counts[strings.ToLower(tenant)] = n
+	}
+	if strings.HasSuffix(path, "secureScores") {
+		n[0]++
+	} else {
+		n[1]++
+	}
+}
+
+// critical is the sum over tenants of the longer chain, and the longest.
+func (c *pageChains) critical() (sum, longest int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.counts {
+		l := max(n[0], n[1])
+		sum += l
+		longest = max(longest, l)
+	}
+	return sum, longest
 }
 
 // benchStore is a store that says how large it is.
@@ -268,49 +534,9 @@ func firstErr(s collect.Summary) error {
 	return nil
 }
 
-// decodeFloor re-reads a sample of tenants' pages (the same bytes the
-// backfill decoded: the emulator is deterministic) and times decoding them
-// alone with encoding/json into the client's structs; the time is scaled to
-// all the backfill's bytes.
-func decodeFloor(ctx context.Context, w *wiring, sample int, totalBytes int64) (time.Duration, error) {
-	type body struct {
-		scores bool
-		data   []byte
-	}
-	var bodies []body
-	var sampleBytes int64
-	hook := graph.WithBodyHook(ctx, func(path string, b []byte) {
-		bodies = append(bodies, body{scores: strings.HasSuffix(path, "secureScores"), data: b})
-		sampleBytes += int64(len(b))
-	})
-	var spent time.Duration
-	for _, j := range w.jobs[:sample] {
-		bodies = bodies[:0]
-		if _, err := w.graph.SecureScores(hook, j.Target, 0); err != nil {
-			return 0, err
-		}
-		if _, err := w.graph.ControlProfiles(hook, j.Target); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		for _, b := range bodies {
-			var err error
-			if b.scores {
-				_, err = graph.DecodeSecureScores(b.data)
-			} else {
-				_, err = graph.DecodeControlProfiles(b.data)
-			}
-			if err != nil {
-				return 0, err
-			}
-		}
-		spent += time.Since(start)
-	}
-	if sampleBytes == 0 {
-		return 0, fmt.Errorf("decode floor: no bytes read")
-	}
-	return time.Duration(float64(spent) * float64(totalBytes) / float64(sampleBytes)), nil
-}
+// resetPeakRSS starts peakRSS again from the current RSS (Linux's
+// clear_refs; where it cannot, the peak stays the whole run's).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS is the process's high-water resident set size.
 func peakRSS() int64 {

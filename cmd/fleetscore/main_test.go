@@ -479,6 +479,13 @@ func TestBenchRuns(t *testing.T) {
 	if res.DecodeFloorSecs <= 0 || res.JSONBytes <= 0 || res.DatabaseBytesFinal <= 0 || res.LatencyIdealSecs <= 0 {
 		t.Errorf("bench figures missing: %+v", res)
 	}
+	// Every tenant's critical path has at least one page; the ideal is that
+	// path's requests x latency spread over the concurrency (or the longest
+	// single tenant's, here, with 4 tenants and 8 at once).
+	if res.BackfillCPUSeconds <= 0 || res.SteadyDays != 2 || res.LatencyCritical < 4 || res.LatencyCritical > res.LatencyRequests ||
+		res.LatencyIdealSecs < float64(res.LatencyCritical)/float64(res.Concurrency)*0.05 {
+		t.Errorf("bench figures inconsistent: %+v", res)
+	}
 }
 
 // TestUsageErrors: no command and an unknown command are both usage

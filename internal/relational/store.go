@@ -19,11 +19,13 @@ import (
 // dialect: package sqlite and package postgres open the database and give it
 // their Dialect, which holds everything the two disagree on.
 type Store struct {
-	w, r  *sql.DB // the writer and the readers; one pool for PostgreSQL
-	d     *Dialect
-	name  string           // the database, for messages; never a password
-	now   func() time.Time // the clock of claims; nil: the dialect's (the database's for PostgreSQL)
-	bound sync.Map         // query -> the query in the dialect's placeholders
+	w, r   *sql.DB // the writer and the readers; one pool for PostgreSQL
+	d      *Dialect
+	name   string           // the database, for messages; never a password
+	now    func() time.Time // the clock of claims; nil: the dialect's (the database's for PostgreSQL)
+	bound  sync.Map         // query -> the query in the dialect's placeholders
+	stmts  sync.Map         // query -> *sql.Stmt prepared on w (sendPrepared)
+	wanted sync.Map         // query -> true: to prepare on w after the write
 }
 
 var (
@@ -58,6 +60,10 @@ func New(ctx context.Context, d *Dialect, w, r *sql.DB, name string, opts ...Opt
 // Close closes the database.
 func (s *Store) Close() error {
 	var err error
+	s.stmts.Range(func(_, st any) bool {
+		err = errors.Join(err, st.(*sql.Stmt).Close())
+		return true
+	})
 	if s.r != s.w {
 		err = s.r.Close()
 	}
@@ -198,6 +204,12 @@ const commitTimeout = 30 * time.Second
 // leaves the caller unsure whether it happened. SQLite's writer begins
 // IMMEDIATE transactions: the write lock is taken up front.
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
+	err := s.writeTx(ctx, fn)
+	s.keepWanted(ctx)
+	return err
+}
+
+func (s *Store) writeTx(ctx context.Context, fn func(t *tx) error) error {
 	c, err := s.w.Conn(ctx)
 	if err != nil {
 		return err
@@ -256,28 +268,58 @@ func (t *tx) send(ctx context.Context, b *batch) error {
 	return t.s.d.send(ctx, t, b)
 }
 
-// sendPrepared runs a batch one statement at a time, each query prepared once.
+// sendPrepared runs a batch one statement at a time. Each query is prepared
+// once for the life of the Store, not once per batch: the statements are
+// kept on the writer pool, and Tx.StmtContext uses the one already prepared
+// on the transaction's connection. A query not yet kept is prepared on the
+// transaction for this batch and kept after it (write), when the writer
+// connection is free: SQLite's writer pool has only the one the
+// transaction holds.
 func sendPrepared(ctx context.Context, t *tx, b *batch) error {
-	stmts := map[string]*sql.Stmt{}
+	sqlTx := t.c.(*sql.Tx)
+	local := map[string]*sql.Stmt{}
 	defer func() {
-		for _, st := range stmts {
+		for _, st := range local {
 			st.Close()
 		}
 	}()
 	for _, it := range b.items {
-		st, ok := stmts[it.query]
-		if !ok {
+		var st *sql.Stmt
+		if kept, ok := t.s.stmts.Load(it.query); ok {
+			st = sqlTx.StmtContext(ctx, kept.(*sql.Stmt))
+		} else if st = local[it.query]; st == nil {
 			var err error
-			if st, err = t.c.(*sql.Tx).PrepareContext(ctx, t.s.bind(it.query)); err != nil {
+			if st, err = sqlTx.PrepareContext(ctx, t.s.bind(it.query)); err != nil {
 				return err
 			}
-			stmts[it.query] = st
+			local[it.query] = st
+			t.s.wanted.Store(it.query, true)
 		}
 		if _, err := st.ExecContext(ctx, it.args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// keepWanted prepares on the writer pool the queries sendPrepared met
+// that are not kept yet. A failure is no error: they are tried again after
+// the next write.
+func (s *Store) keepWanted(ctx context.Context) {
+	s.wanted.Range(func(query, _ any) bool {
+		s.wanted.Delete(query)
+		if _, ok := s.stmts.Load(query); ok {
+			return true
+		}
+		st, err := s.w.PrepareContext(ctx, s.bind(query.(string)))
+		if err != nil {
+			return false
+		}
+		if _, loaded := s.stmts.LoadOrStore(query, st); loaded {
+			st.Close()
+		}
+		return true
+	})
 }
 
 // nanos is the column value of a time: unix nanoseconds, NULL when zero.
