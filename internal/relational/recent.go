@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,23 +140,23 @@ func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts,
 			Change
 			at             sql.NullFloat64
 			name, category string
+			content        sql.NullInt64
 			title, pcat    sql.NullString
 			max            sql.NullFloat64
 			removed        sql.NullBool
 		}
-		profileCols := `NULL, NULL, NULL, NULL`
+		profileCols := `NULL, NULL, NULL`
 		profileJoin := ``
 		if withProfiles {
-			profileCols = `pc.title, pc.category, p.max_score, p.removed`
-			profileJoin = `LEFT JOIN profiles p ON p.tenant = cc.tenant AND p.control = cc.control
-			               LEFT JOIN profile_contents pc ON pc.id = p.content`
+			profileCols = `p.content, p.max_score, p.removed`
+			profileJoin = `LEFT JOIN profiles p ON p.tenant = cc.tenant AND p.control = cc.control`
 		}
 		changes, err := all(ctx, q, func(r *sql.Rows) (change, error) {
 			var (
 				c     change
 				score sql.NullFloat64
 			)
-			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score, &c.at, &c.category, &c.title, &c.pcat, &c.max, &c.removed)
+			err := r.Scan(&c.tenant, &c.Control, &c.Day, &score, &c.at, &c.category, &c.content, &c.max, &c.removed)
 			c.Score, c.Valid = score.Float64, score.Valid
 			return c, err
 		}, recentCut+`
@@ -177,8 +179,27 @@ func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts,
 		if err != nil {
 			return err
 		}
+		// The profiles' text: a few hundred contents that the fleet's
+		// tenants share, read once each rather than joined to every row.
+		texts, err := s.contentTitles(ctx, q, func(yield func(int64) bool) {
+			for i := range changes {
+				if changes[i].content.Valid && !yield(changes[i].content.Int64) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
 		for i := range changes {
-			changes[i].name = names[changes[i].Control]
+			c := &changes[i]
+			c.name = names[c.Control]
+			if c.content.Valid {
+				if t, ok := texts[c.content.Int64]; ok {
+					c.title = sql.NullString{String: t[0], Valid: true}
+					c.pcat = sql.NullString{String: t[1], Valid: true}
+				}
+			}
 		}
 		// By tenant, then control name, then day: cheaper here than
 		// SQLite's temporary b-tree.
@@ -333,4 +354,42 @@ func (s *Store) controlNames(ctx context.Context, q q) (map[int64]string, error)
 		names[w.id] = w.name
 	}
 	return names, nil
+}
+
+// contentTitles returns the title and category of each distinct profile
+// content of ids, by content key, read in chunks of keys.
+func (s *Store) contentTitles(ctx context.Context, q q, ids iter.Seq[int64]) (map[int64][2]string, error) {
+	seen := map[int64]bool{}
+	var keys []int64
+	for id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, id)
+		}
+	}
+	out := make(map[int64][2]string, len(keys))
+	const chunk = 500
+	for len(keys) > 0 {
+		n := min(len(keys), chunk)
+		args := make([]any, n)
+		for i, k := range keys[:n] {
+			args[i] = k
+		}
+		keys = keys[n:]
+		type row struct {
+			id              int64
+			title, category string
+		}
+		rows, err := all(ctx, q, func(r *sql.Rows) (row, error) {
+			var w row
+			return w, r.Scan(&w.id, &w.title, &w.category)
+		}, `SELECT id, title, category FROM profile_contents WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("profile contents: %w", err)
+		}
+		for _, w := range rows {
+			out[w.id] = [2]string{w.title, w.category}
+		}
+	}
+	return out, nil
 }
