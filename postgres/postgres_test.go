@@ -151,6 +151,10 @@ func rowVersions(t *testing.T, s *Store, table string) map[string]string {
 // TestResavingWritesNothing re-saves the same data and checks, through each
 // row's xmin, that no row was written again (in PostgreSQL an update that
 // changes nothing still writes a new row version).
+// TestChangeRowsKeepTheirPrev: every change row keeps the score before it
+// through backfills and re-fetches (what the fleet's change ledger reads).
+func TestChangeRowsKeepTheirPrev(t *testing.T) { releasetest.ChangePrev(t, openTemp(t)) }
+
 func TestResavingWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)

@@ -244,6 +244,10 @@ func count(t *testing.T, s *Store, table string) int64 {
 	return n
 }
 
+// TestChangeRowsKeepTheirPrev: every change row keeps the score before it
+// through backfills and re-fetches (what the fleet's change ledger reads).
+func TestChangeRowsKeepTheirPrev(t *testing.T) { releasetest.ChangePrev(t, openTemp(t)) }
+
 func TestResavingWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)

@@ -47,11 +47,16 @@ import (
 type State map[int64]float64
 
 // Change is a row of control_changes: from Day on, Control scores Score, or
-// is absent when Valid is false (a NULL score).
+// is absent when Valid is false (a NULL score). Prev is what the control
+// scored just before Day (PrevValid false: it was absent), kept on the row
+// so that a reader of a window of days has each control's score at the
+// window's start from its first row in it, without seeking the rows before.
 type Change struct {
 	Control, Day int64
 	Score        float64
 	Valid        bool
+	Prev         float64
+	PrevValid    bool
 }
 
 // Apply moves s past c.
@@ -67,7 +72,8 @@ func (s State) Apply(c Change) {
 // the first on) given the state before them, the change rows stored for
 // those days (ascending by day), and the batch's states, which replace the
 // stored state of their day. The rows come sorted by control, then day: the
-// order of the tables' key.
+// order of the tables' key. Each row's Prev is the control's score before
+// it: that of the previous row, or of before for the first.
 func Encode(before State, days []int64, stored []Change, batch map[int64]State) []Change {
 	old := maps.Clone(before) // the stored state of the day, replayed
 	if old == nil {
@@ -86,13 +92,13 @@ func Encode(before State, days []int64, stored []Change, batch map[int64]State) 
 		}
 		for id, v := range target {
 			if p, ok := prev[id]; !ok || p != v {
-				out = append(out, Change{Control: id, Day: d, Score: v, Valid: true})
+				out = append(out, Change{Control: id, Day: d, Score: v, Valid: true, Prev: p, PrevValid: ok})
 				prev[id] = v
 			}
 		}
-		for id := range prev {
+		for id, p := range prev {
 			if _, ok := target[id]; !ok {
-				out = append(out, Change{Control: id, Day: d})
+				out = append(out, Change{Control: id, Day: d, Prev: p, PrevValid: true})
 				delete(prev, id)
 			}
 		}

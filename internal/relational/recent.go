@@ -132,9 +132,11 @@ func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts,
 		}
 
 		// The change rows after each tenant's cut (control_changes_by_day),
-		// each with its control's score at the cut (NULL: absent), name and
-		// category, and its profile (NULL: none): one pass, where a control
-		// that changes twice in the window (rare) repeats what it has once.
+		// each with its control's score before it (prev; NULL: absent), which
+		// for the control's first row after the cut is its score at the cut,
+		// its category, and its profile (NULL: none): one pass over the
+		// covering index, where a control that changes twice in the window
+		// (rare) repeats what it has once.
 		type change struct {
 			tenant int64
 			Change
@@ -160,11 +162,7 @@ func (s *Store) recentPart(ctx context.Context, n int, withProfiles bool, parts,
 			c.Score, c.Valid = score.Float64, score.Valid
 			return c, err
 		}, recentCut+`
-			SELECT cc.tenant, cc.control, cc.day, cc.score,
-			       (SELECT b.score FROM control_changes b
-			        WHERE b.tenant = cc.tenant AND b.control = cc.control AND b.day <= cut.day
-			        ORDER BY b.day DESC
-			        LIMIT 1),
+			SELECT cc.tenant, cc.control, cc.day, cc.score, cc.prev,
 			       tc.category, `+profileCols+`
 			FROM cut
 			CROSS JOIN control_changes cc

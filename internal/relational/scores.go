@@ -277,15 +277,16 @@ func saveChanges(ctx context.Context, t *tx, tenant, first int64, states map[int
 		k := changeKey{c.Control, c.Day}
 		if old, ok := have[k]; ok {
 			delete(have, k)
-			if old.Valid == c.Valid && old.Score == c.Score {
+			if old == c {
 				continue
 			}
 		}
 		wb.queue(`
-			INSERT INTO control_changes (tenant, control, day, score)
-			VALUES (?, ?, ?, ?)
-			ON CONFLICT (tenant, control, day) DO UPDATE SET score = excluded.score`,
-			tenant, c.Control, c.Day, sql.NullFloat64{Float64: c.Score, Valid: c.Valid})
+			INSERT INTO control_changes (tenant, control, day, score, prev)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (tenant, control, day) DO UPDATE SET score = excluded.score, prev = excluded.prev`,
+			tenant, c.Control, c.Day, sql.NullFloat64{Float64: c.Score, Valid: c.Valid},
+			sql.NullFloat64{Float64: c.Prev, Valid: c.PrevValid})
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(have), func(a, b changeKey) int {
 		return cmp.Or(cmp.Compare(a.control, b.control), cmp.Compare(a.day, b.day))
@@ -325,10 +326,20 @@ func scanChange(r *sql.Rows) (Change, error) {
 	return c, err
 }
 
-// loadChanges returns the tenant's change rows of days from..to, by day.
+// loadChanges returns the tenant's change rows of days from..to, by day,
+// with their Prev.
 func loadChanges(ctx context.Context, q q, tenant, from, to int64) ([]Change, error) {
-	out, err := all(ctx, q, scanChange, `
-		SELECT control, score, day
+	out, err := all(ctx, q, func(r *sql.Rows) (Change, error) {
+		var (
+			c           Change
+			score, prev sql.NullFloat64
+		)
+		err := r.Scan(&c.Control, &score, &c.Day, &prev)
+		c.Score, c.Valid = score.Float64, score.Valid
+		c.Prev, c.PrevValid = prev.Float64, prev.Valid
+		return c, err
+	}, `
+		SELECT control, score, day, prev
 		FROM control_changes
 		WHERE tenant = ? AND day BETWEEN ? AND ?
 		ORDER BY day, control`, tenant, from, to)

@@ -130,6 +130,11 @@ func differs(want, got any, path string) string {
 // the same query of the tables that replaced it (Now), their surrogate keys
 // left out.
 var Rebuilt = map[string]struct{ Migration, Release, Now string }{
+	"control_changes": {
+		Migration: "0013_change_prev.sql",
+		Release:   `SELECT tenant, control, day, score FROM control_changes`,
+		Now:       `SELECT tenant, control, day, score FROM control_changes`,
+	},
 	"profiles": {
 		Migration: "0011_profile_contents.sql",
 		Release: `
@@ -160,17 +165,34 @@ func Before(ctx context.Context, db *sql.DB) (map[string]string, error) {
 	return out, nil
 }
 
-// rowsOf is the rows of a profiles query (the columns of Rebuilt's), one
-// line each, sorted: values scanned into Go types, the same whichever
-// dialect stored them (SQLite's 0 and 1 are booleans).
+// rowsOf is the rows of a Rebuilt query, one line each, sorted. A profiles
+// query's (16 columns) are scanned into Go types, the same whichever
+// dialect stored them (SQLite's 0 and 1 are booleans); any other's are
+// printed as the driver gives them.
 func rowsOf(ctx context.Context, db *sql.DB, query string) (string, error) {
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return "", err
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
 	var lines []string
-	for rows.Next() {
+	for len(cols) != 16 && rows.Next() {
+		// Any other table's rows (control_changes): each value as scanned.
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		lines = append(lines, fmt.Sprint(vals...))
+	}
+	for len(cols) == 16 && rows.Next() {
 		var (
 			tenant, control, rank int64
 			text                  [10]string
