@@ -132,6 +132,10 @@ type pageOpts struct {
 // (signed in, a session, the progress), the data's day and the clock's.
 func (s *Server) cachedPage(next http.HandlerFunc, o pageOpts) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.pageCacheOff.Load() {
+			next(w, r)
+			return
+		}
 		pg := s.page(r, "", "")
 		key := s.pageKey(r, pg, o)
 		pc, err := s.pagesOf(r.Context())
