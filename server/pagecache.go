@@ -490,23 +490,14 @@ func crc32Combine(crc1, crc2 uint32, len2 int64) uint32 {
 	}
 	gf2Square(&even, &odd) // two zero bits
 	gf2Square(&odd, &even) // four
-	for {
-		gf2Square(&even, &odd)
+	// Then one zero byte, two, four...: applied for each bit of len2.
+	mats := [2]*[32]uint32{&even, &odd}
+	for i := 0; len2 != 0; i ^= 1 {
+		gf2Square(mats[i], mats[i^1])
 		if len2&1 != 0 {
-			crc1 = gf2Times(&even, crc1)
+			crc1 = gf2Times(mats[i], crc1)
 		}
 		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-		gf2Square(&odd, &even)
-		if len2&1 != 0 {
-			crc1 = gf2Times(&odd, crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
 	}
 	return crc1 ^ crc2
 }
