@@ -307,6 +307,11 @@ type overviewRow struct {
 func (s *Server) WarmOverview(ctx context.Context) error {
 	// A run may have raised alerts, which the store's version does not see.
 	s.invalidatePages()
+	// Take the pages' place in the model early: a version's parts are
+	// bounded, and the next versions keep the places the last one used.
+	if _, err := s.pagesOf(ctx); err != nil {
+		return err
+	}
 	_, err := s.overviewModel(ctx)
 	return err
 }
