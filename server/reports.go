@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,12 +31,10 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 	}
 	// The report is a document of its own, with its style inline (so that
 	// a saved copy prints alike): the policy lets that one element in.
-	var n [16]byte
-	_, _ = rand.Read(n[:])
-	// Hex, not base64: html/template writes a '+' of the attribute as
-	// &#43;, which a browser reads back, but a reader of the page's bytes
-	// (and its tests) would not find the policy's nonce in it.
-	nonce := hex.EncodeToString(n[:])
+	nonce := newNonce()
+	if rendersHoles(r.Context()) {
+		nonce = s.pages.marks.mark(holeNonce) // each request's own, spliced in
+	}
 	var b bytes.Buffer
 	if err := report.HTMLNonce(&b, c, s.branding, nonce); err != nil {
 		s.pageError(w, r, err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/fleetscore/fleetscore/auth"
 )
@@ -19,23 +20,23 @@ func (s *Server) routeTable() []route {
 	const client, analyst, admin = auth.RoleClient, auth.RoleAnalyst, auth.RoleAdmin
 	return []route{
 		// Pages (pages.go), readable with JavaScript off.
-		h("GET /{$}", client, s.overviewPage),
-		h("GET /tenants/{id}", client, s.tenantPage),
-		h("GET /tenants/{id}/report", client, s.reportPage),
+		h("GET /{$}", client, s.cachedPage(s.overviewPage, pageOpts{})),
+		h("GET /tenants/{id}", client, s.cachedPage(s.tenantPage, pageOpts{})),
+		h("GET /tenants/{id}/report", client, s.cachedPage(s.reportPage, pageOpts{})),
 		h("GET /tenants/{id}/report.pdf", client, s.reportPDF),
-		h("GET /actions", client, s.actionsPage),
-		h("GET /actions/{control}", client, s.actionPage),
-		h("GET /collections", client, s.collectionsPage),
-		h("GET /alerts", client, s.alertsPage),
+		h("GET /actions", client, s.cachedPage(s.actionsPage, pageOpts{})),
+		h("GET /actions/{control}", client, s.cachedPage(s.actionPage, pageOpts{})),
+		h("GET /collections", client, s.cachedPage(s.collectionsPage, pageOpts{})),
+		h("GET /alerts", client, s.cachedPage(s.alertsPage, pageOpts{})),
 		h("POST /alerts/{id}/ack", analyst, s.acknowledgeAlert),
-		h("GET /exceptions", client, s.exceptionsPage),
+		h("GET /exceptions", client, s.cachedPage(s.exceptionsPage, pageOpts{byName: true})),
 		h("POST /exceptions/apply", analyst, s.applyExceptionsForm),
 		h("POST /exceptions/{id}/delete", analyst, s.deleteExceptionForm),
 		h("POST /exceptions/{id}/approve", admin, s.approveExceptionForm),
-		h("GET /campaigns", client, s.campaignsPage),
-		h("GET /campaigns/new", analyst, s.newCampaignPage),
+		h("GET /campaigns", client, s.cachedPage(s.campaignsPage, pageOpts{})),
+		h("GET /campaigns/new", analyst, s.cachedPage(s.newCampaignPage, pageOpts{})),
 		h("POST /campaigns", analyst, s.createCampaignForm),
-		h("GET /campaigns/{id}", client, s.campaignPage),
+		h("GET /campaigns/{id}", client, s.cachedPage(s.campaignPage, pageOpts{})),
 		h("POST /campaigns/{id}/note", analyst, s.campaignNoteForm),
 		h("POST /collect", admin, s.collectNow),
 		h("GET /signin", public, s.signinPage),
@@ -80,6 +81,17 @@ func (s *Server) routeTable() []route {
 
 func (s *Server) routes(mux *http.ServeMux) {
 	for _, r := range s.routeTable() {
-		mux.Handle(r.pattern, s.guard(r.need, r.handler))
+		h := r.handler
+		if m, _, ok := strings.Cut(r.pattern, " "); !ok || (m != http.MethodGet && m != http.MethodHead) {
+			// A write may change what a kept page shows (pagecache.go).
+			next := h
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet && r.Method != http.MethodHead {
+					defer s.invalidatePages()
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+		mux.Handle(r.pattern, s.guard(r.need, h))
 	}
 }

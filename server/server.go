@@ -128,6 +128,13 @@ type Server struct {
 	listen   string
 
 	metrics prometheus.Collector
+
+	// pageGen moves with every write through this server: kept pages of
+	// an older generation are rendered again (pagecache.go).
+	pageGen atomic.Int64
+	// pageCacheOff renders every page for its request (the tests' fresh
+	// pages to compare the kept ones with).
+	pageCacheOff atomic.Bool
 }
 
 // New builds a Server; templates are parsed here, so a broken one fails at
