@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -95,6 +97,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	inProcess := fs.Bool("in-process", false, "run the emulator in this process (the RSS and CPU figures then include it)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the backfill to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile of the backfill, taken when its live heap was largest, to this file")
 	database := fs.String("database", "", "an empty database to collect into, e.g. postgres://... (default: a new SQLite file in the working folder)")
 	if done, err := parse(fs, args); done {
 		return err
@@ -179,9 +182,18 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
+	var heapPeak *heapSampler
+	if *memProfile != "" {
+		heapPeak = startHeapSampler()
+	}
 	var jsonBytes atomic.Int64
-	sum, took, cpu, _ := runOnce(graph.WithBodyHook(ctx, func(_, _ string, b []byte) { jsonBytes.Add(int64(len(b))) }))
+	sum, took, cpu, _ := runOnce(graph.WithPageSize(ctx, func(_, _ string, n int64) { jsonBytes.Add(n) }))
 	pprof.StopCPUProfile()
+	if heapPeak != nil {
+		if err := heapPeak.stop(*memProfile); err != nil {
+			return err
+		}
+	}
 	if sum.Failed > 0 {
 		return fmt.Errorf("bench: %d tenants failed the backfill: %v", sum.Failed, firstErr(sum))
 	}
@@ -275,7 +287,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		var chains pageChains
-		_, took, _, reqs := runOnce(graph.WithBodyHook(ctx, chains.hook))
+		_, took, _, reqs := runOnce(graph.WithPageSize(ctx, chains.hook))
 		crit, longest := chains.critical()
 		res.LatencyMS = int(latency.Milliseconds())
 		res.LatencySeconds = took.Seconds()
@@ -299,6 +311,47 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		return enc.Encode(res)
 	}
 	return nil
+}
+
+// heapSampler keeps the heap profile of the moment the live heap (as of the
+// last GC) was largest, polled every 100 ms.
+type heapSampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	best bytes.Buffer
+	live uint64
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{done: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > h.live {
+				h.live = live
+				h.best.Reset()
+				_ = pprof.Lookup("heap").WriteTo(&h.best, 0)
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the sampling and writes the largest heap's profile to path.
+func (h *heapSampler) stop(path string) error {
+	close(h.done)
+	h.wg.Wait()
+	return os.WriteFile(path, h.best.Bytes(), 0o644)
 }
 
 // cpuSeconds is this process's CPU time so far, user and system.
@@ -467,7 +520,7 @@ type pageChains struct {
 	counts map[string]*[2]int // tenant -> secureScores pages, profile pages
 }
 
-func (c *pageChains) hook(tenant, path string, _ []byte) {
+func (c *pageChains) hook(tenant, path string, _ int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.counts == nil {
