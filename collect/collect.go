@@ -216,7 +216,7 @@ func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fle
 		conc = 8
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, conc)  // tenants reading Graph
+	sem := make(chan struct{}, conc)   // tenants reading Graph
 	saves := make(chan struct{}, conc) // tenants writing what they read
 	for _, i := range indexes {
 		j := jobs[i]
