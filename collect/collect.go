@@ -445,18 +445,32 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 	var requests atomic.Int64
 	tctx = graph.WithRequestCounter(tctx, &requests)
 	// The profiles do not depend on what the store holds: their pages
-	// (the longer chain of requests) are read while the store is.
+	// (the longer chain of requests) are read while the store is. The
+	// collection log's start, a write queued at the store's one writer, is
+	// made meanwhile too; nothing is saved before it is.
 	profs := c.startProfiles(tctx, j)
 	defer profs.stop()
-	id, err := c.Store.StartCollection(ctx, col)
-	if err != nil {
+	var id int64
+	startErr := make(chan error, 1)
+	go func(col fleetscore.Collection) {
+		var err error
+		id, err = c.Store.StartCollection(ctx, col)
+		startErr <- err
+	}(col)
+	var startOnce sync.Once
+	var serr error
+	logged := func() error {
+		startOnce.Do(func() { serr = <-startErr })
+		return serr
+	}
+
+	days, profiles, backfill, archErr, err := c.fetchAndSave(tctx, j, l, profs, logged)
+	cancel()
+	if err := logged(); err != nil {
 		log.Error("collection log", "err", err)
 		return Result{Tenant: j.Tenant, Err: fmt.Errorf("start collection of %s: %w", j.Tenant.Name, err)}
 	}
 	col.ID = id
-
-	days, profiles, backfill, archErr, err := c.fetchAndSave(tctx, j, l, profs)
-	cancel()
 	toSave(ctx) // a failed tenant, too, writes its outcome out of Graph's way
 	archErr = c.Scrub.Error(archErr)
 	if archErr != nil {
@@ -503,8 +517,10 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 
 // fetchAndSave reads what is new for the tenant and writes it in one batch.
 // With a lease, the claim is renewed just before the write: an instance
-// whose claim was taken over does not write.
-func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease, pf *profileFetch) (days, profiles int, backfill bool, archErr, err error) {
+// whose claim was taken over does not write. The profiles are pf, read
+// already; logged waits for the collection log's start, which must have
+// been written before the batch is.
+func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease, pf *profileFetch, logged func() error) (days, profiles int, backfill bool, archErr, err error) {
 	defer pf.stop() // when the tenant fails before it waits for them
 	latest, have, err := c.Store.LatestDay(ctx, j.Tenant.ID)
 	if err != nil {
@@ -552,6 +568,9 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease, pf *profi
 	// is refused on its own: the tenant's good days are still written.
 	scores, profs, refused := refuseImpossible(scores, profs)
 	toSave(ctx)
+	if err := logged(); err != nil {
+		return 0, 0, false, nil, err // collect reports it
+	}
 	if l != nil {
 		if err := l.renew(ctx); err != nil {
 			return 0, 0, false, nil, fmt.Errorf("renew the claim before saving: %w", err)
