@@ -8,9 +8,9 @@ import "io"
 // up to 16 MB per page in flight, most of a backfill's heap. The decoder is
 // the same one-pass decoder over a []byte (decoder.data is the window):
 //
-//   - Before each element of the page's "value" array, the bytes already
-//     decoded are dropped (the window is compacted) and the window is
-//     filled to twice the largest element so far. Nothing then refers to
+//   - Before each element of the page's "value" array, the window is
+//     filled to twice the largest element so far, the bytes already decoded
+//     dropped first (the window compacted) when they are more than half of it. Nothing then refers to
 //     the dropped bytes: the decoder copies every string it keeps.
 //   - An element that runs past the window ends in io.ErrUnexpectedEOF (a
 //     value cut short is never anything else: a cut number is accepted and
@@ -90,7 +90,9 @@ func (d *decoder) compact() {
 func streamElem[T any](d *decoder, v *T, elem func(*decoder, *T) error) error {
 	s := d.src
 	if want := max(s.window, 2*s.maxElem); len(d.data)-d.i < want && !s.eof {
-		d.compact()
+		if d.i > cap(d.data)/2 {
+			d.compact() // what is left to decode moves down, less than half the window
+		}
 		s.fill(d, want)
 	}
 	for {
