@@ -75,9 +75,11 @@ type Job struct {
 
 // Collector collects tenants into a store.
 type Collector struct {
-	Store       fleetscore.Store
-	Graph       Reader
-	Concurrency int           // tenants at once; default 8
+	Store fleetscore.Store
+	Graph Reader
+	// Concurrency is how many tenants read Graph at once (as many more
+	// may be writing what they read to the store); default 8.
+	Concurrency int
 	Timeout     time.Duration // each tenant's deadline; default 5 min
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -207,9 +209,9 @@ func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	return sum
 }
 
-// pass collects the jobs of the given indexes, Concurrency at a time, into
-// results. Progress hears of each, except those claimed elsewhere, which
-// Run reports at the end.
+// pass collects the jobs of the given indexes, Concurrency reading Graph at
+// a time (see stage), into results. Progress hears of each, except those
+// claimed elsewhere, which Run reports at the end.
 func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fleetscore.Day, owner string, results []Result) {
 	conc := c.Concurrency
 	if conc <= 0 {
