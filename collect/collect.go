@@ -75,9 +75,11 @@ type Job struct {
 
 // Collector collects tenants into a store.
 type Collector struct {
-	Store       fleetscore.Store
-	Graph       Reader
-	Concurrency int           // tenants at once; default 8
+	Store fleetscore.Store
+	Graph Reader
+	// Concurrency is how many tenants read Graph at once (as many more
+	// may be writing what they read to the store); default 8.
+	Concurrency int
 	Timeout     time.Duration // each tenant's deadline; default 5 min
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -207,16 +209,17 @@ func (c *Collector) Run(ctx context.Context, jobs []Job) Summary {
 	return sum
 }
 
-// pass collects the jobs of the given indexes, Concurrency at a time, into
-// results. Progress hears of each, except those claimed elsewhere, which
-// Run reports at the end.
+// pass collects the jobs of the given indexes, Concurrency reading Graph at
+// a time (see stage), into results. Progress hears of each, except those
+// claimed elsewhere, which Run reports at the end.
 func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fleetscore.Day, owner string, results []Result) {
 	conc := c.Concurrency
 	if conc <= 0 {
 		conc = 8
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, conc)
+	sem := make(chan struct{}, conc)   // tenants reading Graph
+	saves := make(chan struct{}, conc) // tenants writing what they read
 	for _, i := range indexes {
 		j := jobs[i]
 		select {
@@ -228,10 +231,11 @@ func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fle
 			continue
 		}
 		wg.Add(1)
+		st := &stage{read: sem, save: saves}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			r := c.one(ctx, j, day, owner)
+			defer st.done()
+			r := c.one(withStage(ctx, st), j, day, owner)
 			results[i] = r
 			if c.Progress != nil && !r.ClaimedElsewhere {
 				c.Progress(r)
@@ -239,6 +243,67 @@ func (c *Collector) pass(ctx context.Context, jobs []Job, indexes []int, day fle
 		}()
 	}
 	wg.Wait()
+}
+
+// stage is where a tenant of a pass is: reading Graph, holding one of the
+// Concurrency read slots, then writing what it read, holding a save slot
+// instead. A tenant's writes to the store (and the archive) do not keep
+// another tenant from reading Graph: with Graph's latency, most of a
+// tenant's time is waiting for its answers, and the store's single writer
+// would otherwise idle a read slot for every tenant queued at it. At most
+// Concurrency tenants are at each stage, so a pass holds at most twice
+// Concurrency tenants' data.
+type stage struct {
+	read, save chan struct{}
+	mu         sync.Mutex
+	at         int // reading, saving or finished
+}
+
+const (
+	reading = iota
+	saving
+	finished
+)
+
+type stageKey struct{}
+
+func withStage(ctx context.Context, st *stage) context.Context {
+	return context.WithValue(ctx, stageKey{}, st)
+}
+
+// toSave moves the tenant of ctx from reading Graph to saving: it takes a
+// save slot (waiting for one, unless ctx ends), then gives its read slot
+// to the next tenant. It does nothing outside a pass, or past reading.
+func toSave(ctx context.Context) {
+	st, _ := ctx.Value(stageKey{}).(*stage)
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.at != reading {
+		return
+	}
+	select {
+	case st.save <- struct{}{}:
+	case <-ctx.Done():
+		return // it keeps its read slot until done
+	}
+	<-st.read
+	st.at = saving
+}
+
+// done gives back the slot the tenant holds.
+func (st *stage) done() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch st.at {
+	case reading:
+		<-st.read
+	case saving:
+		<-st.save
+	}
+	st.at = finished
 }
 
 // takeOver waits for the tenants claimed elsewhere whose day is not done,
@@ -373,22 +438,42 @@ func leaseLost(ctx context.Context, err error) bool {
 // collect collects one tenant and records the outcome in the collection log.
 func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logger) Result {
 	col := fleetscore.Collection{TenantID: j.Tenant.ID, StartedAt: c.now().UTC(), Status: fleetscore.StatusRunning}
-	id, err := c.Store.StartCollection(ctx, col)
-	if err != nil {
-		log.Error("collection log", "err", err)
-		return Result{Tenant: j.Tenant, Err: fmt.Errorf("start collection of %s: %w", j.Tenant.Name, err)}
-	}
-	col.ID = id
-
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var requests atomic.Int64
 	tctx = graph.WithRequestCounter(tctx, &requests)
-	days, profiles, backfill, archErr, err := c.fetchAndSave(tctx, j, l)
+	// The profiles do not depend on what the store holds: their pages
+	// (the longer chain of requests) are read while the store is. The
+	// collection log's start, a write queued at the store's one writer, is
+	// made meanwhile too; nothing is saved before it is.
+	profs := c.startProfiles(tctx, j)
+	defer profs.stop()
+	var id int64
+	startErr := make(chan error, 1)
+	go func(col fleetscore.Collection) {
+		var err error
+		id, err = c.Store.StartCollection(ctx, col)
+		startErr <- err
+	}(col)
+	var startOnce sync.Once
+	var serr error
+	logged := func() error {
+		startOnce.Do(func() { serr = <-startErr })
+		return serr
+	}
+
+	days, profiles, backfill, archErr, err := c.fetchAndSave(tctx, j, l, profs, logged)
 	cancel()
+	if err := logged(); err != nil {
+		log.Error("collection log", "err", err)
+		return Result{Tenant: j.Tenant, Err: fmt.Errorf("start collection of %s: %w", j.Tenant.Name, err)}
+	}
+	col.ID = id
+	toSave(ctx) // a failed tenant, too, writes its outcome out of Graph's way
 	archErr = c.Scrub.Error(archErr)
 	if archErr != nil {
 		log.Warn("archive", "err", archErr)
@@ -434,8 +519,11 @@ func (c *Collector) collect(ctx context.Context, j Job, l *lease, log *slog.Logg
 
 // fetchAndSave reads what is new for the tenant and writes it in one batch.
 // With a lease, the claim is renewed just before the write: an instance
-// whose claim was taken over does not write.
-func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, profiles int, backfill bool, archErr, err error) {
+// whose claim was taken over does not write. The profiles are pf, read
+// already; logged waits for the collection log's start, which must have
+// been written before the batch is.
+func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease, pf *profileFetch, logged func() error) (days, profiles int, backfill bool, archErr, err error) {
+	defer pf.stop() // when the tenant fails before it waits for them
 	latest, have, err := c.Store.LatestDay(ctx, j.Tenant.ID)
 	if err != nil {
 		return 0, 0, false, nil, fmt.Errorf("read latest day: %w", err)
@@ -456,27 +544,11 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		return 0, 0, false, nil, fmt.Errorf("read the archive backlog: %w", err)
 	}
 
-	var (
-		scores []fleetscore.Score
-		profs  []fleetscore.ControlProfile
-		perr   error
-		wg     sync.WaitGroup
-	)
-	pctx, pcancel := context.WithCancel(ctx)
-	defer pcancel()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		profs, perr = c.Graph.ControlProfiles(pctx, j.Target)
-	}()
-	scores, err = c.Graph.SecureScores(ctx, j.Target, top)
+	scores, err := c.Graph.SecureScores(ctx, j.Target, top)
 	if err != nil {
-		pcancel() // the tenant failed: no need to finish the profiles
+		return 0, 0, false, nil, err // the deferred stop: no need to finish the profiles
 	}
-	wg.Wait()
-	if err == nil {
-		err = perr
-	}
+	profs, err := pf.wait()
 	if err != nil {
 		return 0, 0, false, nil, err
 	}
@@ -497,6 +569,10 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 	// An impossible snapshot (500 of 100 points, negative, not a number)
 	// is refused on its own: the tenant's good days are still written.
 	scores, profs, refused := refuseImpossible(scores, profs)
+	toSave(ctx)
+	if err := logged(); err != nil {
+		return 0, 0, false, nil, err // collect reports it
+	}
 	if l != nil {
 		if err := l.renew(ctx); err != nil {
 			return 0, 0, false, nil, fmt.Errorf("renew the claim before saving: %w", err)
@@ -513,6 +589,36 @@ func (c *Collector) fetchAndSave(ctx context.Context, j Job, l *lease) (days, pr
 		return len(scores), len(profs), backfill, archErr, refusedError(j.Tenant.ID, refused, len(scores))
 	}
 	return len(scores), len(profs), backfill, archErr, nil
+}
+
+// profileFetch is a tenant's control profiles being read.
+type profileFetch struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	profs  []fleetscore.ControlProfile
+	err    error
+}
+
+func (c *Collector) startProfiles(ctx context.Context, j Job) *profileFetch {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &profileFetch{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(f.done)
+		f.profs, f.err = c.Graph.ControlProfiles(ctx, j.Target)
+	}()
+	return f
+}
+
+// wait returns the profiles once read.
+func (f *profileFetch) wait() ([]fleetscore.ControlProfile, error) {
+	<-f.done
+	return f.profs, f.err
+}
+
+// stop cancels the reading, if it still runs, and waits for it to end.
+func (f *profileFetch) stop() {
+	f.cancel()
+	<-f.done
 }
 
 // refuseImpossible drops the snapshots fleetscore.Score.Check refuses, and

@@ -203,6 +203,16 @@ func WithBodyHook(ctx context.Context, f func(tenant, path string, body []byte))
 	return context.WithValue(ctx, bodyHookKey{}, f)
 }
 
+// pageSizeKey carries a hook told of each page's size.
+type pageSizeKey struct{}
+
+// WithPageSize calls f with the size in bytes of every page read whole and
+// decoded (the benchmark counts them; unlike WithBodyHook, it leaves pages
+// decoded as they arrive, see decodeStream).
+func WithPageSize(ctx context.Context, f func(tenant, path string, n int64)) context.Context {
+	return context.WithValue(ctx, pageSizeKey{}, f)
+}
+
 // SecureScores returns the tenant's daily snapshots, oldest first. top limits
 // it to the newest top days (Graph sorts newest first); 0 asks for all Graph
 // keeps (about 90 days). Every page is followed.
@@ -536,11 +546,17 @@ func (c *Client) try(ctx context.Context, t Target, lim *tenantLimit, r request,
 		}
 		return 0, nil
 	}
-	var seen func([]byte)
+	var derr error
 	if hook, ok := ctx.Value(bodyHookKey{}).(func(string, string, []byte)); ok {
-		seen = func(b []byte) { hook(t.TenantID, req.URL.Path, b) }
+		derr = decodeBody(body, resp.ContentLength, v, func(b []byte) { hook(t.TenantID, req.URL.Path, b) })
+	} else if streamed, err := decodeStream(body, v, defaultWindow); streamed {
+		derr = err
+	} else {
+		derr = decodeBody(body, resp.ContentLength, v, nil)
 	}
-	derr := decodeBody(body, resp.ContentLength, v, seen)
+	if hook, ok := ctx.Value(pageSizeKey{}).(func(string, string, int64)); ok && derr == nil && !body.over && body.err == nil {
+		hook(t.TenantID, req.URL.Path, body.read)
+	}
 	switch {
 	case body.over:
 		return -1, &Error{Kind: KindMalformed, Tenant: t.TenantID, Status: resp.StatusCode,

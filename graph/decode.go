@@ -31,36 +31,19 @@ import (
 // - and 1., so it would change what a collection stores; its stream
 // decoder is slower than encoding/json's.
 
-// freeBufs holds the buffers a page is read into, so that backfilling a
-// fleet does not grow and drop one buffer per page (a sync.Pool would be
-// emptied by each GC, which a backfill runs often).
-// Eight are kept: as many as the tenants collected at once by default.
-var freeBufs = make(chan *bytes.Buffer, 8)
+// maxAnnounced is the largest Content-Length a buffer is sized to up front;
+// a larger page grows its buffer as it arrives.
+const maxAnnounced = 16 << 20
 
-// maxPooled is the largest buffer put back: a rare huge page is dropped
-// rather than kept alive by the pool.
-const maxPooled = 16 << 20
-
-// decodeBody reads r whole into a pooled buffer (of size bytes, if known
-// and not huge) and decodes it into v in one pass. seen, if not nil, is called with the raw bytes before they go back
-// to the pool (it must copy what it keeps).
+// decodeBody reads r whole and decodes it into v in one pass: the answers
+// that are no page (a profile, a change), and pages a WithBodyHook sees
+// whole. Pages are otherwise decoded as they arrive (decodeStream). No
+// buffer is kept for reuse: a pool of whole pages (8 of up to 16 MB) stayed
+// resident for the life of the process. seen, if not nil, is called with
+// the raw bytes (it must copy what it keeps).
 func decodeBody(r io.Reader, size int64, v any, seen func([]byte)) error {
-	var buf *bytes.Buffer
-	select {
-	case buf = <-freeBufs:
-		buf.Reset()
-	default:
-		buf = new(bytes.Buffer)
-	}
-	defer func() {
-		if buf.Cap() <= maxPooled {
-			select {
-			case freeBufs <- buf:
-			default:
-			}
-		}
-	}()
-	if size > 0 && size <= maxPooled {
+	buf := new(bytes.Buffer)
+	if size > 0 && size <= maxAnnounced {
 		// The length Graph announced, and room to see the end.
 		buf.Grow(int(size) + bytes.MinRead)
 	}
@@ -77,6 +60,24 @@ func decodeBody(r io.Reader, size int64, v any, seen func([]byte)) error {
 // types by the hand-written decoder, anything else by encoding/json.
 func unmarshal(data []byte, v any) error {
 	d := &decoder{data: data}
+	switch v.(type) {
+	case *page[secureScoreWire], *page[controlProfileWire], *page[rawScore], *controlProfileWire, *secureScoreWire:
+	default:
+		return json.Unmarshal(data, v)
+	}
+	if err := decodeTop(d, v); err != nil {
+		return err
+	}
+	d.ws()
+	if d.i < len(d.data) {
+		return d.syntax("after the top-level value")
+	}
+	return nil
+}
+
+// decodeTop decodes the top-level value of a wire type into v, leaving d
+// after it.
+func decodeTop(d *decoder, v any) error {
 	var err error
 	switch v := v.(type) {
 	case *page[secureScoreWire]:
@@ -89,17 +90,8 @@ func unmarshal(data []byte, v any) error {
 		err = d.controlProfile(v)
 	case *secureScoreWire:
 		err = d.secureScore(v)
-	default:
-		return json.Unmarshal(data, v)
 	}
-	if err != nil {
-		return err
-	}
-	d.ws()
-	if d.i < len(d.data) {
-		return d.syntax("after the top-level value")
-	}
-	return nil
+	return err
 }
 
 // SyntaxError is JSON the decoder refused, at byte Offset.
@@ -124,7 +116,14 @@ type decoder struct {
 	data  []byte
 	i     int
 	depth int // of the containers open around d.i
+	// base is the offset in the document of data[0]; src, when set, is
+	// the stream data is a window of (see decodeStream).
+	base int64
+	src  *stream
 }
+
+// off is d.i's offset in the document.
+func (d *decoder) off() int64 { return d.base + int64(d.i) }
 
 func (d *decoder) ws() {
 	for d.i < len(d.data) {
@@ -141,7 +140,7 @@ func (d *decoder) syntax(what string) error {
 	if d.i >= len(d.data) {
 		return io.ErrUnexpectedEOF
 	}
-	return &SyntaxError{Msg: fmt.Sprintf("invalid character %q %s", d.data[d.i], what), Offset: int64(d.i)}
+	return &SyntaxError{Msg: fmt.Sprintf("invalid character %q %s", d.data[d.i], what), Offset: d.off()}
 }
 
 // peek skips white space and returns the next byte, 0 at the end.
@@ -190,7 +189,7 @@ func (d *decoder) skip() ([]byte, error) {
 		case '{', '[':
 			stack = append(stack, c)
 			if d.depth+len(stack) > maxDepth {
-				return nil, &SyntaxError{Msg: "exceeded max depth", Offset: int64(d.i)}
+				return nil, &SyntaxError{Msg: "exceeded max depth", Offset: d.off()}
 			}
 			d.i++
 			end := byte('}')
@@ -475,7 +474,7 @@ func (d *decoder) object(what string, field func(key []byte) error) error {
 		return d.wrongType(what)
 	}
 	if d.depth++; d.depth > maxDepth {
-		return &SyntaxError{Msg: "exceeded max depth", Offset: int64(d.i)}
+		return &SyntaxError{Msg: "exceeded max depth", Offset: d.off()}
 	}
 	defer func() { d.depth-- }()
 	d.i++
@@ -522,7 +521,7 @@ func (d *decoder) wrongType(what string) error {
 	if _, err := d.skip(); err != nil {
 		return err
 	}
-	return &typeError{field: what, offset: at}
+	return &typeError{field: what, offset: int(d.base) + at}
 }
 
 // array calls elem for each element of the array that comes next. null
@@ -537,7 +536,7 @@ func (d *decoder) array(what string, reset func(), elem func(i int) error) error
 		return d.wrongType(what)
 	}
 	if d.depth++; d.depth > maxDepth {
-		return &SyntaxError{Msg: "exceeded max depth", Offset: int64(d.i)}
+		return &SyntaxError{Msg: "exceeded max depth", Offset: d.off()}
 	}
 	defer func() { d.depth-- }()
 	d.i++
@@ -704,6 +703,9 @@ func decodePage[T any](d *decoder, p *page[T], elem func(*decoder, *T) error) er
 	return d.object("a page", func(key []byte) error {
 		switch pageFields.index(key) {
 		case 0:
+			if d.src != nil {
+				return slice(d, "value", &p.Value, func(d *decoder, v *T) error { return streamElem(d, v, elem) })
+			}
 			return slice(d, "value", &p.Value, elem)
 		case 1:
 			return d.text("@odata.nextLink", &p.NextLink)

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -129,12 +131,61 @@ func converted(d decoded) conversion {
 	return c
 }
 
+// streamed decodes a page from data as the client does from a response
+// body: through a window of at least window bytes, the body arriving in
+// reads of at most chunk bytes.
+func streamed(window, chunk int) func([]byte, any) error {
+	return func(data []byte, v any) error {
+		var r io.Reader = bytes.NewReader(data)
+		if chunk == 1 {
+			r = iotest.OneByteReader(r)
+		} else if chunk > 0 {
+			r = &chunkReader{r: r, n: chunk}
+		}
+		ok, err := decodeStream(r, v, window)
+		if !ok {
+			return fmt.Errorf("decodeStream did not take a %T", v)
+		}
+		return err
+	}
+}
+
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// refusedCleared is d with every refused page emptied: a refused page is
+// not used, whatever was decoded before the error.
+func refusedCleared(d decoded) decoded {
+	if d.ScoresErr {
+		d.Scores = page[secureScoreWire]{}
+	}
+	if d.ProfileErr {
+		d.Profiles = page[controlProfileWire]{}
+	}
+	if d.RawErr {
+		d.Raw = page[rawScore]{}
+	}
+	return d
+}
+
 // agree fails t when encoding/json and the client's decoder differ on data:
-// both refuse it, or both accept it with the same values.
+// both refuse it, or both accept it with the same values. The client's
+// decoder streaming the page (through windows down to one byte) must give
+// exactly what it gives on the whole page.
 func agree(t *testing.T, name string, data []byte) {
 	t.Helper()
 	std := decodeWith(data, json.Unmarshal)
 	got := decodeWith(data, unmarshal)
+	for _, w := range []struct{ window, chunk int }{{1, 1}, {7, 3}, {64, 0}, {defaultWindow, 0}} {
+		st := decodeWith(data, streamed(w.window, w.chunk))
+		if want := refusedCleared(got); !reflect.DeepEqual(refusedCleared(st), want) {
+			t.Errorf("%s: streamed through a window of %d bytes in reads of %d: %+v\nwhole: %+v", name, w.window, w.chunk, refusedCleared(st), want)
+		}
+	}
 	if std.ScoresErr != got.ScoresErr || std.ProfileErr != got.ProfileErr || std.RawErr != got.RawErr {
 		t.Errorf("%s: refused by encoding/json %v/%v/%v, by the client's decoder %v/%v/%v (scores/profiles/raw)",
 			name, std.ScoresErr, std.ProfileErr, std.RawErr, got.ScoresErr, got.ProfileErr, got.RawErr)
@@ -220,6 +271,7 @@ func BenchmarkDecodePage(b *testing.B) {
 		{"encoding-json-stream", func(p []byte, v any) error { return json.NewDecoder(bytes.NewReader(p)).Decode(v) }},
 		{"goccy", gojson.Unmarshal},
 		{"client", func(p []byte, v any) error { return decodeBody(bytes.NewReader(p), int64(len(p)), v, nil) }},
+		{"client-stream", streamed(defaultWindow, 0)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(size)
