@@ -210,31 +210,83 @@ func viewMemo[T any](ctx context.Context, src Source, key string, build func(ctx
 	return memoIn(ctx, v, key, build)
 }
 
-// Raw reads: the keys start with "." (warm builds them first).
+// Raw reads: the keys start with "." (warm builds them first). A part's
+// build reads the store through the model it is given, never through the
+// snapshot it was first made for: warm hands the builds of one version's
+// parts to the next, which must not keep the older version alive.
 
 func (v view) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) {
-	ts, err := memoIn(ctx, v, ".tenants", func(ctx context.Context, _ Source) ([]fleetscore.TenantStatus, error) {
-		return v.Model.Source.Tenants(ctx)
-	})
+	ts, err := sharedTenants(ctx, v)
 	// A copy: callers may sort or filter it.
 	return slices.Clone(ts), err
+}
+
+// store is the model's store under src, a view of the model.
+func store(src Source) Source { return src.(view).Model.Source }
+
+// sharedTenants is src.Tenants, the model's own slice (not a copy) when src
+// is a view of the model: the caller may not change it.
+func sharedTenants(ctx context.Context, src Source) ([]fleetscore.TenantStatus, error) {
+	v, ok := src.(view)
+	if !ok {
+		return src.Tenants(ctx)
+	}
+	return memoIn(ctx, v, ".tenants", func(ctx context.Context, src Source) ([]fleetscore.TenantStatus, error) {
+		return store(src).Tenants(ctx)
+	})
 }
 
 func (v view) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.Score, error) {
 	if from.IsZero() || (!to.IsZero() && to.Sub(from) > modelMaxDailyDays) || (to.IsZero() && v.s.newestDay(ctx, v).Sub(from) > modelMaxDailyDays) {
 		return v.Model.Source.Daily(ctx, from, to)
 	}
-	return memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, _ Source) ([]fleetscore.Score, error) {
-		return v.Model.Source.Daily(ctx, from, to)
+	return memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, src Source) ([]fleetscore.Score, error) {
+		all, err := store(src).Daily(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := sharedTenants(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return compactDaily(all, ts), nil
 	})
+}
+
+// compactDaily is what the model keeps of Daily: the fleet views read a
+// day's tenant, day and points only, so each snapshot keeps those (and the
+// user counts) in one shared array, with the tenant's ID shared with the
+// model's tenants, and without Microsoft's averages (a map each; one
+// tenant's days with their averages are read from the store).
+func compactDaily(all []fleetscore.Score, ts []fleetscore.TenantStatus) []fleetscore.Score {
+	ids := make(map[string]string, len(ts))
+	for _, t := range ts {
+		ids[t.ID] = t.ID
+	}
+	out := make([]fleetscore.Score, len(all))
+	for i, s := range all {
+		id, ok := ids[s.TenantID]
+		if !ok {
+			id = s.TenantID
+			ids[id] = id
+		}
+		out[i] = fleetscore.Score{TenantID: id, Day: s.Day, CurrentScore: s.CurrentScore, MaxScore: s.MaxScore,
+			ActiveUserCount: s.ActiveUserCount, LicensedUserCount: s.LicensedUserCount}
+	}
+	return out
 }
 
 // newestDay is the newest latest day of any tenant (zero without one).
 func (s *snapshot) newestDay(ctx context.Context, v view) fleetscore.Day {
-	ts, err := v.Tenants(ctx)
+	ts, err := sharedTenants(ctx, v)
 	if err != nil {
 		return fleetscore.Day{}
 	}
+	return newestOf(ts)
+}
+
+// newestOf is the newest latest day of the tenants (zero without one).
+func newestOf(ts []fleetscore.TenantStatus) fleetscore.Day {
 	var d fleetscore.Day
 	for _, t := range ts {
 		if t.Latest != nil && t.Latest.Day.After(d) {
@@ -245,20 +297,20 @@ func (s *snapshot) newestDay(ctx context.Context, v view) fleetscore.Day {
 }
 
 func (v view) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
-	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, _ Source) (map[string][]fleetscore.ControlScore, error) {
-		return v.Model.Source.LatestControls(ctx)
+	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlScore, error) {
+		return store(src).LatestControls(ctx)
 	})
 }
 
 func (v view) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
-	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, _ Source) (map[string][]fleetscore.ControlProfile, error) {
-		return v.Model.Source.ProfileSummaries(ctx)
+	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlProfile, error) {
+		return store(src).ProfileSummaries(ctx)
 	})
 }
 
 func (v view) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
-	return memoIn(ctx, v, fmt.Sprintf(".recent-scores/%d", n), func(ctx context.Context, _ Source) (map[string][]fleetscore.Score, error) {
-		return v.Model.Source.RecentScores(ctx, n)
+	return memoIn(ctx, v, fmt.Sprintf(".recent-scores/%d", n), func(ctx context.Context, src Source) (map[string][]fleetscore.Score, error) {
+		return store(src).RecentScores(ctx, n)
 	})
 }
 
@@ -268,16 +320,16 @@ type recentChanges struct {
 }
 
 func (v view) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
-	rc, err := memoIn(ctx, v, fmt.Sprintf(".recent-changes/%d", n), func(ctx context.Context, _ Source) (recentChanges, error) {
-		s, p, err := v.Model.Source.RecentChanges(ctx, n)
+	rc, err := memoIn(ctx, v, fmt.Sprintf(".recent-changes/%d", n), func(ctx context.Context, src Source) (recentChanges, error) {
+		s, p, err := store(src).RecentChanges(ctx, n)
 		return recentChanges{s, p}, err
 	})
 	return rc.scores, rc.profiles, err
 }
 
 func (v view) ExceptedControls(ctx context.Context) (map[string]map[string]string, error) {
-	return memoIn(ctx, v, ".excepted", func(ctx context.Context, _ Source) (map[string]map[string]string, error) {
-		return excepted(ctx, v.Model.Source)
+	return memoIn(ctx, v, ".excepted", func(ctx context.Context, src Source) (map[string]map[string]string, error) {
+		return excepted(ctx, store(src))
 	})
 }
 
@@ -344,6 +396,11 @@ func (m *Model) ExceptedControls(ctx context.Context) (map[string]map[string]str
 		return nil, err
 	}
 	return v.ExceptedControls(ctx)
+}
+
+// TenantDaily is the store's, or its Scores when it has none.
+func (m *Model) TenantDaily(ctx context.Context, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
+	return tenantDaily(ctx, m.Source, tenantID, from, to)
 }
 
 // Writes through the model pass to the store and move the model's own

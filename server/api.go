@@ -346,16 +346,14 @@ func (s *Server) apiTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := query.TenantsAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow())
+	row, ok, err := query.TenantAsOf(r.Context(), s.srcFor(r.Context()), s.dataNow(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, row := range rows {
-		if row.TenantID == id {
-			s.writeList(w, r, row, func() table { return tenantsTable([]query.Tenant{row}) })
-			return
-		}
+	if ok {
+		s.writeList(w, r, row, func() table { return tenantsTable([]query.Tenant{row}) })
+		return
 	}
 	s.writeError(w, r, fmt.Errorf("tenant %q: %w", id, fleetscore.ErrNotFound))
 }
