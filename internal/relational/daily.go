@@ -68,3 +68,31 @@ func (s *Store) FirstDay(ctx context.Context) (day fleetscore.Day, ok bool, err 
 	}
 	return fleetscore.DayFromUnix(first.Int64), true, nil
 }
+
+// interner keeps one copy of each string it is given.
+type interner map[string]string
+
+func (in interner) s(v string) string {
+	if x, ok := in[v]; ok {
+		return x
+	}
+	in[v] = v
+	return v
+}
+
+// byTenant groups rows ordered by tenant into one exactly sized array
+// shared by the tenants' slices, keyed by one copy of each tenant's ID.
+func byTenant[T any](list []keyedBy[T]) map[string][]T {
+	vals := make([]T, len(list))
+	out := make(map[string][]T)
+	for i := 0; i < len(list); {
+		j := i
+		for j < len(list) && list[j].tenant == list[i].tenant {
+			vals[j] = list[j].v
+			j++
+		}
+		out[list[i].tenant] = vals[i:j:j]
+		i = j
+	}
+	return out
+}
