@@ -29,7 +29,10 @@ import (
 // parts the previous version had in use are built again behind the first
 // reader, so that those after it find them ready. A client's restricted
 // view (Restrict over the model) filters the model's parts: it sees only
-// its tenants.
+// its tenants. The model's Daily keeps what the fleet views read of a
+// snapshot (tenant, day, points, user counts), not Microsoft's averages:
+// one tenant's days with their averages are read from the store
+// (TenantScores, TenantDetailView).
 //
 // One exception, while a collection run is in progress: a run moves the
 // version with every tenant it starts and finishes, and building the
