@@ -99,23 +99,9 @@ func PortalURL(tenantID, actionURL string) string {
 // fleetscore.ErrNotFound. Open, gain and excepted are counted as Actions
 // counts them, so open_tenants matches the ranking's.
 func ActionDetailView(ctx context.Context, src Source, control string) (*ActionDetail, error) {
-	fl, err := readFleet(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	statuses, controls, profiles, except := fl.statuses, fl.controls, fl.profiles, fl.except
 	d := &ActionDetail{Control: control, Tenants: []ActionTenant{}}
 	var first string // a tenant whose full profile holds the remediation text
-	for _, st := range statuses {
-		if st.Latest == nil || st.Latest.MaxScore <= 0 {
-			continue
-		}
-		i := slices.IndexFunc(controls[st.ID], func(c fleetscore.ControlScore) bool { return c.Name == control })
-		j := slices.IndexFunc(profiles[st.ID], func(p fleetscore.ControlProfile) bool { return p.ID == control })
-		if i < 0 || j < 0 {
-			continue
-		}
-		c, p := controls[st.ID][i], profiles[st.ID][j]
+	add := func(st fleetscore.TenantStatus, c fleetscore.ControlScore, p fleetscore.ControlProfile, except map[string]map[string]string) {
 		if first == "" || d.Title == "" && p.Title != "" {
 			first = st.ID
 			d.Title, d.Category, d.Tier, d.UserImpact, d.ImplementationCost = p.Title, p.Category, p.Tier, p.UserImpact, p.ImplementationCost
@@ -136,18 +122,41 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 		}
 		d.Tenants = append(d.Tenants, t)
 	}
+	ix, indexed, err := controlIndex(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	if indexed {
+		// Over the fleet model: the tenants of the control, by index.
+		for _, at := range ix.controls[control] {
+			add(ix.fl.statuses[at.tenant], *at.score, *at.prof, ix.fl.except)
+		}
+	} else {
+		fl, err := readFleet(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		statuses, controls, profiles, except := fl.statuses, fl.controls, fl.profiles, fl.except
+		for _, st := range statuses {
+			if st.Latest == nil || st.Latest.MaxScore <= 0 {
+				continue
+			}
+			i := slices.IndexFunc(controls[st.ID], func(c fleetscore.ControlScore) bool { return c.Name == control })
+			j := slices.IndexFunc(profiles[st.ID], func(p fleetscore.ControlProfile) bool { return p.ID == control })
+			if i < 0 || j < 0 {
+				continue
+			}
+			add(st, controls[st.ID][i], profiles[st.ID][j], except)
+		}
+	}
 	if len(d.Tenants) == 0 {
 		return nil, fmt.Errorf("action %q: %w", control, fleetscore.ErrNotFound)
 	}
 	if d.Title == "" {
 		d.Title = control
 	}
-	full, err := profilesOf(ctx, src, first)
-	if err != nil {
+	if d.Remediation, err = remediationOf(ctx, src, ix, first, control); err != nil {
 		return nil, err
-	}
-	if k := slices.IndexFunc(full, func(p fleetscore.ControlProfile) bool { return p.ID == control }); k >= 0 {
-		d.Remediation = full[k].Remediation
 	}
 	slices.SortStableFunc(d.Tenants, func(a, b ActionTenant) int {
 		if a.Open != b.Open {
@@ -165,6 +174,29 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 		return cmp.Compare(a.TenantID, b.TenantID)
 	})
 	return d, nil
+}
+
+// remediationOf is the control's remediation text in the full profile of
+// the tenant first; over the fleet model (ix not nil) it is read once per
+// version and control.
+func remediationOf(ctx context.Context, src Source, ix *fleetIndex, first, control string) (string, error) {
+	if ix != nil {
+		if r, ok := ix.remediation.Load(control); ok {
+			return r.(string), nil
+		}
+	}
+	full, err := profilesOf(ctx, src, first)
+	if err != nil {
+		return "", err
+	}
+	r := ""
+	if k := slices.IndexFunc(full, func(p fleetscore.ControlProfile) bool { return p.ID == control }); k >= 0 {
+		r = full[k].Remediation
+	}
+	if ix != nil {
+		ix.remediation.Store(control, r)
+	}
+	return r, nil
 }
 
 // Lifted is how many of the tenants the action lifts over their target.

@@ -29,13 +29,57 @@ import (
 // parts the previous version had in use are built again behind the first
 // reader, so that those after it find them ready. A client's restricted
 // view (Restrict over the model) filters the model's parts: it sees only
-// its tenants.
+// its tenants. The model's Daily keeps what the fleet views read of a
+// snapshot (tenant, day, points, user counts), not Microsoft's averages:
+// one tenant's days with their averages are read from the store
+// (TenantScores, TenantDetailView).
+//
+// One exception, while a collection run is in progress: a run moves the
+// version with every tenant it starts and finishes, and building the
+// model again for each would keep readers waiting on rebuilds all run
+// long. When the model's snapshot showed a collection running and the
+// version moved by the collection log alone (no exception, tenants sync or
+// write through the model since), readers are answered from that snapshot
+// while one rebuild runs behind them, which replaces it when done; the
+// next one starts ModelOptions.Spacing after it ended. That staleness is
+// bounded: once a reader has found the snapshot behind the store for
+// ModelOptions.MaxLag, readers wait for a current one, as without a run.
+// Writes through the model, exceptions and tenants syncs are never
+// answered from before them; nor is a collection outside a run (a
+// snapshot that showed none running).
 type Model struct {
 	Source // the store: per-tenant reads and writes pass through
 	ver    fleetscore.Versioned
 	local  atomic.Int64 // writes through the model itself
 	cur    atomic.Pointer[snapshot]
 	mu     sync.Mutex // serialises installing a snapshot
+	opt    ModelOptions
+
+	behind  atomic.Pointer[chan struct{}] // the rebuild behind the readers, closed when it ends; nil: none
+	lastEnd atomic.Int64                  // when the last rebuild behind ended, Unix nanoseconds of opt.Now
+	hooks   modelHooks
+}
+
+// ModelOptions space the model's rebuilds while a collection run is in
+// progress (see Model).
+type ModelOptions struct {
+	Now     func() time.Time // the clock; nil: time.Now
+	Spacing time.Duration    // the least time between two rebuilds behind the readers; 0: DefaultSpacing
+	MaxLag  time.Duration    // how long a reader may find the snapshot behind the store; 0: DefaultMaxLag
+}
+
+// The default spacing of rebuilds during a run and the bound of the
+// staleness it brings.
+const (
+	DefaultSpacing = 10 * time.Second
+	DefaultMaxLag  = time.Minute
+)
+
+// modelHooks are what tests watch: a rebuild behind the readers started,
+// and ended (installed or dropped).
+type modelHooks struct {
+	started func()
+	ended   func(installed bool)
 }
 
 // modelMaxParts bounds how many parts one version keeps: reads with
@@ -50,6 +94,11 @@ const modelMaxDailyDays = 120
 // NewModel returns the fleet model over src when src says its version
 // (fleetscore.Versioned); otherwise src itself, read directly.
 func NewModel(src Source) Source {
+	return NewModelWith(src, ModelOptions{})
+}
+
+// NewModelWith is NewModel with options (zero fields take the defaults).
+func NewModelWith(src Source, o ModelOptions) Source {
 	if m, ok := src.(*Model); ok {
 		return m
 	}
@@ -57,7 +106,16 @@ func NewModel(src Source) Source {
 	if !ok {
 		return src
 	}
-	return &Model{Source: src, ver: v}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Spacing <= 0 {
+		o.Spacing = DefaultSpacing
+	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = DefaultMaxLag
+	}
+	return &Model{Source: src, ver: v, opt: o}
 }
 
 type modelVersion struct {
@@ -70,6 +128,12 @@ type snapshot struct {
 	v     modelVersion
 	mu    sync.Mutex
 	parts map[string]*part
+	// running: its tenants showed a collection running (a run was in
+	// progress when it was read).
+	running atomic.Bool
+	// behindSince is when a reader first found the store past it, Unix
+	// nanoseconds of the model's clock; 0 until then.
+	behindSince atomic.Int64
 }
 
 // part is one read or view of a snapshot, built once.
@@ -87,45 +151,123 @@ type view struct {
 	s *snapshot
 }
 
-// snapshot returns the model of the store's current version.
+// snapshot returns the model of the store's current version, or during a
+// run the one before it (see Model).
 func (m *Model) snapshot(ctx context.Context) (*snapshot, error) {
-	sv, err := m.ver.Version(ctx)
-	if err != nil {
-		return nil, err
+	for {
+		sv, err := m.ver.Version(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v := modelVersion{store: sv, local: m.local.Load()}
+		cur := m.cur.Load()
+		if cur != nil && cur.v == v {
+			return cur, nil
+		}
+		if cur != nil && m.lags(cur, v) {
+			m.rebuildBehind(ctx, cur, v)
+			return cur, nil
+		}
+		// At most one rebuild at a time: a reader that may no longer lag
+		// waits for the one behind it, then looks again.
+		if done := m.behind.Load(); done != nil {
+			select {
+			case <-*done:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return m.install(ctx, v), nil
 	}
-	v := modelVersion{store: sv, local: m.local.Load()}
-	if cur := m.cur.Load(); cur != nil && cur.v == v {
-		return cur, nil
-	}
+}
+
+// install makes the snapshot of v current and builds again behind the
+// reader the parts the last one had in use.
+func (m *Model) install(ctx context.Context, v modelVersion) *snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.cur.Load()
 	if old != nil && old.v == v {
-		return old, nil
+		return old
 	}
-	s := &snapshot{v: v, parts: map[string]*part{}}
+	s, warm := next(old, v)
 	m.cur.Store(s)
-	if old != nil {
-		// Build again behind this reader what the last version had in use.
-		old.mu.Lock()
-		warm := make(map[string]*part, len(old.parts))
-		for k, p := range old.parts {
-			warm[k] = &part{build: p.build}
-		}
-		old.mu.Unlock()
-		s.mu.Lock()
-		for k, p := range warm {
-			s.parts[k] = p
-		}
-		s.mu.Unlock()
-		go m.warm(context.WithoutCancel(ctx), s, warm)
+	if len(warm) > 0 {
+		go m.warm(context.WithoutCancel(ctx), s, warm, func() bool { return m.cur.Load() == s })
 	}
-	return s, nil
+	return s
 }
 
-// warm builds parts of s in the background, one at a time, unless s is no
-// longer current.
-func (m *Model) warm(ctx context.Context, s *snapshot, parts map[string]*part) {
+// next is a snapshot of v holding, to build, the parts old had in use.
+func next(old *snapshot, v modelVersion) (*snapshot, map[string]*part) {
+	s := &snapshot{v: v, parts: map[string]*part{}}
+	if old == nil {
+		return s, nil
+	}
+	old.mu.Lock()
+	warm := make(map[string]*part, len(old.parts))
+	for k, p := range old.parts {
+		warm[k] = &part{build: p.build}
+	}
+	old.mu.Unlock()
+	for k, p := range warm {
+		s.parts[k] = p
+	}
+	return s, warm
+}
+
+// lags reports whether readers may still be answered from cur at v: cur
+// showed a run in progress, the store moved by the collection log alone,
+// and no reader has found cur behind for MaxLag yet.
+func (m *Model) lags(cur *snapshot, v modelVersion) bool {
+	if !cur.running.Load() || v.local != cur.v.local || v.store.Changes != cur.v.store.Changes || v.store.Collections < cur.v.store.Collections {
+		return false
+	}
+	now := m.opt.Now().UnixNano()
+	cur.behindSince.CompareAndSwap(0, now)
+	return time.Duration(now-cur.behindSince.Load()) < m.opt.MaxLag
+}
+
+// rebuildBehind starts building the model of v behind the readers, who
+// are answered from cur meanwhile, unless a rebuild runs already or the
+// last ended less than Spacing ago. The new snapshot replaces cur when
+// built, unless another was installed meanwhile.
+func (m *Model) rebuildBehind(ctx context.Context, cur *snapshot, v modelVersion) {
+	if last := m.lastEnd.Load(); last != 0 && time.Duration(m.opt.Now().UnixNano()-last) < m.opt.Spacing {
+		return
+	}
+	done := make(chan struct{})
+	if !m.behind.CompareAndSwap(nil, &done) {
+		return
+	}
+	if m.hooks.started != nil {
+		m.hooks.started()
+	}
+	s, parts := next(cur, v)
+	go func() {
+		installed := false
+		defer func() {
+			m.lastEnd.Store(m.opt.Now().UnixNano())
+			m.behind.Store(nil)
+			close(done)
+			if m.hooks.ended != nil {
+				m.hooks.ended(installed)
+			}
+		}()
+		m.warm(context.WithoutCancel(ctx), s, parts, func() bool { return m.cur.Load() == cur })
+		m.mu.Lock()
+		if m.cur.Load() == cur {
+			m.cur.Store(s)
+			installed = true
+		}
+		m.mu.Unlock()
+	}()
+}
+
+// warm builds parts of s in the background, one at a time, while keep
+// says so.
+func (m *Model) warm(ctx context.Context, s *snapshot, parts map[string]*part, keep func() bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	// The raw reads first: the views are built from them.
@@ -143,7 +285,7 @@ func (m *Model) warm(ctx context.Context, s *snapshot, parts map[string]*part) {
 		return 0
 	})
 	for _, k := range keys {
-		if m.cur.Load() != s {
+		if !keep() {
 			return
 		}
 		_, _ = parts[k].get(ctx, view{m, s}) // a failure is the next reader's to see
@@ -210,31 +352,89 @@ func viewMemo[T any](ctx context.Context, src Source, key string, build func(ctx
 	return memoIn(ctx, v, key, build)
 }
 
-// Raw reads: the keys start with "." (warm builds them first).
+// Raw reads: the keys start with "." (warm builds them first). A part's
+// build reads the store through the model it is given, never through the
+// snapshot it was first made for: warm hands the builds of one version's
+// parts to the next, which must not keep the older version alive.
 
 func (v view) Tenants(ctx context.Context) ([]fleetscore.TenantStatus, error) {
-	ts, err := memoIn(ctx, v, ".tenants", func(ctx context.Context, _ Source) ([]fleetscore.TenantStatus, error) {
-		return v.Model.Source.Tenants(ctx)
-	})
+	ts, err := sharedTenants(ctx, v)
 	// A copy: callers may sort or filter it.
 	return slices.Clone(ts), err
+}
+
+// store is the model's store under src, a view of the model.
+func store(src Source) Source { return src.(view).Model.Source }
+
+// sharedTenants is src.Tenants, the model's own slice (not a copy) when src
+// is a view of the model: the caller may not change it.
+func sharedTenants(ctx context.Context, src Source) ([]fleetscore.TenantStatus, error) {
+	v, ok := src.(view)
+	if !ok {
+		return src.Tenants(ctx)
+	}
+	return memoIn(ctx, v, ".tenants", func(ctx context.Context, src Source) ([]fleetscore.TenantStatus, error) {
+		ts, err := store(src).Tenants(ctx)
+		running := false
+		for _, t := range ts {
+			running = running || t.LastCollection != nil && t.LastCollection.Status == fleetscore.StatusRunning
+		}
+		src.(view).s.running.Store(running)
+		return ts, err
+	})
 }
 
 func (v view) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.Score, error) {
 	if from.IsZero() || (!to.IsZero() && to.Sub(from) > modelMaxDailyDays) || (to.IsZero() && v.s.newestDay(ctx, v).Sub(from) > modelMaxDailyDays) {
 		return v.Model.Source.Daily(ctx, from, to)
 	}
-	return memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, _ Source) ([]fleetscore.Score, error) {
-		return v.Model.Source.Daily(ctx, from, to)
+	return memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, src Source) ([]fleetscore.Score, error) {
+		all, err := store(src).Daily(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := sharedTenants(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return compactDaily(all, ts), nil
 	})
+}
+
+// compactDaily is what the model keeps of Daily: the fleet views read a
+// day's tenant, day and points only, so each snapshot keeps those (and the
+// user counts) in one shared array, with the tenant's ID shared with the
+// model's tenants, and without Microsoft's averages (a map each; one
+// tenant's days with their averages are read from the store).
+func compactDaily(all []fleetscore.Score, ts []fleetscore.TenantStatus) []fleetscore.Score {
+	ids := make(map[string]string, len(ts))
+	for _, t := range ts {
+		ids[t.ID] = t.ID
+	}
+	out := make([]fleetscore.Score, len(all))
+	for i, s := range all {
+		id, ok := ids[s.TenantID]
+		if !ok {
+			id = s.TenantID
+			ids[id] = id
+		}
+		out[i] = fleetscore.Score{TenantID: id, Day: s.Day, CurrentScore: s.CurrentScore, MaxScore: s.MaxScore,
+			ActiveUserCount: s.ActiveUserCount, LicensedUserCount: s.LicensedUserCount}
+	}
+	return out
 }
 
 // newestDay is the newest latest day of any tenant (zero without one).
 func (s *snapshot) newestDay(ctx context.Context, v view) fleetscore.Day {
-	ts, err := v.Tenants(ctx)
+	ts, err := sharedTenants(ctx, v)
 	if err != nil {
 		return fleetscore.Day{}
 	}
+	return newestOf(ts)
+}
+
+// newestOf is the newest latest day of the tenants (zero without one).
+func newestOf(ts []fleetscore.TenantStatus) fleetscore.Day {
 	var d fleetscore.Day
 	for _, t := range ts {
 		if t.Latest != nil && t.Latest.Day.After(d) {
@@ -245,20 +445,20 @@ func (s *snapshot) newestDay(ctx context.Context, v view) fleetscore.Day {
 }
 
 func (v view) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
-	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, _ Source) (map[string][]fleetscore.ControlScore, error) {
-		return v.Model.Source.LatestControls(ctx)
+	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlScore, error) {
+		return store(src).LatestControls(ctx)
 	})
 }
 
 func (v view) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
-	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, _ Source) (map[string][]fleetscore.ControlProfile, error) {
-		return v.Model.Source.ProfileSummaries(ctx)
+	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlProfile, error) {
+		return store(src).ProfileSummaries(ctx)
 	})
 }
 
 func (v view) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
-	return memoIn(ctx, v, fmt.Sprintf(".recent-scores/%d", n), func(ctx context.Context, _ Source) (map[string][]fleetscore.Score, error) {
-		return v.Model.Source.RecentScores(ctx, n)
+	return memoIn(ctx, v, fmt.Sprintf(".recent-scores/%d", n), func(ctx context.Context, src Source) (map[string][]fleetscore.Score, error) {
+		return store(src).RecentScores(ctx, n)
 	})
 }
 
@@ -268,16 +468,16 @@ type recentChanges struct {
 }
 
 func (v view) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
-	rc, err := memoIn(ctx, v, fmt.Sprintf(".recent-changes/%d", n), func(ctx context.Context, _ Source) (recentChanges, error) {
-		s, p, err := v.Model.Source.RecentChanges(ctx, n)
+	rc, err := memoIn(ctx, v, fmt.Sprintf(".recent-changes/%d", n), func(ctx context.Context, src Source) (recentChanges, error) {
+		s, p, err := store(src).RecentChanges(ctx, n)
 		return recentChanges{s, p}, err
 	})
 	return rc.scores, rc.profiles, err
 }
 
 func (v view) ExceptedControls(ctx context.Context) (map[string]map[string]string, error) {
-	return memoIn(ctx, v, ".excepted", func(ctx context.Context, _ Source) (map[string]map[string]string, error) {
-		return excepted(ctx, v.Model.Source)
+	return memoIn(ctx, v, ".excepted", func(ctx context.Context, src Source) (map[string]map[string]string, error) {
+		return excepted(ctx, store(src))
 	})
 }
 
@@ -344,6 +544,11 @@ func (m *Model) ExceptedControls(ctx context.Context) (map[string]map[string]str
 		return nil, err
 	}
 	return v.ExceptedControls(ctx)
+}
+
+// TenantDaily is the store's, or its Scores when it has none.
+func (m *Model) TenantDaily(ctx context.Context, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
+	return tenantDaily(ctx, m.Source, tenantID, from, to)
 }
 
 // Writes through the model pass to the store and move the model's own

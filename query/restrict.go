@@ -67,6 +67,13 @@ func (r *restricted) Scores(ctx context.Context, tenantID string, from, to fleet
 	return r.src.Scores(ctx, tenantID, from, to)
 }
 
+func (r *restricted) TenantDaily(ctx context.Context, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
+	if err := r.check(tenantID); err != nil {
+		return nil, err
+	}
+	return tenantDaily(ctx, r.src, tenantID, from, to)
+}
+
 func (r *restricted) Profiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error) {
 	if err := r.check(tenantID); err != nil {
 		return nil, err

@@ -75,6 +75,7 @@ type Overview struct {
 	Meeting        int     // scored tenants meeting their target
 	AveragePercent float64 // mean of the scored tenants' latest percents
 	Trend          []FleetDay
+	byID           map[string]int // a row's position in Rows by its TenantID (the first)
 }
 
 // daily groups a Daily result by tenant.
@@ -140,16 +141,22 @@ func TenantsAsOf(ctx context.Context, src Source, now time.Time) ([]Tenant, erro
 // TenantOverview builds the overview as of now. Over the fleet model it
 // is built once per version and day; the caller gets its own copy of Rows.
 func TenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, error) {
-	today := fleetscore.DayOf(now)
-	o, err := viewMemo(ctx, src, "overview/"+today.String(), func(ctx context.Context, src Source) (*Overview, error) {
-		return tenantOverview(ctx, src, now)
-	})
+	o, err := overviewOf(ctx, src, now)
 	if err != nil {
 		return nil, err
 	}
 	c := *o
 	c.Rows = slices.Clone(o.Rows)
 	return &c, nil
+}
+
+// overviewOf is the overview as of now, shared over the fleet model: the
+// caller may not change it.
+func overviewOf(ctx context.Context, src Source, now time.Time) (*Overview, error) {
+	today := fleetscore.DayOf(now)
+	return viewMemo(ctx, src, "overview/"+today.String(), func(ctx context.Context, src Source) (*Overview, error) {
+		return tenantOverview(ctx, src, now)
+	})
 }
 
 func tenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, error) {
@@ -165,8 +172,11 @@ func tenantOverview(ctx context.Context, src Source, now time.Time) (*Overview, 
 		return nil, err
 	}
 	byTenant := daily(all)
-	o := &Overview{Today: today, Tenants: len(statuses)}
+	o := &Overview{Today: today, Tenants: len(statuses), byID: make(map[string]int, len(statuses))}
 	for _, st := range statuses {
+		if _, dup := o.byID[st.ID]; !dup {
+			o.byID[st.ID] = len(o.Rows)
+		}
 		row := OverviewRow{Tenant: TenantRow(st)}
 		row.Stale = IsStale(st, today)
 		if row.Stale {
@@ -261,9 +271,14 @@ func Fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay
 }
 
 func fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay, error) {
-	statuses, err := src.Tenants(ctx)
+	statuses, err := sharedTenants(ctx, src)
 	if err != nil {
 		return nil, err
+	}
+	if to.IsZero() {
+		if out, ok, err := fleetByChunks(ctx, src, statuses, from); ok || err != nil {
+			return out, err
+		}
 	}
 	read := from
 	if !from.IsZero() {
@@ -300,6 +315,58 @@ func fleet(ctx context.Context, src Source, from, to fleetscore.Day) ([]FleetDay
 	return []FleetDay{}, nil // only snapshots before from
 }
 
+// fleetChunkDays is how many days of the fleet fleetByChunks reads at once.
+const fleetChunkDays = 31
+
+// firstDayer is a store that says its oldest stored day cheaply.
+type firstDayer interface {
+	FirstDay(ctx context.Context) (fleetscore.Day, bool, error)
+}
+
+// fleetByChunks is fleet from..(the newest stored day) read fleetChunkDays
+// days at a time, so that the whole history is never in memory at once; ok
+// is false when src cannot say its first stored day (then fleet reads it
+// all). A day's figures depend only on the snapshots of the
+// CarryForwardDays before it and its own (the one that counts that day and
+// the next one, which ends its carrying forward), so each chunk of days is
+// counted from the snapshots of the chunk and of the days just before it:
+// the same sums, added in the same order of tenants, as over every day at
+// once. Over the fleet model the chunks are read from the store, never kept.
+func fleetByChunks(ctx context.Context, src Source, statuses []fleetscore.TenantStatus, from fleetscore.Day) ([]FleetDay, bool, error) {
+	st := src
+	if v, ok := src.(view); ok {
+		st = v.Model.Source
+	}
+	fd, ok := st.(firstDayer)
+	if !ok {
+		return nil, false, nil
+	}
+	first, stored, err := fd.FirstDay(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	out := []FleetDay{}
+	if !stored {
+		return out, true, nil
+	}
+	lo, hi := first, newestOf(statuses)
+	if lo.Before(from) {
+		lo = from
+	}
+	for c := lo; !c.After(hi); c = c.AddDays(fleetChunkDays) {
+		end := c.AddDays(fleetChunkDays - 1)
+		if end.After(hi) {
+			end = hi
+		}
+		all, err := st.Daily(ctx, c.AddDays(-CarryForwardDays), end)
+		if err != nil {
+			return nil, true, err
+		}
+		out = append(out, fleetTrend(statuses, daily(all), c, end)...)
+	}
+	return out, true, nil
+}
+
 // DayScore is one day of a tenant: GET /api/v1/tenants/{id}/scores.
 type DayScore struct {
 	Date         string             `json:"date"`
@@ -319,7 +386,7 @@ func TenantScores(ctx context.Context, src Source, tenantID string, from, to fle
 	if st.Latest == nil {
 		return out, nil
 	}
-	days, err := src.Scores(ctx, st.ID, from, to)
+	days, err := tenantDaily(ctx, src, st.ID, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +394,21 @@ func TenantScores(ctx context.Context, src Source, tenantID string, from, to fle
 		out = append(out, dayScore(s))
 	}
 	return out, nil
+}
+
+// TenantDailyReader is a store that reads one tenant's snapshots without
+// their control scores (Scores without Controls) cheaply.
+type TenantDailyReader interface {
+	TenantDaily(ctx context.Context, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error)
+}
+
+// tenantDaily is the tenant's snapshots from..to; their Controls may be
+// left out.
+func tenantDaily(ctx context.Context, src Source, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
+	if r, ok := src.(TenantDailyReader); ok {
+		return r.TenantDaily(ctx, tenantID, from, to)
+	}
+	return src.Scores(ctx, tenantID, from, to)
 }
 
 func dayScore(s fleetscore.Score) DayScore {
@@ -339,6 +421,11 @@ func dayScore(s fleetscore.Score) DayScore {
 
 // tenantStatus finds one tenant; an unknown one wraps fleetscore.ErrNotFound.
 func tenantStatus(ctx context.Context, src Source, tenantID string) (fleetscore.TenantStatus, error) {
+	if ix, ok, err := tenantsIndexed(ctx, src); err != nil {
+		return fleetscore.TenantStatus{}, err
+	} else if ok {
+		return ix.status(tenantID)
+	}
 	statuses, err := src.Tenants(ctx)
 	if err != nil {
 		return fleetscore.TenantStatus{}, err

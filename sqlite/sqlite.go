@@ -153,8 +153,20 @@ func fileURI(path string) string {
 	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
 }
 
-// mmapBytes is how much of the database file readers map.
-const mmapBytes = 1 << 30
+// mmapBytes is how much of the database file readers map: none. Each
+// reader connection maps the file on its own, and the kernel counts a
+// page in the process's RSS once per mapping that touched it: four readers
+// mapping a 260 MB file showed 680 MB of file-backed RSS under the read
+// load of 1,000 tenants x 1,095 days, for no more speed than reading pages
+// through the OS page cache (pread) into each connection's own cache
+// (bench: the same CPU per request within a few percent).
+const mmapBytes = 0
+
+// readerCacheKiB is each reader connection's page cache: 8 MiB (SQLite's
+// default is 2 MiB), so that the hot pages of the fleet reads (the
+// indexes) stay in the connection; the rest come from the OS page cache,
+// which is not the process's memory.
+const readerCacheKiB = 8 << 10
 
 // params are the driver's DSN parameters. _pragma values run on every new
 // connection of the pool, which a PRAGMA executed once after Open would not.
@@ -170,12 +182,10 @@ func params(readOnly, memory bool) string {
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
-		// Readers map the file (the OS page cache, shared by every
-		// connection, instead of a pread per page) and keep 16 MiB of
-		// pages each (SQLite's default is 2 MiB): the fleet reads scan
-		// indexes of a file of hundreds of MB.
+		// Readers do not map the file (mmapBytes) and keep readerCacheKiB
+		// of pages each.
 		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
-		q.Add("_pragma", "cache_size(-16384)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
 	} else {
 		q.Set("_txlock", "immediate")
 	}

@@ -169,11 +169,12 @@ func (s *Store) LatestControls(ctx context.Context) (map[string][]fleetscore.Con
 	if err != nil {
 		return nil, fmt.Errorf("latest controls: %w", err)
 	}
-	out := make(map[string][]fleetscore.ControlScore)
-	for _, k := range list {
-		out[k.tenant] = append(out[k.tenant], k.v)
+	in := interner{}
+	for i := range list {
+		c := &list[i].v
+		c.Name, c.Category = in.s(c.Name), in.s(c.Category)
 	}
-	return out, nil
+	return byTenant(list), nil
 }
 
 // ProfileSummaries returns every tenant's current profiles by name, without
@@ -213,11 +214,20 @@ func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.C
 	if err != nil {
 		return nil, fmt.Errorf("profile summaries: %w", err)
 	}
-	out := make(map[string][]fleetscore.ControlProfile)
-	for _, k := range list {
-		out[k.tenant] = append(out[k.tenant], k.v)
+	// Every tenant has the same few hundred controls, most with the same
+	// content: the texts are kept once, not once per tenant.
+	in := interner{}
+	for i := range list {
+		p := &list[i].v
+		p.ID, p.Title, p.Category, p.Tier = in.s(p.ID), in.s(p.Title), in.s(p.Category), in.s(p.Tier)
+		p.UserImpact, p.ImplementationCost, p.ActionType = in.s(p.UserImpact), in.s(p.ImplementationCost), in.s(p.ActionType)
+		p.ActionURL, p.Service = in.s(p.ActionURL), in.s(p.Service)
+		for j := range p.StateUpdates {
+			u := &p.StateUpdates[j]
+			u.State, u.AssignedTo, u.Comment, u.UpdatedBy = in.s(u.State), in.s(u.AssignedTo), in.s(u.Comment), in.s(u.UpdatedBy)
+		}
 	}
-	return out, nil
+	return byTenant(list), nil
 }
 
 // ArchivePending returns the tenant's days whose raw snapshot is still to be
