@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -72,7 +73,7 @@ type serveResult struct {
 // the store (storetest's generator) unless it holds tenants already, serves
 // it in this process and loads every GET route with concurrent clients.
 func cmdBenchServe(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--json]")
+	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--memprofile FILE] [--json]")
 	fs.Bool("serve", true, "benchmark the read side (pages, API, /metrics) instead of a backfill")
 	tenants := fs.Int("tenants", 1000, "tenants to fill an empty database with")
 	days := fs.Int("days", 1095, "days of history per tenant to fill with")
@@ -82,6 +83,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "load time per route")
 	only := fs.String("routes", "", "comma-separated route patterns to load (default: every GET route)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken after the warm-up (one request to each route) to this file")
 	if done, err := parse(fs, args); done {
 		return err
 	}
@@ -164,7 +166,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: time.Minute}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 5 * time.Minute}
 
 	control := ""
 	if cs, err := src.LatestControls(ctx); err == nil {
@@ -200,6 +202,11 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		say("after one request to each route: heap %.1f MB more than before the server (the fleet model and the routes' caches; goal at 10,000 x 365: < 150 MB): %s; RSS %.1f MB (anonymous %.1f MB)\n",
 			float64(res.WarmHeapBytes)/(1<<20), metWord(res.WarmHeapBytes < serveGoalModel),
 			float64(res.WarmRSSBytes)/(1<<20), float64(res.WarmRSSAnonBytes)/(1<<20))
+		if *memProfile != "" {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				return err
+			}
+		}
 	}
 	for i, pattern := range routes {
 		f := loadRoute(ctx, client, firsts[i], urlOf(pattern), *clients, *duration)
@@ -312,6 +319,16 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// writeHeapProfile writes the live heap's profile (after a collection).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 // heapInUse is the live heap after a collection.
