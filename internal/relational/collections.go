@@ -137,10 +137,11 @@ func (r collectionRow) collection(tenantID string) fleetscore.Collection {
 // by tenant ID, then day.
 func (s *Store) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.Score, error) {
 	lo, hi := dayBounds(from, to)
+	ids := interner{} // a tenant's rows share one ID string
 	out, err := all(ctx, s.reader(), func(r *sql.Rows) (fleetscore.Score, error) {
 		var k keyedBy[scoreRow]
 		err := r.Scan(append([]any{&k.tenant}, k.v.dest()...)...)
-		return k.v.score(k.tenant), err
+		return k.v.score(ids.of(k.tenant)), err
 	}, `
 		SELECT t.guid, `+scoreColumns("s")+`
 		`+s.d.daily+` s.day BETWEEN ? AND ?
@@ -155,9 +156,12 @@ func (s *Store) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscor
 // name. Changes are recorded only on stored days, so a control's newest
 // change is its state on the tenant's latest day.
 func (s *Store) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
+	in := interner{} // names and categories are shared by the tenants
 	list, err := all(ctx, s.reader(), func(r *sql.Rows) (keyedBy[fleetscore.ControlScore], error) {
 		var k keyedBy[fleetscore.ControlScore]
-		return k, r.Scan(&k.tenant, &k.v.Name, &k.v.Category, &k.v.Score)
+		err := r.Scan(&k.tenant, &k.v.Name, &k.v.Category, &k.v.Score)
+		k.v.Name, k.v.Category = in.of(k.v.Name), in.of(k.v.Category)
+		return k, err
 	}, `
 		SELECT t.guid, c.name, tc.category, cc.score
 		`+s.d.latestControls+`
@@ -179,6 +183,9 @@ func (s *Store) LatestControls(ctx context.Context) (map[string][]fleetscore.Con
 // ProfileSummaries returns every tenant's current profiles by name, without
 // the remediation text and threats, each with its latest state update only.
 func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
+	// A control's text is the same for every tenant (profile_contents): its
+	// strings are kept once, not once per tenant.
+	in := interner{}
 	list, err := all(ctx, s.reader(), func(r *sql.Rows) (keyedBy[fleetscore.ControlProfile], error) {
 		var (
 			k                               keyedBy[fleetscore.ControlProfile]
@@ -191,8 +198,12 @@ func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.C
 			&state, &at, &assigned, &comment, &byWho); err != nil {
 			return k, err
 		}
+		for _, f := range []*string{&p.ID, &p.Title, &p.Category, &p.Tier, &p.UserImpact, &p.ImplementationCost,
+			&p.ActionType, &p.ActionURL, &p.Service} {
+			*f = in.of(*f)
+		}
 		if state.Valid {
-			u := fleetscore.ControlStateUpdate{State: state.String, AssignedTo: assigned.String, Comment: comment.String, UpdatedBy: byWho.String}
+			u := fleetscore.ControlStateUpdate{State: in.of(state.String), AssignedTo: assigned.String, Comment: comment.String, UpdatedBy: byWho.String}
 			if at.Valid && at.Int64 != 0 {
 				u.UpdatedAt = time.Unix(0, at.Int64).UTC()
 			}

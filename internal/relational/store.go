@@ -174,6 +174,20 @@ func all[T any](ctx context.Context, q q, scan func(*sql.Rows) (T, error), query
 	return out, rows.Err()
 }
 
+// interner keeps one copy of each string it is given: for a value that
+// many rows repeat (a tenant's ID, a control's title), read into a model
+// that keeps them all.
+type interner map[string]string
+
+// of is s's one copy.
+func (in interner) of(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	in[s] = s
+	return s
+}
+
 // scanOne is the scan of a one-column row.
 func scanOne[T any](rows *sql.Rows) (T, error) {
 	var v T
