@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/fleetscore/fleetscore"
 	"github.com/fleetscore/fleetscore/auth"
@@ -523,5 +524,43 @@ func TestProfileTextKeptOnce(t *testing.T) {
 		if p.ID == ps[3].ID && p.Remediation != ps[3].Remediation {
 			t.Errorf("remediation of %s = %q, want %q", p.ID, p.Remediation, ps[3].Remediation)
 		}
+	}
+}
+
+// TestFleetReadsShareStrings: the fleet-wide reads a server's model keeps
+// (Daily, LatestControls, ProfileSummaries) hold each repeated string once
+// (a tenant's ID on each of its days, a control's name and title on each
+// tenant), not once per row.
+func TestFleetReadsShareStrings(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := storetest.Fill(ctx, s, 2, 3, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b string) bool { return a == b && unsafe.StringData(a) == unsafe.StringData(b) }
+	daily, err := s.Daily(ctx, fleetscore.Day{}, fleetscore.DayOf(now))
+	if err != nil || len(daily) != 6 {
+		t.Fatalf("daily: %d rows, %v", len(daily), err)
+	}
+	if !same(daily[0].TenantID, daily[1].TenantID) || daily[0].TenantID == daily[5].TenantID {
+		t.Errorf("daily tenant IDs %q %q %q: one copy per tenant expected", daily[0].TenantID, daily[1].TenantID, daily[5].TenantID)
+	}
+	ids := []string{storetest.FillTenant(0).ID, storetest.FillTenant(1).ID}
+	latest, err := s.LatestControls(ctx)
+	if err != nil || len(latest[ids[0]]) == 0 || len(latest[ids[1]]) == 0 {
+		t.Fatalf("latest controls: %v", err)
+	}
+	a, b := latest[ids[0]][0], latest[ids[1]][0]
+	if !same(a.Name, b.Name) || !same(a.Category, b.Category) {
+		t.Errorf("latest controls %+v and %+v: their name and category should be one copy", a, b)
+	}
+	profs, err := s.ProfileSummaries(ctx)
+	if err != nil || len(profs[ids[0]]) == 0 || len(profs[ids[1]]) == 0 {
+		t.Fatalf("profile summaries: %v", err)
+	}
+	p, q := profs[ids[0]][0], profs[ids[1]][0]
+	if !same(p.ID, q.ID) || !same(p.Title, q.Title) || !same(p.Tier, q.Tier) {
+		t.Errorf("profiles %q/%q and %q/%q: one copy of the ID, title and tier expected", p.ID, p.Title, q.ID, q.Title)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ const (
 	serveGoalRate    = 200.0 // requests/s with 8 clients
 	serveGoalFastP50 = 20 * time.Millisecond
 	serveGoalRSS     = 200 << 20
+	serveGoalModel   = 150 << 20 // the fleet model's heap at 10,000 tenants x 365 days
 )
 
 // serveFast are the routes with the 20 ms p50 goal.
@@ -50,21 +52,28 @@ type routeFigures struct {
 }
 
 type serveResult struct {
-	Database   string         `json:"database"`
-	Tenants    int            `json:"tenants"`
-	Days       int            `json:"days"`
-	FillSec    float64        `json:"fill_seconds,omitempty"`
-	Clients    int            `json:"clients"`
-	Routes     []routeFigures `json:"routes"`
-	ModelBytes int64          `json:"fleet_model_heap_bytes"`
-	PeakRSS    int64          `json:"peak_rss_bytes"`
+	Database string         `json:"database"`
+	Tenants  int            `json:"tenants"`
+	Days     int            `json:"days"`
+	FillSec  float64        `json:"fill_seconds,omitempty"`
+	Clients  int            `json:"clients"`
+	Routes   []routeFigures `json:"routes"`
+	// After one request to every route (the warm-up, which builds the
+	// fleet model and whatever the routes cache): the live heap less the
+	// heap before the server, and this process's resident memory then.
+	WarmHeapBytes    int64 `json:"warm_heap_bytes"`
+	WarmRSSBytes     int64 `json:"warm_rss_bytes"`
+	WarmRSSAnonBytes int64 `json:"warm_rss_anon_bytes"`
+	// After the load: the live heap less the heap before the server.
+	ModelBytes int64 `json:"fleet_model_heap_bytes"`
+	PeakRSS    int64 `json:"peak_rss_bytes"`
 }
 
 // cmdBenchServe is `fleetscore bench --serve`: it fills a store through
 // the store (storetest's generator) unless it holds tenants already, serves
 // it in this process and loads every GET route with concurrent clients.
 func cmdBenchServe(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--json]")
+	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--memprofile FILE] [--json]")
 	fs.Bool("serve", true, "benchmark the read side (pages, API, /metrics) instead of a backfill")
 	tenants := fs.Int("tenants", 1000, "tenants to fill an empty database with")
 	days := fs.Int("days", 1095, "days of history per tenant to fill with")
@@ -74,6 +83,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "load time per route")
 	only := fs.String("routes", "", "comma-separated route patterns to load (default: every GET route)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken after the warm-up (one request to each route) to this file")
 	if done, err := parse(fs, args); done {
 		return err
 	}
@@ -156,7 +166,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: time.Minute}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 5 * time.Minute}
 
 	control := ""
 	if cs, err := src.LatestControls(ctx); err == nil {
@@ -171,21 +181,42 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		routes = slices.DeleteFunc(routes, func(r string) bool { return !slices.Contains(want, r) })
 	}
 	var n atomic.Int64
-	for _, pattern := range routes {
-		// Each request reads the next tenant, so that one tenant's reads
-		// are not all served from the same pages of the database.
-		url := func() string {
+	// Each request reads the next tenant, so that one tenant's reads are
+	// not all served from the same pages of the database.
+	urlOf := func(pattern string) func() string {
+		return func() string {
 			i := int(n.Add(1)) % len(ts)
 			return base + strings.ReplaceAll(pattern, "{id}", ts[i].ID)
 		}
-		f := loadRoute(ctx, client, pattern, url, *clients, *duration)
+	}
+	// The warm-up: every route's first request, in order, before any load.
+	firsts := make([]routeFigures, len(routes))
+	for i, pattern := range routes {
+		firsts[i] = routeFigures{Route: pattern}
+		d, status := getOnce(ctx, client, urlOf(pattern)())
+		firsts[i].FirstMs, firsts[i].Status = ms(d), status
+	}
+	if len(routes) > 0 {
+		res.WarmHeapBytes = heapInUse() - heapBefore
+		res.WarmRSSBytes, res.WarmRSSAnonBytes = procStatus("VmRSS:"), procStatus("RssAnon:")
+		say("after one request to each route: heap %.1f MB more than before the server (the fleet model and the routes' caches; goal at 10,000 x 365: < 150 MB): %s; RSS %.1f MB (anonymous %.1f MB)\n",
+			float64(res.WarmHeapBytes)/(1<<20), metWord(res.WarmHeapBytes < serveGoalModel),
+			float64(res.WarmRSSBytes)/(1<<20), float64(res.WarmRSSAnonBytes)/(1<<20))
+		if *memProfile != "" {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				return err
+			}
+		}
+	}
+	for i, pattern := range routes {
+		f := loadRoute(ctx, client, firsts[i], urlOf(pattern), *clients, *duration)
 		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  goal %s: %s\n",
 			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, f.Goal, metWord(f.Met))
 		res.Routes = append(res.Routes, f)
 	}
 	res.ModelBytes = heapInUse() - heapBefore
 	res.PeakRSS = peakRSS()
-	say("fleet model heap %.1f MB (heap in use after the load minus before the server; goal at 10,000 x 365: < 150 MB)\n", float64(res.ModelBytes)/(1<<20))
+	say("heap after the load %.1f MB more than before the server\n", float64(res.ModelBytes)/(1<<20))
 	say("peak RSS %.1f MB (this process: server and clients; goal < %d MB): %s\n", float64(res.PeakRSS)/(1<<20), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS))
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -214,26 +245,29 @@ func serveRoutes(control string) []string {
 	}
 }
 
-// loadRoute sends one request, then loads the route with clients for d.
-func loadRoute(ctx context.Context, c *http.Client, route string, url func() string, clients int, d time.Duration) routeFigures {
-	f := routeFigures{Route: route}
-	get := func() (time.Duration, int) {
-		start := time.Now()
-		req, err := http.NewRequestWithContext(ctx, "GET", url(), nil)
-		if err != nil {
-			return 0, 0
-		}
-		req.Header.Set("Accept-Encoding", "gzip")
-		resp, err := c.Do(req)
-		if err != nil {
-			return time.Since(start), 0
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return time.Since(start), resp.StatusCode
+// getOnce sends one GET and reads the answer: its time and status (0 when
+// it had none).
+func getOnce(ctx context.Context, c *http.Client, url string) (time.Duration, int) {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, 0
 	}
-	first, status := get()
-	f.FirstMs, f.Status = ms(first), status
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := c.Do(req)
+	if err != nil {
+		return time.Since(start), 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(start), resp.StatusCode
+}
+
+// loadRoute loads f's route with clients for d; f holds its first request's
+// figures (the warm-up's).
+func loadRoute(ctx context.Context, c *http.Client, f routeFigures, url func() string, clients int, d time.Duration) routeFigures {
+	route := f.Route
+	get := func() (time.Duration, int) { return getOnce(ctx, c, url()) }
 	var (
 		mu   sync.Mutex
 		lats []time.Duration
@@ -285,6 +319,16 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// writeHeapProfile writes the live heap's profile (after a collection).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(f), f.Close())
 }
 
 // heapInUse is the live heap after a collection.

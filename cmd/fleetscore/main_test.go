@@ -488,6 +488,36 @@ func TestBenchRuns(t *testing.T) {
 	}
 }
 
+// TestBenchServeRuns keeps bench --serve working: every route loaded has
+// its warm-up request's figures, the warm-up's memory figures are there and
+// the heap profile is written.
+func TestBenchServeRuns(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "heap.pprof")
+	r := runCmd(t, os.Getenv, "bench", "--serve", "--tenants", "3", "--days", "20", "--clients", "2", "--duration", "20ms",
+		"--routes", "/,/api/v1/tenants,/api/v1/tenants/{id}/scores", "--memprofile", prof, "--json")
+	if r.err != nil {
+		t.Fatalf("bench --serve: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	var res serveResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if res.Tenants != 3 || res.Days != 20 || len(res.Routes) != 3 {
+		t.Fatalf("bench --serve result %+v", res)
+	}
+	for _, f := range res.Routes {
+		if f.Status != 200 || f.FirstMs <= 0 || f.Requests < 1 {
+			t.Errorf("route %+v", f)
+		}
+	}
+	if res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS < res.WarmRSSBytes {
+		t.Errorf("memory figures %+v", res)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("heap profile: %v", err)
+	}
+}
+
 // TestUsageErrors: no command and an unknown command are both usage
 // errors (exit 2); every command's help spells its flags --name, and the
 // demo's lists all of them.

@@ -137,10 +137,11 @@ func (r collectionRow) collection(tenantID string) fleetscore.Collection {
 // by tenant ID, then day.
 func (s *Store) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.Score, error) {
 	lo, hi := dayBounds(from, to)
+	ids := interner{} // a tenant's rows share one ID string
 	out, err := all(ctx, s.reader(), func(r *sql.Rows) (fleetscore.Score, error) {
 		var k keyedBy[scoreRow]
 		err := r.Scan(append([]any{&k.tenant}, k.v.dest()...)...)
-		return k.v.score(k.tenant), err
+		return k.v.score(ids.s(k.tenant)), err
 	}, `
 		SELECT t.guid, `+scoreColumns("s")+`
 		`+s.d.daily+` s.day BETWEEN ? AND ?
