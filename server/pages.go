@@ -648,12 +648,12 @@ type tenantView struct {
 	// TableRows and ControlRows are Table's and Controls' rows, written
 	// in Go (rowhtml.go).
 	TableRows, ControlRows template.HTML
-	Open       int
-	Meets      string
-	C7, C30    change
-	Fix        template.HTML
-	Collected  string
-	Alerts     []OpenAlert
+	Open                   int
+	Meets                  string
+	C7, C30                change
+	Fix                    template.HTML
+	Collected              string
+	Alerts                 []OpenAlert
 	// What changed, newest first; one control's only when Control is set.
 	Changes      []dayChangeView
 	Control      string
