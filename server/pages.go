@@ -648,6 +648,7 @@ type tenantView struct {
 	// TableRows and ControlRows are Table's and Controls' rows, written
 	// in Go (rowhtml.go).
 	TableRows, ControlRows template.HTML
+	ChangeDays             template.HTML // Changes, written in Go
 	Open                   int
 	Meets                  string
 	C7, C30                change
@@ -898,9 +899,11 @@ func (s *Server) tenantPageView(r *http.Request) (tenantView, error) {
 	return v, nil
 }
 
-// writeRows writes the day table's and the control list's rows.
+// writeRows writes the day table's and the control list's rows and the
+// days of what changed.
 func (v *tenantView) writeRows() {
 	v.TableRows, v.ControlRows = dayRowsHTML(v.Table), controlRowsHTML(v.Controls, v.CanExcept)
+	v.ChangeDays = changesHTML(v.Changes)
 }
 
 // calendar is every day from..to.

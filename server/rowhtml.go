@@ -311,3 +311,104 @@ func actionRowsHTML(rows []actionTenantRow, register bool) template.HTML {
 	}
 	return w.html()
 }
+
+// changeHTML is the "change" template (layout.html) of c.
+func (w *rowWriter) change(c change) {
+	w.raw(`<span class="chg `)
+	w.text(c.Dir)
+	w.raw(`"`)
+	if c.Dir != "none" {
+		w.raw(` title="`)
+		w.text(c.Label)
+		w.raw(`"`)
+	}
+	w.raw(`>`)
+	if c.Icon != "" {
+		w.raw(`<span class="chg-icon" aria-hidden="true">`)
+		w.text(c.Icon)
+		w.raw(`</span>`)
+	}
+	w.text(c.Text)
+	if c.Dir != "none" {
+		w.raw(`<span class="vh"> points</span>`)
+	} else {
+		w.raw(`<span class="vh"> (no data)</span>`)
+	}
+	w.raw(`</span>`)
+}
+
+// changesHTML is the tenant page's "What changed" days: what
+// `{{range .Changes}}` wrote.
+func changesHTML(days []dayChangeView) template.HTML {
+	var w rowWriter
+	for i := range days {
+		d := &days[i]
+		w.raw("\n    <li class=\"change-day\" data-day=\"")
+		w.text(d.Date)
+		w.raw("\">\n      <p class=\"change-head\"><time datetime=\"")
+		w.text(d.Date)
+		w.raw(`"><strong>`)
+		w.text(d.Label)
+		w.raw(`</strong></time> `)
+		w.change(d.Move)
+		w.raw(" <span class=\"vh\">percentage points</span>\n        <span class=\"small muted\">")
+		w.text(d.Points)
+		if d.HasDetail {
+			w.raw(` · `)
+			w.text(d.Maximum)
+		}
+		if d.Since != "" {
+			w.raw(` · `)
+			w.text(d.Since)
+		}
+		w.raw("</span></p>\n      ")
+		if len(d.Items) > 0 {
+			w.raw("<ul class=\"change-items\">\n        ")
+			for j := range d.Items {
+				it := &d.Items[j]
+				w.raw(`<li class="item k-`)
+				w.text(it.Kind)
+				w.raw(`">`)
+				if it.Lead != "" {
+					w.text(it.Lead)
+					w.raw(" ")
+				}
+				if it.Title != "" {
+					if it.Href != "" {
+						w.raw(`<a href="`)
+						w.url(it.Href)
+						w.raw(`"><em>`)
+						w.text(it.Title)
+						w.raw(`</em></a>`)
+					} else {
+						w.raw(`<em>`)
+						w.text(it.Title)
+						w.raw(`</em>`)
+					}
+				}
+				w.raw(" ")
+				w.text(it.Text)
+				if it.By != "" {
+					w.raw(` <span class="small muted">by `)
+					w.text(it.By)
+					w.raw(`</span>`)
+				}
+				if it.Comment != "" {
+					w.raw(` <q class="small">`)
+					w.text(it.Comment)
+					w.raw(`</q>`)
+				}
+				w.raw(`</li>`)
+			}
+			w.raw("\n        ")
+			if d.More != 0 {
+				w.raw(`<li class="small muted">and `)
+				w.text(fmt.Sprint(d.More))
+				w.raw(` more</li>`)
+			}
+			w.raw("\n      </ul>")
+		}
+		w.raw("\n    </li>\n    ")
+	}
+	return w.html()
+}

@@ -110,8 +110,9 @@ func TestRowsHTMLIdentical(t *testing.T) {
 				t.Fatalf("tenant %d: %d controls, %d days; want a realistic page", ti, len(v.Controls), len(v.Table))
 			}
 			page := samePage(t, s, old, "tenant", tn.ID+" "+rng, v)
-			if !strings.Contains(page, `<tr class="ctl st-`) || !strings.Contains(page, `<tbody><tr><th scope="row">`) {
-				t.Fatal("the tenant page has no control or day rows")
+			if !strings.Contains(page, `<tr class="ctl st-`) || !strings.Contains(page, `<tbody><tr><th scope="row">`) ||
+				!strings.Contains(page, `<ul class="change-items">`) {
+				t.Fatal("the tenant page has no control, day or change rows")
 			}
 			pages++
 			for _, c := range v.Controls {
@@ -139,6 +140,26 @@ func TestRowsHTMLIdentical(t *testing.T) {
 			for i := range v.Table {
 				v.Table[i].Date = hostileTexts[i%len(hostileTexts)]
 				v.Table[i].Valid = [3]bool{i%2 == 0, i%3 == 0, true}
+			}
+			for i := range v.Changes {
+				d := &v.Changes[i]
+				h := hostileTexts[i%len(hostileTexts)]
+				d.Date, d.Label, d.Points, d.Maximum, d.Since = h, h, h, hostileTexts[(i+1)%len(hostileTexts)], hostileTexts[(i+2)%len(hostileTexts)]
+				d.HasDetail, d.More = i%2 == 0, i%3
+				d.Move = []change{changeOf(nil), {Text: h, Dir: h, Icon: h, Label: h}, {Text: "0.0", Dir: "flat", Label: h}}[i%3]
+				if len(d.Items) == 0 {
+					d.Items = []itemView{{}}
+				}
+				for j := range d.Items {
+					it := &d.Items[j]
+					k := i + j
+					it.Kind, it.Lead, it.Title = hostileTexts[k%len(hostileTexts)], hostileTexts[(k+1)%len(hostileTexts)], hostileTexts[(k+2)%len(hostileTexts)]
+					it.Text, it.By, it.Comment = hostileTexts[(k+3)%len(hostileTexts)], hostileTexts[(k+4)%len(hostileTexts)], hostileTexts[(k+5)%len(hostileTexts)]
+					it.Href = hostileURLs[k%len(hostileURLs)]
+				}
+				if i%4 == 3 {
+					d.Items = nil
+				}
 			}
 			v.writeRows()
 			page = samePage(t, s, old, "tenant", tn.ID+" "+rng+" hostile", v)
