@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -118,6 +120,39 @@ func BenchmarkTenantPages(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			b.Fatalf("GET tenant %d: %d", i, rec.Code)
+		}
+	}
+	get(0) // builds the fleet model
+	b.ResetTimer()
+	i := 1
+	for b.Loop() {
+		get(i)
+		i++
+	}
+}
+
+// BenchmarkActionPages: every view another action's page (1,000 tenant
+// rows each), the actions taken from the first tenant's controls.
+func BenchmarkActionPages(b *testing.B) {
+	h, ts := benchFleet(b)
+	req := httptest.NewRequest("GET", "/api/v1/tenants/"+ts[0].ID+"/controls", nil)
+	req.Host = "localhost"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var controls []struct {
+		Control string `json:"control"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &controls); err != nil || len(controls) == 0 {
+		b.Fatalf("controls: %d, %v", len(controls), err)
+	}
+	get := func(i int) {
+		req := httptest.NewRequest("GET", "/actions/"+url.PathEscape(controls[i%len(controls)].Control), nil)
+		req.Host = "localhost"
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("GET action %d: %d", i, rec.Code)
 		}
 	}
 	get(0) // builds the fleet model
