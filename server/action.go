@@ -70,6 +70,7 @@ type actionView struct {
 	page
 	D           *query.ActionDetail
 	Rows        []actionTenantRow
+	RowsHTML    template.HTML // Rows written in Go (rowhtml.go)
 	Lifted      int
 	Remediation template.HTML // sanitised
 	// CampaignHref starts a campaign for the action; "" for a role that
@@ -107,20 +108,33 @@ func remediationPolicy() *bluemonday.Policy {
 }
 
 func (s *Server) actionPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.actionPageView(r)
+	switch {
+	case errors.Is(err, errNoAction):
+		s.actionNotFound(w, r)
+	case err != nil:
+		s.pageError(w, r, err)
+	default:
+		s.render(w, r, http.StatusOK, "action", v)
+	}
+}
+
+// errNoAction: the action page of an unknown action (or a bad ID).
+var errNoAction = errors.New("no such action")
+
+// actionPageView is the action page's view of the request.
+func (s *Server) actionPageView(r *http.Request) (actionView, error) {
 	control, err := controlID(r)
 	if err != nil {
-		s.actionNotFound(w, r)
-		return
+		return actionView{}, errNoAction
 	}
 	ctx := r.Context()
 	d, err := query.ActionDetailView(ctx, s.srcFor(ctx), control)
 	if errors.Is(err, fleetscore.ErrNotFound) {
-		s.actionNotFound(w, r)
-		return
+		return actionView{}, errNoAction
 	}
 	if err != nil {
-		s.pageError(w, r, err)
-		return
+		return actionView{}, err
 	}
 	v := actionView{page: s.page(r, "actions", d.Title), D: d, Lifted: d.Lifted(), Register: s.exceptions != nil,
 		Remediation: template.HTML(s.pages.remediation.Sanitize(d.Remediation))}
@@ -131,8 +145,7 @@ func (s *Server) actionPage(w http.ResponseWriter, r *http.Request) {
 	if s.exceptions != nil {
 		es, err := s.exceptions.List(ctx, exceptions.Filter{Control: d.Control})
 		if err != nil {
-			s.pageError(w, r, err)
-			return
+			return actionView{}, err
 		}
 		for _, e := range es {
 			excs[e.TenantID] = excBadgeOf(e)
@@ -148,7 +161,8 @@ func (s *Server) actionPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	s.render(w, r, http.StatusOK, "action", v)
+	v.RowsHTML = actionRowsHTML(v.Rows, v.Register)
+	return v, nil
 }
 
 // actionNotFound is the 404 of an unknown action, or of one at none of the

@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,14 +112,20 @@ func BenchmarkTenantPage(b *testing.B) {
 // ms p99, 200 views/s on 2 cores: ~5 ms CPU a view).
 func BenchmarkTenantPages(b *testing.B) {
 	h, ts := benchFleet(b)
+	benchEach(b, h, func(i int) string { return "/tenants/" + ts[i%len(ts)].ID })
+}
+
+// benchEach views path(1), path(2), ... one a loop, gzipped, after
+// path(0) has built the fleet model.
+func benchEach(b *testing.B, h http.Handler, path func(i int) string) {
 	get := func(i int) {
-		req := httptest.NewRequest("GET", "/tenants/"+ts[i%len(ts)].ID, nil)
+		req := httptest.NewRequest("GET", path(i), nil)
 		req.Host = "localhost"
 		req.Header.Set("Accept-Encoding", "gzip")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
-			b.Fatalf("GET tenant %d: %d", i, rec.Code)
+			b.Fatalf("GET %s: %d", path(i), rec.Code)
 		}
 	}
 	get(0) // builds the fleet model
@@ -127,6 +135,23 @@ func BenchmarkTenantPages(b *testing.B) {
 		get(i)
 		i++
 	}
+}
+
+// BenchmarkActionPages: every view another action's page (1,000 tenant
+// rows each), the actions taken from the first tenant's controls.
+func BenchmarkActionPages(b *testing.B) {
+	h, ts := benchFleet(b)
+	req := httptest.NewRequest("GET", "/api/v1/tenants/"+ts[0].ID+"/controls", nil)
+	req.Host = "localhost"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var controls []struct {
+		Control string `json:"control"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &controls); err != nil || len(controls) == 0 {
+		b.Fatalf("controls: %d, %v", len(controls), err)
+	}
+	benchEach(b, h, func(i int) string { return "/actions/" + url.PathEscape(controls[i%len(controls)].Control) })
 }
 
 var _ query.Source = (*sqlite.Store)(nil)

@@ -645,12 +645,16 @@ type tenantView struct {
 	Categories []categoryRow
 	Category   string // the control list's filter
 	Controls   []controlRow
-	Open       int
-	Meets      string
-	C7, C30    change
-	Fix        template.HTML
-	Collected  string
-	Alerts     []OpenAlert
+	// TableRows and ControlRows are Table's and Controls' rows, written
+	// in Go (rowhtml.go).
+	TableRows, ControlRows template.HTML
+	ChangeDays             template.HTML // Changes, written in Go
+	Open                   int
+	Meets                  string
+	C7, C30                change
+	Fix                    template.HTML
+	Collected              string
+	Alerts                 []OpenAlert
 	// What changed, newest first; one control's only when Control is set.
 	Changes      []dayChangeView
 	Control      string
@@ -693,10 +697,19 @@ type controlRow struct {
 }
 
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.tenantPageView(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "tenant", v)
+}
+
+// tenantPageView is the tenant page's view of the request.
+func (s *Server) tenantPageView(r *http.Request) (tenantView, error) {
 	id, err := tenantID(r)
 	if err != nil {
-		s.pageError(w, r, fmt.Errorf("%w", fleetscore.ErrNotFound))
-		return
+		return tenantView{}, fmt.Errorf("%w", fleetscore.ErrNotFound)
 	}
 	q := r.URL.Query()
 	rng := q.Get("range")
@@ -715,8 +728,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := query.TenantDetailView(r.Context(), s.srcFor(r.Context()), id, from, fleetscore.Day{})
 	if err != nil {
-		s.pageError(w, r, err)
-		return
+		return tenantView{}, err
 	}
 	v := tenantView{page: s.page(r, "", d.Name), D: d, Range: rng, C7: changeOf(d.Change7d), C30: changeOf(d.Change30d),
 		Alerts: s.openAlerts(r.Context())[d.TenantID], CanExcept: s.exceptions != nil && who(r).Role.AtLeast(auth.RoleAnalyst),
@@ -835,8 +847,7 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 	}
 	excs, err := s.tenantExceptions(r.Context(), d.TenantID)
 	if err != nil {
-		s.pageError(w, r, err)
-		return
+		return tenantView{}, err
 	}
 	for _, c := range d.Controls {
 		if c.Open {
@@ -884,7 +895,15 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Changes = changeViews(d.TenantID, d.Changes, v.Control)
 	}
-	s.render(w, r, http.StatusOK, "tenant", v)
+	v.writeRows()
+	return v, nil
+}
+
+// writeRows writes the day table's and the control list's rows and the
+// days of what changed.
+func (v *tenantView) writeRows() {
+	v.TableRows, v.ControlRows = dayRowsHTML(v.Table), controlRowsHTML(v.Controls, v.CanExcept)
+	v.ChangeDays = changesHTML(v.Changes)
 }
 
 // calendar is every day from..to.
@@ -1311,8 +1330,8 @@ func templateFuncs(assets map[string]string) template.FuncMap {
 		"plural":     func(n int, one, many string) string { return map[bool]string{true: one, false: many}[n == 1] },
 		"pctp":       pctOr,
 		"ptsp":       ptsOr,
-		"gain":       func(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) },
-		"target":     func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" },
+		"gain":       gainText,
+		"target":     targetText,
 		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"isZero":     func(t time.Time) bool { return t.IsZero() },
@@ -1327,6 +1346,10 @@ func templateFuncs(assets map[string]string) template.FuncMap {
 		"carryDays": func() int { return query.CarryForwardDays },
 	}
 }
+
+func gainText(v float64) string { return "+" + strconv.FormatFloat(v, 'f', 2, 64) }
+
+func targetText(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "%" }
 
 func pctOr(v *float64) string {
 	if v == nil {
