@@ -11,7 +11,8 @@ import (
 // tenants) are written here in Go rather than by html/template, whose
 // reflection and escaper calls made most of those pages' CPU time. Every
 // value goes through exactly the escaping html/template gives it in that
-// place (the functions below are html/template's own, ported), so the
+// place (the functions below are ported from Go's html/template,
+// Copyright The Go Authors, under Go's BSD-style licence), so the
 // bytes are those the template wrote: TestRowsHTMLIdentical compares them
 // with the committed templates' old text over hostile values.
 
