@@ -28,9 +28,9 @@ func (s summary) full() fleetscore.ControlProfile {
 // with threats is kept apart).
 type summaryKey struct {
 	ID, Title, Category, Tier, UserImpact, ImplementationCost, ActionType, ActionURL, Service, Remediation string
-	MaxScore                                                                                              float64
-	Rank                                                                                                  int
-	Deprecated                                                                                            bool
+	MaxScore                                                                                               float64
+	Rank                                                                                                   int
+	Deprecated                                                                                             bool
 }
 
 // compactSummaries is the compact form of ProfileSummaries' answer.
