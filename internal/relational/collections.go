@@ -184,6 +184,12 @@ func (s *Store) LatestControls(ctx context.Context) (map[string][]fleetscore.Con
 // into the array the tenants' slices share, not into a list of rows copied
 // into it (the fleet model reads 200,000 profiles at 1,000 tenants).
 func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
+	// The array is sized once: the count is a hint (a write in between
+	// only makes append grow it), 0 when it fails.
+	var size int
+	if err := s.reader().row(ctx, `SELECT COUNT(*) FROM profiles WHERE NOT removed`).Scan(&size); err != nil {
+		size = 0
+	}
 	rows, err := s.reader().query(ctx, `
 		SELECT t.guid, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
 		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, p.deprecated,
@@ -204,17 +210,21 @@ func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.C
 		flat    []fleetscore.ControlProfile
 		tenants []string // the tenant of each run of rows
 		starts  []int    // where each run starts in flat
-	)
-	for rows.Next() {
-		var (
-			p                               fleetscore.ControlProfile
-			tenant                          string
-			state, assigned, comment, byWho sql.NullString
-			at                              sql.NullInt64
-		)
-		if err := rows.Scan(&tenant, &p.ID, &p.Title, &p.Category, &p.MaxScore, &p.Rank, &p.Tier, &p.UserImpact,
+		// One row's destinations, for every row: nothing escapes per row.
+		p                               fleetscore.ControlProfile
+		tenant                          string
+		state, assigned, comment, byWho sql.NullString
+		at                              sql.NullInt64
+		dest                            = []any{&tenant, &p.ID, &p.Title, &p.Category, &p.MaxScore, &p.Rank, &p.Tier, &p.UserImpact,
 			&p.ImplementationCost, &p.ActionType, &p.ActionURL, &p.Service, &p.Deprecated,
-			&state, &at, &assigned, &comment, &byWho); err != nil {
+			&state, &at, &assigned, &comment, &byWho}
+	)
+	if size > 0 {
+		flat = make([]fleetscore.ControlProfile, 0, size)
+	}
+	for rows.Next() {
+		p = fleetscore.ControlProfile{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("profile summaries: %w", err)
 		}
 		p.ID, p.Title, p.Category, p.Tier = in.s(p.ID), in.s(p.Title), in.s(p.Category), in.s(p.Tier)
