@@ -129,7 +129,7 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 	if indexed {
 		// Over the fleet model: the tenants of the control, by index.
 		for _, at := range ix.controls[control] {
-			add(ix.fl.statuses[at.tenant], *at.score, *at.prof, ix.fl.except)
+			add(ix.fl.statuses[at.tenant], *at.score, at.prof.full(), ix.fl.except)
 		}
 	} else {
 		fl, err := readFleet(ctx, src)
@@ -142,11 +142,11 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 				continue
 			}
 			i := slices.IndexFunc(controls[st.ID], func(c fleetscore.ControlScore) bool { return c.Name == control })
-			j := slices.IndexFunc(profiles[st.ID], func(p fleetscore.ControlProfile) bool { return p.ID == control })
+			j := slices.IndexFunc(profiles[st.ID], func(p summary) bool { return p.shared.ID == control })
 			if i < 0 || j < 0 {
 				continue
 			}
-			add(st, controls[st.ID][i], profiles[st.ID][j], except)
+			add(st, controls[st.ID][i], profiles[st.ID][j].full(), except)
 		}
 	}
 	if len(d.Tenants) == 0 {

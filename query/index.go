@@ -32,7 +32,7 @@ type fleetIndex struct {
 type controlAt struct {
 	tenant int32
 	score  *fleetscore.ControlScore
-	prof   *fleetscore.ControlProfile
+	prof   *summary
 }
 
 func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
@@ -48,8 +48,8 @@ func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
 		cs, ps := fl.controls[st.ID], fl.profiles[st.ID]
 		prof := make(map[string]int, len(ps))
 		for j := range ps {
-			if _, dup := prof[ps[j].ID]; !dup {
-				prof[ps[j].ID] = j
+			if _, dup := prof[ps[j].shared.ID]; !dup {
+				prof[ps[j].shared.ID] = j
 			}
 		}
 		seen := make(map[string]bool, len(cs))

@@ -450,9 +450,24 @@ func (v view) LatestControls(ctx context.Context) (map[string][]fleetscore.Contr
 	})
 }
 
+// ProfileSummaries is the store's, from the model's compact form (see
+// summary): new slices each call. The fleet views read the compact form.
 func (v view) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
-	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlProfile, error) {
-		return store(src).ProfileSummaries(ctx)
+	c, err := v.summaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return expandSummaries(c), nil
+}
+
+// summaries is the model's profile summaries in their compact form.
+func (v view) summaries(ctx context.Context) (map[string][]summary, error) {
+	return memoIn(ctx, v, ".profile-summaries", func(ctx context.Context, src Source) (map[string][]summary, error) {
+		all, err := store(src).ProfileSummaries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return compactSummaries(all), nil
 	})
 }
 

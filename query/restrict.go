@@ -161,8 +161,11 @@ func (r *restricted) LatestControls(ctx context.Context) (map[string][]fleetscor
 }
 
 func (r *restricted) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
-	m, err := r.src.ProfileSummaries(ctx)
-	return seen(r, m), err
+	m, err := summariesOf(ctx, r.src)
+	if err != nil {
+		return nil, err
+	}
+	return expandSummaries(seen(r, m)), nil
 }
 
 func (r *restricted) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {

@@ -586,7 +586,7 @@ func excepted(ctx context.Context, src Source) (map[string]map[string]string, er
 type fleetActions struct {
 	statuses []fleetscore.TenantStatus
 	controls map[string][]fleetscore.ControlScore
-	profiles map[string][]fleetscore.ControlProfile
+	profiles map[string][]summary
 	except   map[string]map[string]string
 }
 
@@ -601,7 +601,7 @@ func readFleet(ctx context.Context, src Source) (*fleetActions, error) {
 	if fl.controls, err = src.LatestControls(ctx); err != nil {
 		return nil, err
 	}
-	if fl.profiles, err = src.ProfileSummaries(ctx); err != nil {
+	if fl.profiles, err = summariesOf(ctx, src); err != nil {
 		return nil, err
 	}
 	if fl.except, err = excepted(ctx, src); err != nil {
@@ -651,15 +651,16 @@ func actions(ctx context.Context, src Source, f ActionFilter) ([]Action, error) 
 		if f.Tenant != "" && !strings.EqualFold(f.Tenant, st.ID) {
 			continue
 		}
-		prof := make(map[string]fleetscore.ControlProfile, len(profiles[st.ID]))
+		prof := make(map[string]summary, len(profiles[st.ID]))
 		for _, p := range profiles[st.ID] {
-			prof[p.ID] = p
+			prof[p.shared.ID] = p
 		}
 		for _, c := range controls[st.ID] {
-			p, ok := prof[c.Name]
-			if !ok || !f.match(p) {
+			s, ok := prof[c.Name]
+			if !ok || !f.match(*s.shared) {
 				continue
 			}
+			p := s.full()
 			a := byID[p.ID]
 			if a == nil {
 				a = &Action{Control: p.ID, Title: p.Title, Category: p.Category, Tier: p.Tier,

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -20,11 +24,19 @@ import (
 )
 
 func cmdServe(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "serve", "[--config PATH] [--listen ADDR]")
+	fs := newFlags(e, "serve", "[--config PATH] [--listen ADDR] [--memory-limit SIZE]")
 	cfgPath := configFlag(fs, e)
 	listen := fs.String("listen", "", "address of the dashboard and API (default: the config's listen, 127.0.0.1:8080)")
+	memLimit := fs.String("memory-limit", "", "the Go runtime's soft memory limit, as GOMEMLIMIT writes it (e.g. 200MiB); default: $GOMEMLIMIT, else none")
 	if done, err := parse(fs, args); done {
 		return err
+	}
+	if *memLimit != "" {
+		n, err := parseMemoryLimit(*memLimit)
+		if err != nil {
+			return fmt.Errorf("--memory-limit: %w", err)
+		}
+		debug.SetMemoryLimit(n)
 	}
 	cfg, err := loadConfig(e, *cfgPath, config.UseAll)
 	if err != nil {
@@ -293,4 +305,28 @@ func loopbackOnly(addr string) error {
 	}
 	return fmt.Errorf("listen %q: with no user to sign in, the dashboard serves on loopback only (127.0.0.1 or ::1); "+
 		"add one with `fleetscore user add NAME --role admin` (or configure auth.oidc) to listen on other addresses", addr)
+}
+
+// parseMemoryLimit reads a size as GOMEMLIMIT writes it: a number of
+// bytes with an optional unit B, KiB, MiB, GiB or TiB, or "off" (no
+// limit).
+func parseMemoryLimit(s string) (int64, error) {
+	if s == "off" {
+		return math.MaxInt64, nil
+	}
+	num, mul := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mul = strings.TrimSuffix(s, u.suffix), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mul {
+		return 0, fmt.Errorf("%q is not a size (write e.g. 200MiB, 1GiB or off)", s)
+	}
+	return n * mul, nil
 }

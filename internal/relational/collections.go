@@ -180,28 +180,18 @@ func (s *Store) LatestControls(ctx context.Context) (map[string][]fleetscore.Con
 
 // ProfileSummaries returns every tenant's current profiles by name, without
 // the remediation text and threats, each with its latest state update only.
+// Every tenant has the same few hundred controls, most with the same
+// content: the texts are kept once, not once per tenant. The rows are read
+// into the array the tenants' slices share, not into a list of rows copied
+// into it (the fleet model reads 200,000 profiles at 1,000 tenants).
 func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {
-	list, err := all(ctx, s.reader(), func(r *sql.Rows) (keyedBy[fleetscore.ControlProfile], error) {
-		var (
-			k                               keyedBy[fleetscore.ControlProfile]
-			p                               = &k.v
-			state, assigned, comment, byWho sql.NullString
-			at                              sql.NullInt64
-		)
-		if err := r.Scan(&k.tenant, &p.ID, &p.Title, &p.Category, &p.MaxScore, &p.Rank, &p.Tier, &p.UserImpact,
-			&p.ImplementationCost, &p.ActionType, &p.ActionURL, &p.Service, &p.Deprecated,
-			&state, &at, &assigned, &comment, &byWho); err != nil {
-			return k, err
-		}
-		if state.Valid {
-			u := fleetscore.ControlStateUpdate{State: state.String, AssignedTo: assigned.String, Comment: comment.String, UpdatedBy: byWho.String}
-			if at.Valid && at.Int64 != 0 {
-				u.UpdatedAt = time.Unix(0, at.Int64).UTC()
-			}
-			p.StateUpdates = []fleetscore.ControlStateUpdate{u}
-		}
-		return k, nil
-	}, `
+	// The array is sized once: the count is a hint (a write in between
+	// only makes append grow it), 0 when it fails.
+	var size int
+	if err := s.reader().row(ctx, `SELECT COUNT(*) FROM profiles WHERE NOT removed`).Scan(&size); err != nil {
+		size = 0
+	}
+	rows, err := s.reader().query(ctx, `
 		SELECT t.guid, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
 		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, p.deprecated,
 		       st.state, st.updated_at, st.assigned_to, st.comment, st.updated_by
@@ -215,20 +205,58 @@ func (s *Store) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.C
 	if err != nil {
 		return nil, fmt.Errorf("profile summaries: %w", err)
 	}
-	// Every tenant has the same few hundred controls, most with the same
-	// content: the texts are kept once, not once per tenant.
-	in := interner{}
-	for i := range list {
-		p := &list[i].v
+	defer rows.Close()
+	var (
+		in      = interner{}
+		flat    []fleetscore.ControlProfile
+		tenants []string // the tenant of each run of rows
+		starts  []int    // where each run starts in flat
+		// One row's destinations, for every row: nothing escapes per row.
+		p                               fleetscore.ControlProfile
+		tenant                          string
+		state, assigned, comment, byWho sql.NullString
+		at                              sql.NullInt64
+		dest                            = []any{&tenant, &p.ID, &p.Title, &p.Category, &p.MaxScore, &p.Rank, &p.Tier, &p.UserImpact,
+			&p.ImplementationCost, &p.ActionType, &p.ActionURL, &p.Service, &p.Deprecated,
+			&state, &at, &assigned, &comment, &byWho}
+	)
+	if size > 0 {
+		flat = make([]fleetscore.ControlProfile, 0, size)
+	}
+	for rows.Next() {
+		p = fleetscore.ControlProfile{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("profile summaries: %w", err)
+		}
 		p.ID, p.Title, p.Category, p.Tier = in.s(p.ID), in.s(p.Title), in.s(p.Category), in.s(p.Tier)
 		p.UserImpact, p.ImplementationCost, p.ActionType = in.s(p.UserImpact), in.s(p.ImplementationCost), in.s(p.ActionType)
 		p.ActionURL, p.Service = in.s(p.ActionURL), in.s(p.Service)
-		for j := range p.StateUpdates {
-			u := &p.StateUpdates[j]
-			u.State, u.AssignedTo, u.Comment, u.UpdatedBy = in.s(u.State), in.s(u.AssignedTo), in.s(u.Comment), in.s(u.UpdatedBy)
+		if state.Valid {
+			u := fleetscore.ControlStateUpdate{State: in.s(state.String), AssignedTo: in.s(assigned.String),
+				Comment: in.s(comment.String), UpdatedBy: in.s(byWho.String)}
+			if at.Valid && at.Int64 != 0 {
+				u.UpdatedAt = time.Unix(0, at.Int64).UTC()
+			}
+			p.StateUpdates = []fleetscore.ControlStateUpdate{u}
 		}
+		if n := len(tenants); n == 0 || tenants[n-1] != tenant {
+			tenants = append(tenants, tenant)
+			starts = append(starts, len(flat))
+		}
+		flat = append(flat, p)
 	}
-	return byTenant(list), nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("profile summaries: %w", err)
+	}
+	out := make(map[string][]fleetscore.ControlProfile, len(tenants))
+	for i, t := range tenants {
+		end := len(flat)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		out[t] = flat[starts[i]:end:end]
+	}
+	return out, nil
 }
 
 // ArchivePending returns the tenant's days whose raw snapshot is still to be
