@@ -3,7 +3,6 @@ package relational
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/fleetscore/fleetscore"
@@ -17,33 +16,8 @@ import (
 func (s *Store) TenantDaily(ctx context.Context, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
 	var out []fleetscore.Score
 	err := s.read(ctx, func(q q) error {
-		lo, hi := dayBounds(from, to)
-		var tr tenantRow
-		err := q.row(ctx, `
-			SELECT id, enabled_services, services_day
-			FROM tenants
-			WHERE guid = ?`, tenantID).Scan(&tr.id, &tr.services, &tr.servicesDay)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fleetscore.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		out, err = all(ctx, q, func(r *sql.Rows) (fleetscore.Score, error) {
-			var sr scoreRow
-			err := r.Scan(sr.dest()...)
-			return sr.score(tenantID), err
-		}, `
-			SELECT `+scoreColumns("s")+`
-			FROM scores s
-			WHERE s.tenant = ? AND s.day BETWEEN ? AND ?
-			ORDER BY s.day`, tr.id, lo, hi)
-		if err != nil || len(out) == 0 {
-			return err
-		}
-		if last := &out[len(out)-1]; tr.servicesDay.Valid && tr.servicesDay.Int64 == last.Day.Unix() {
-			last.EnabledServices, err = decodeServices(tr.services)
-		}
+		var err error
+		_, out, err = tenantDays(ctx, q, tenantID, from, to)
 		return err
 	})
 	if err != nil {

@@ -301,6 +301,43 @@ func saveChanges(ctx context.Context, t *tx, tenant, first int64, states map[int
 	return nil
 }
 
+// tenantDays is the tenant's key and its snapshots of days from..to,
+// oldest first, without controls, read through the (tenant, day) key;
+// EnabledServices on the newest stored day only. An unknown tenant is
+// fleetscore.ErrNotFound.
+func tenantDays(ctx context.Context, q q, tenantID string, from, to fleetscore.Day) (int64, []fleetscore.Score, error) {
+	lo, hi := dayBounds(from, to)
+	var tr tenantRow
+	err := q.row(ctx, `
+		SELECT id, enabled_services, services_day
+		FROM tenants
+		WHERE guid = ?`, tenantID).Scan(&tr.id, &tr.services, &tr.servicesDay)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fleetscore.ErrNotFound
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := all(ctx, q, func(r *sql.Rows) (fleetscore.Score, error) {
+		var sr scoreRow
+		err := r.Scan(sr.dest()...)
+		return sr.score(tenantID), err
+	}, `
+		SELECT `+scoreColumns("s")+`
+		FROM scores s
+		WHERE s.tenant = ? AND s.day BETWEEN ? AND ?
+		ORDER BY s.day`, tr.id, lo, hi)
+	if err != nil || len(out) == 0 {
+		return tr.id, out, err
+	}
+	if last := &out[len(out)-1]; tr.servicesDay.Valid && tr.servicesDay.Int64 == last.Day.Unix() {
+		if last.EnabledServices, err = decodeServices(tr.services); err != nil {
+			return 0, nil, err
+		}
+	}
+	return tr.id, out, nil
+}
+
 // stateBefore is the tenant's control state in effect just before day: each
 // control's latest change before it (the dialect's stateBefore).
 func stateBefore(ctx context.Context, q q, tenant, day int64) (State, error) {
@@ -380,34 +417,9 @@ func (s *Store) Scores(ctx context.Context, tenantID string, from, to fleetscore
 }
 
 func scores(ctx context.Context, q q, tenantID string, from, to fleetscore.Day) ([]fleetscore.Score, error) {
-	lo, hi := dayBounds(from, to)
-	var tr tenantRow
-	err := q.row(ctx, `
-		SELECT id, enabled_services, services_day
-		FROM tenants
-		WHERE guid = ?`, tenantID).Scan(&tr.id, &tr.services, &tr.servicesDay)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fleetscore.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	out, err := all(ctx, q, func(r *sql.Rows) (fleetscore.Score, error) {
-		var sr scoreRow
-		err := r.Scan(sr.dest()...)
-		return sr.score(tenantID), err
-	}, `
-		SELECT `+scoreColumns("s")+`
-		FROM scores s
-		WHERE s.tenant = ? AND s.day BETWEEN ? AND ?
-		ORDER BY s.day`, tr.id, lo, hi)
+	tenant, out, err := tenantDays(ctx, q, tenantID, from, to)
 	if err != nil || len(out) == 0 {
 		return out, err
-	}
-	if last := &out[len(out)-1]; tr.servicesDay.Valid && tr.servicesDay.Int64 == last.Day.Unix() {
-		if last.EnabledServices, err = decodeServices(tr.services); err != nil {
-			return nil, err
-		}
 	}
 
 	// The controls a tenant's scores ever had, by name.
@@ -419,16 +431,16 @@ func scores(ctx context.Context, q q, tenantID string, from, to fleetscore.Day) 
 		FROM tenant_controls tc
 		JOIN controls c ON c.id = tc.control
 		WHERE tc.tenant = ?
-		ORDER BY c.name`, tr.id)
+		ORDER BY c.name`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("load control names: %w", err)
 	}
 	first, last := out[0].Day.Unix(), out[len(out)-1].Day.Unix()
-	st, err := stateBefore(ctx, q, tr.id, first)
+	st, err := stateBefore(ctx, q, tenant, first)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := loadChanges(ctx, q, tr.id, first, last)
+	changes, err := loadChanges(ctx, q, tenant, first, last)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,10 +166,9 @@ func Before(ctx context.Context, db *sql.DB) (map[string]string, error) {
 	return out, nil
 }
 
-// rowsOf is the rows of a Rebuilt query, one line each, sorted. A profiles
-// query's (16 columns) are scanned into Go types, the same whichever
-// dialect stored them (SQLite's 0 and 1 are booleans); any other's are
-// printed as the driver gives them.
+// rowsOf is the rows of a Rebuilt query, one line each, sorted: each value
+// as the driver gives it (texts quoted). Before and after a migration are
+// read from the same database, so by the same driver.
 func rowsOf(ctx context.Context, db *sql.DB, query string) (string, error) {
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
@@ -180,30 +180,27 @@ func rowsOf(ctx context.Context, db *sql.DB, query string) (string, error) {
 		return "", err
 	}
 	var lines []string
-	for len(cols) != 16 && rows.Next() {
-		// Any other table's rows (control_changes): each value as scanned.
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return "", err
 		}
-		lines = append(lines, fmt.Sprint(vals...))
-	}
-	for len(cols) == 16 && rows.Next() {
-		var (
-			tenant, control, rank int64
-			text                  [10]string
-			maxScore              float64
-			deprecated, removed   bool
-		)
-		if err := rows.Scan(&tenant, &control, &text[0], &text[1], &maxScore, &rank, &text[2], &text[3], &text[4],
-			&text[5], &text[6], &text[7], &text[8], &deprecated, &text[9], &removed); err != nil {
-			return "", err
+		line := make([]string, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case string:
+				line[i] = strconv.Quote(v)
+			case []byte:
+				line[i] = strconv.Quote(string(v))
+			default:
+				line[i] = fmt.Sprint(v)
+			}
 		}
-		lines = append(lines, fmt.Sprintf("%d %d %q %g %d %t %t", tenant, control, text, maxScore, rank, deprecated, removed))
+		lines = append(lines, strings.Join(line, " "))
 	}
 	if err := rows.Err(); err != nil {
 		return "", err
