@@ -73,7 +73,7 @@ type serveResult struct {
 // the store (storetest's generator) unless it holds tenants already, serves
 // it in this process and loads every GET route with concurrent clients.
 func cmdBenchServe(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--memprofile FILE] [--json]")
+	fs := newFlags(e, "bench --serve", "[--tenants N] [--days N] [--database DSN] [--clients N] [--duration D] [--routes LIST] [--memprofile FILE] [--cpuprofile FILE] [--json]")
 	fs.Bool("serve", true, "benchmark the read side (pages, API, /metrics) instead of a backfill")
 	tenants := fs.Int("tenants", 1000, "tenants to fill an empty database with")
 	days := fs.Int("days", 1095, "days of history per tenant to fill with")
@@ -84,6 +84,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	only := fs.String("routes", "", "comma-separated route patterns to load (default: every GET route)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	memProfile := fs.String("memprofile", "", "write a heap profile taken after the warm-up (one request to each route) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load (after the warm-up) to this file")
 	if done, err := parse(fs, args); done {
 		return err
 	}
@@ -208,11 +209,24 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 			}
 		}
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	for i, pattern := range routes {
 		f := loadRoute(ctx, client, firsts[i], urlOf(pattern), *clients, *duration)
 		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  goal %s: %s\n",
 			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, f.Goal, metWord(f.Met))
 		res.Routes = append(res.Routes, f)
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 	res.ModelBytes = heapInUse() - heapBefore
 	res.PeakRSS = peakRSS()
