@@ -155,7 +155,7 @@ if [ -n "$unformatted" ]; then
 fi
 
 say "go test ./..."
-go test -count=1 "$@" ./...
+go test -count=1 -timeout 15m "$@" ./...
 
 # Every fuzz target, for a count of inputs about a minute's worth on a busy
 # 2-core machine (FLEETSCORE_FUZZTIME, e.g. 5m or 100000x, overrides them

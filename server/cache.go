@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
@@ -68,11 +67,7 @@ func (s *Server) fleetAnswer(next http.HandlerFunc) http.HandlerFunc {
 				a.status = http.StatusOK
 			}
 			if gz && a.status == http.StatusOK && a.header.Get("Content-Encoding") == "" {
-				var buf bytes.Buffer
-				zw := gzip.NewWriter(&buf)
-				zw.Write(a.body)
-				zw.Close()
-				a.body, a.gzipped = buf.Bytes(), true
+				a.body, a.gzipped = gzipBytes(a.body), true
 			}
 			if a.status >= 500 {
 				return nil, notKept{a}

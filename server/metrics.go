@@ -220,16 +220,20 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// family is one metric family in the text format.
+// family is one metric family in the text format; z is the text
+// compressed, for the fleet's families (kept), nil for the others.
 type family struct {
 	name string
 	text []byte
+	z    *deflated
 }
 
 // metricsHandler serves /metrics: the fleet, what this process counted
-// (Options.Metrics), the Go runtime and the process, in the text format.
-// The fleet's part is encoded once per store version and day (query.Memo);
-// the process's is gathered on every scrape.
+// (Options.Metrics), the Go runtime and the process, in the text format,
+// gzipped when the scraper takes it (Prometheus does). The fleet's part
+// is encoded and compressed once per store version and day (query.Memo);
+// the process's is gathered and compressed on every scrape, and the two
+// are sent as one gzip member (gzipMember).
 func (s *Server) metricsHandler() http.Handler {
 	fleet := prometheus.NewRegistry()
 	fc := newFleetCollector(s)
@@ -249,7 +253,7 @@ func (s *Server) metricsHandler() http.Handler {
 			if err := expfmt.NewEncoder(&b, format).Encode(mf); err != nil {
 				return out, err
 			}
-			out = append(out, family{mf.GetName(), b.Bytes()})
+			out = append(out, family{name: mf.GetName(), text: b.Bytes()})
 		}
 		return out, err
 	}
@@ -259,6 +263,10 @@ func (s *Server) metricsHandler() http.Handler {
 			fs, err := encode(fleet)
 			if err == nil && fc.incomplete.Load() {
 				err = errors.New("incomplete scrape")
+			}
+			for i := range fs {
+				z := deflatePiece(fs[i].text)
+				fs[i].z = &z
 			}
 			return fs, err
 		})
@@ -270,16 +278,42 @@ func (s *Server) metricsHandler() http.Handler {
 		if err != nil {
 			s.log.Error("metrics", "err", err)
 		}
-		w.Header().Set("Content-Type", string(format))
-		// Both lists are in name order: merged, so is the answer.
+		h := w.Header()
+		h.Set("Content-Type", string(format))
+		h.Add("Vary", "Accept-Encoding")
+		var g *gzipMember
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			g = newGzipMember(w)
+		}
+		// Both lists are in name order: merged, so is the answer. The
+		// process's families between two of the fleet's are compressed
+		// together.
+		var pending bytes.Buffer
+		send := func(f family) {
+			switch {
+			case g == nil:
+				w.Write(f.text)
+			case f.z == nil:
+				pending.Write(f.text)
+			default:
+				g.compressed(pending.Bytes())
+				pending.Reset()
+				g.kept(*f.z)
+			}
+		}
 		for len(own) > 0 || len(rest) > 0 {
 			if len(rest) == 0 || len(own) > 0 && own[0].name < rest[0].name {
-				w.Write(own[0].text)
+				send(own[0])
 				own = own[1:]
 			} else {
-				w.Write(rest[0].text)
+				send(rest[0])
 				rest = rest[1:]
 			}
+		}
+		if g != nil {
+			g.compressed(pending.Bytes())
+			g.close()
 		}
 	})
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,5 +219,59 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	if !strings.Contains(exprs["Secure Score by tenant"], "fleetscore_secure_score_ratio") {
 		t.Errorf("the score panel reads %q; want fleetscore_secure_score_ratio", exprs["Secure Score by tenant"])
+	}
+}
+
+// TestMetricsGzipped: a scrape that takes gzip (as Prometheus's does) gets
+// one gzip member, the fleet's part compressed once and kept, that the
+// standard library's reader reads to the same text as a plain scrape,
+// twice over (the second scrape serves the kept part).
+func TestMetricsGzipped(t *testing.T) {
+	a, _ := metricsFixture(t)
+	// fleetscore's own families, without the few lines that differ
+	// between two scrapes (the process's figures).
+	own := func(body []byte) string {
+		var b strings.Builder
+		for line := range strings.Lines(string(body)) {
+			if strings.HasPrefix(strings.TrimPrefix(strings.TrimPrefix(line, "# HELP "), "# TYPE "), "fleetscore_") {
+				b.WriteString(line)
+			}
+		}
+		return b.String()
+	}
+	resp, plain := a.get(t, "/metrics", "Accept-Encoding", "identity")
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("a scrape without gzip got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	want := own(plain)
+	if !strings.Contains(want, "fleetscore_secure_score_ratio{") || !strings.Contains(string(plain), "go_goroutines") {
+		t.Fatalf("the plain scrape lacks the fleet's or the runtime's families:\n%s", plain)
+	}
+	for i := range 2 {
+		resp, body := a.get(t, "/metrics", "Accept-Encoding", "gzip")
+		if got := resp.Header.Get("Content-Encoding"); got != "gzip" {
+			t.Fatalf("scrape %d: Content-Encoding %q, want gzip", i, got)
+		}
+		if !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("scrape %d: Vary %q lacks Accept-Encoding", i, resp.Header.Get("Vary"))
+		}
+		zr, err := stdgzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("scrape %d: %v", i, err)
+		}
+		text, err := io.ReadAll(zr) // checks the CRC, the length, and that nothing follows
+		if err != nil {
+			t.Fatalf("scrape %d: %v", i, err)
+		}
+		if got := own(text); got != want {
+			t.Errorf("scrape %d: the gzipped scrape differs from the plain one:\n%s", i, lineDiff(want, got))
+		}
+		if !strings.Contains(string(text), "go_goroutines") {
+			t.Errorf("scrape %d: the runtime's families are missing", i)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		if _, err := p.TextToMetricFamilies(bytes.NewReader(text)); err != nil {
+			t.Errorf("scrape %d: not the text format: %v", i, err)
+		}
 	}
 }

@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +115,18 @@ func BenchmarkTenantPage(b *testing.B) {
 func BenchmarkTenantPages(b *testing.B) {
 	h, ts := benchFleet(b)
 	benchEach(b, h, func(i int) string { return "/tenants/" + ts[i%len(ts)].ID })
+}
+
+// BenchmarkTenantRoutes: each per-tenant route, every request another
+// tenant (what `bench --serve` loads), gzipped.
+func BenchmarkTenantRoutes(b *testing.B) {
+	h, ts := benchFleet(b)
+	for _, route := range []string{"/tenants/%s/report", "/api/v1/tenants/%s", "/api/v1/tenants/%s/scores",
+		"/api/v1/tenants/%s/controls", "/api/v1/tenants/%s/changes"} {
+		b.Run(strings.TrimPrefix(strings.ReplaceAll(route, "/%s", ""), "/"), func(b *testing.B) {
+			benchEach(b, h, func(i int) string { return fmt.Sprintf(route, ts[i%len(ts)].ID) })
+		})
+	}
 }
 
 // benchEach views path(1), path(2), ... one a loop, gzipped, after

@@ -10,13 +10,10 @@ package server
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"hash/crc32"
 	"html/template"
 	"net/http"
 	"slices"
@@ -36,12 +33,6 @@ const (
 	// compressed bytes).
 	pageCacheMaxPage = 16 << 20
 )
-
-// pageDeflateLevel is the compression of kept pages: for a tenant's page
-// (350 KB of HTML) level 2 takes half the CPU of the default level, for
-// a fifth more bytes; a page viewed once (a tenant's, after each
-// collection) pays it on its only view.
-const pageDeflateLevel = 2
 
 // pageKeyMax bounds a kept page's key (its URL and scope): longer ones
 // are rendered for their request only.
@@ -89,10 +80,8 @@ func rendersHoles(ctx context.Context) bool {
 type pageSeg struct {
 	lit  []byte
 	hole hole
-	// The literal compressed (raw deflate, flushed to a byte boundary),
-	// its CRC-32.
-	deflated []byte
-	crc      uint32
+	// The literal compressed (raw deflate, flushed to a byte boundary).
+	z deflated
 }
 
 // pageEntry is a page as rendered for the cache.
@@ -138,7 +127,7 @@ type pageOpts struct {
 }
 
 // cachedPage serves next's page from the cache. The key is the request's
-// path and query, what the principal may see (role, a client's tenants,
+// path, query and Accept, what the principal may see (role, a client's tenants,
 // the name when the page reads it), what the layout shows of the request
 // (signed in, a session, the progress), the data's day and the clock's.
 func (s *Server) cachedPage(next http.HandlerFunc, o pageOpts) http.HandlerFunc {
@@ -208,6 +197,9 @@ func (s *Server) pageKey(r *http.Request, pg page, o pageOpts) string {
 	b.WriteByte('?')
 	b.WriteString(r.URL.RawQuery)
 	b.WriteByte(0)
+	// An API answer kept here is JSON or CSV by its Accept.
+	b.WriteString(r.Header.Get("Accept"))
+	b.WriteByte(0)
 	b.WriteString(string(p.Role))
 	b.WriteByte(0)
 	if p.Restricted() {
@@ -263,8 +255,8 @@ func (s *Server) renderEntry(e *pageEntry, next http.HandlerFunc, r *http.Reques
 		if sg.lit == nil {
 			continue
 		}
-		sg.deflated, sg.crc = deflateFlushed(sg.lit), crc32.ChecksumIEEE(sg.lit)
-		e.size += len(sg.deflated)
+		sg.z = deflatePiece(sg.lit)
+		e.size += len(sg.z.data)
 	}
 	e.kept = e.size <= pageCacheMaxPage
 }
@@ -415,33 +407,16 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *pageEntry
 		return
 	}
 	// One gzip member: the literals' kept deflate, the holes as stored
-	// blocks, then an empty final block and the trailer.
-	var out bytes.Buffer
-	out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
-	var crc uint32
-	var size int64
+	// blocks.
+	g := newGzipMember(w)
 	for _, sg := range e.segs {
 		if sg.lit != nil {
-			if out.Len() > 0 {
-				w.Write(out.Bytes())
-				out.Reset()
-			}
-			w.Write(sg.deflated)
-			crc = crc32Combine(crc, sg.crc, int64(len(sg.lit)))
-			size += int64(len(sg.lit))
-			continue
+			g.kept(sg.z)
+		} else {
+			g.stored(fill(sg.hole))
 		}
-		b := fill(sg.hole)
-		storedBlocks(&out, b)
-		crc = crc32.Update(crc, crc32.IEEETable, b)
-		size += int64(len(b))
 	}
-	out.Write([]byte{1, 0, 0, 0xff, 0xff}) // the final block, empty and stored
-	var tr [8]byte
-	binary.LittleEndian.PutUint32(tr[:4], crc)
-	binary.LittleEndian.PutUint32(tr[4:], uint32(size))
-	out.Write(tr[:])
-	w.Write(out.Bytes())
+	g.close()
 }
 
 // newNonce is a CSP nonce. Hex, not base64: html/template writes a '+' of
@@ -451,69 +426,4 @@ func newNonce() string {
 	var n [16]byte
 	_, _ = rand.Read(n[:])
 	return hex.EncodeToString(n[:])
-}
-
-// deflateFlushed is b compressed as raw deflate blocks, none final, ending
-// on a byte boundary (a sync flush): such pieces can be sent one after
-// the other as one stream.
-func deflateFlushed(b []byte) []byte {
-	var out bytes.Buffer
-	zw, _ := flate.NewWriter(&out, pageDeflateLevel)
-	zw.Write(b)
-	zw.Flush()
-	return out.Bytes()
-}
-
-// storedBlocks writes b as stored (uncompressed) deflate blocks, none
-// final; the stream is on a byte boundary before and after.
-func storedBlocks(out *bytes.Buffer, b []byte) {
-	for len(b) > 0 {
-		n := min(len(b), 0xffff)
-		out.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
-		out.Write(b[:n])
-		b = b[n:]
-	}
-}
-
-// crc32Combine is the CRC-32 (IEEE) of a+b from crc1 of a, crc2 of b and
-// b's length (zlib's crc32_combine).
-func crc32Combine(crc1, crc2 uint32, len2 int64) uint32 {
-	if len2 <= 0 {
-		return crc1
-	}
-	var even, odd [32]uint32
-	odd[0] = 0xedb88320 // the reversed polynomial
-	row := uint32(1)
-	for n := 1; n < 32; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four
-	// Then one zero byte, two, four...: applied for each bit of len2.
-	mats := [2]*[32]uint32{&even, &odd}
-	for i := 0; len2 != 0; i ^= 1 {
-		gf2Square(mats[i], mats[i^1])
-		if len2&1 != 0 {
-			crc1 = gf2Times(mats[i], crc1)
-		}
-		len2 >>= 1
-	}
-	return crc1 ^ crc2
-}
-
-func gf2Times(mat *[32]uint32, vec uint32) uint32 {
-	var sum uint32
-	for i := 0; vec != 0; i, vec = i+1, vec>>1 {
-		if vec&1 != 0 {
-			sum ^= mat[i]
-		}
-	}
-	return sum
-}
-
-func gf2Square(square, mat *[32]uint32) {
-	for n := range 32 {
-		square[n] = gf2Times(mat, mat[n])
-	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -50,6 +52,65 @@ func TestRoundJSONAsThePattern(t *testing.T) {
 		in := sb.String()
 		if got, want := string(roundJSON([]byte(in))), string(roundJSONByPattern([]byte(in))); got != want {
 			t.Fatalf("case %d: roundJSON(%q)\n = %q\nwant %q", n, in, got, want)
+		}
+	}
+}
+
+// TestEncodeAnswerAsTheEncoder: encodeAnswer writes the bytes a
+// json.Encoder indenting by two spaces, then roundJSON, write, on random
+// values of every JSON kind (empty and nested objects and arrays, strings
+// with quotes, backslashes, HTML and line separators, fractions under
+// rounded and other keys).
+func TestEncodeAnswerAsTheEncoder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	keys := []string{"percent", "score", "change_7d", "seconds", "name", `q"uote`, `back\slash`, "<b>&", "\u2028", "é", ""}
+	strs := []string{"", "plain", `a "quoted" word`, `C:\path\`, "<script>&amp;", "line\nbreak\ttab", "\u2028\u2029", "ünï", `"k":1.25`, "\x01"}
+	var value func(depth int) any
+	value = func(depth int) any {
+		n := 7
+		if depth > 4 {
+			n = 5
+		}
+		switch r.IntN(n) {
+		case 0:
+			return nil
+		case 1:
+			return r.IntN(2) == 0
+		case 2:
+			return []float64{r.Float64() * 100, float64(r.IntN(1000)), -r.Float64(), 1e21 * r.Float64(), 1e-7 * r.Float64()}[r.IntN(5)]
+		case 3:
+			return r.IntN(100000) - 50000
+		case 4:
+			return strs[r.IntN(len(strs))]
+		case 5:
+			a := make([]any, r.IntN(4))
+			for i := range a {
+				a[i] = value(depth + 1)
+			}
+			return a
+		default:
+			m := map[string]any{}
+			for range r.IntN(4) {
+				m[keys[r.IntN(len(keys))]] = value(depth + 1)
+			}
+			return m
+		}
+	}
+	for n := range 5000 {
+		v := value(0)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		want := roundJSON(buf.Bytes())
+		got, err := encodeAnswer(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: encodeAnswer(%#v)\n = %q\nwant %q", n, v, got, want)
 		}
 	}
 }

@@ -54,7 +54,10 @@ func (s *Server) routeTable() []route {
 		h("GET /api/v1/tenants/{id}/changes", client, s.apiTenantChanges),
 		h("GET /api/v1/changes", client, s.fleetAnswer(s.apiChanges)),
 		h("GET /api/v1/actions", client, s.fleetAnswer(s.apiActions)),
-		h("GET /api/v1/actions/{control}", client, s.apiAction),
+		// One action over every tenant: kept as the pages are (per version,
+		// per what the principal sees), not rebuilt with each version as a
+		// fleetAnswer is: there is one per control.
+		h("GET /api/v1/actions/{control}", client, s.cachedPage(s.apiAction, pageOpts{})),
 		h("GET /api/v1/fleet", analyst, s.fleetAnswer(s.apiFleet)),
 		h("GET /api/v1/collections", client, s.apiCollections),
 		h("GET /api/v1/collect", analyst, s.apiCollectStatus),

@@ -5,7 +5,6 @@
 package server
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetscore/fleetscore/auth"
@@ -294,7 +294,7 @@ func (g *gzipWriter) WriteHeader(status int) {
 		if h.Get("Content-Encoding") == "" && status != http.StatusNoContent && status != http.StatusNotModified && status >= 200 {
 			h.Set("Content-Encoding", "gzip")
 			h.Del("Content-Length")
-			g.gz = gzip.NewWriter(g.ResponseWriter)
+			g.gz = newGzip(g.ResponseWriter)
 		}
 	}
 	g.ResponseWriter.WriteHeader(status)
@@ -313,6 +313,8 @@ func (g *gzipWriter) Write(b []byte) (int, error) {
 func (g *gzipWriter) close() {
 	if g.gz != nil {
 		_ = g.gz.Close()
+		putGzip(g.gz)
+		g.gz = nil
 	}
 }
 

@@ -619,8 +619,11 @@ func peakRSS() int64 { return procStatus("VmHWM:") }
 
 // procStatus is the bytes of a kB field of /proc/self/status, such as
 // "VmRSS:" (0 where there is none).
-func procStatus(field string) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+func procStatus(field string) int64 { return statusField("/proc/self/status", field) }
+
+// statusField is the bytes of a kB field of a /proc status file.
+func statusField(path, field string) int64 {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -664,32 +667,12 @@ type childEmulator struct {
 }
 
 func startChild(ctx context.Context, dir string, tenants int, seed int64, conc int) (benchEmulator, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, exe, "emulator", "--control", "--tenants", strconv.Itoa(tenants),
+	c := &childEmulator{}
+	var err error
+	c.cmd, c.in, c.out, err = startLineChild(ctx, &c.ready, "emulator", "--control", "--tenants", strconv.Itoa(tenants),
 		"--seed", strconv.FormatInt(seed, 10), "--dir", filepath.Join(dir, "emulator"))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &childEmulator{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
-	if !c.out.Scan() {
-		c.Close()
-		return nil, fmt.Errorf("the emulator process exited before it was ready")
-	}
-	if err := json.Unmarshal(c.out.Bytes(), &c.ready); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("emulator said %q: %w", c.out.Text(), err)
+		return nil, fmt.Errorf("the emulator process: %w", err)
 	}
 	if c.caData, err = os.ReadFile(c.ready.CAFile); err != nil {
 		c.Close()
@@ -699,6 +682,55 @@ func startChild(ctx context.Context, dir string, tenants int, seed int64, conc i
 	// own collector sets concurrency itself.
 	_ = conc
 	return c, nil
+}
+
+// startLineChild starts this binary with args as a child that talks in
+// lines: it reads its first line, JSON, into ready, and leaves the rest
+// of its output to out; the child stops when in is closed
+// (stopLineChild).
+func startLineChild(ctx context.Context, ready any, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	out := bufio.NewScanner(outPipe)
+	if !out.Scan() {
+		stopLineChild(cmd, in, time.Second)
+		return nil, nil, nil, errors.New("it exited before it was ready")
+	}
+	if err := json.Unmarshal(out.Bytes(), ready); err != nil {
+		stopLineChild(cmd, in, time.Second)
+		return nil, nil, nil, fmt.Errorf("it said %q: %w", out.Text(), err)
+	}
+	return cmd, in, out, nil
+}
+
+// stopLineChild closes a line child's input and waits for it to exit,
+// killing it after wait.
+func stopLineChild(cmd *exec.Cmd, in io.WriteCloser, wait time.Duration) error {
+	in.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		return <-done
+	}
 }
 
 func (c *childEmulator) configPath() string { return c.ready.Config }
@@ -717,15 +749,4 @@ func (c *childEmulator) say(line string) error {
 }
 func (c *childEmulator) advance(n int) error              { return c.say(fmt.Sprintf("advance %d", n)) }
 func (c *childEmulator) setLatency(d time.Duration) error { return c.say("latency " + d.String()) }
-func (c *childEmulator) Close() error {
-	c.in.Close()
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		return <-done
-	}
-}
+func (c *childEmulator) Close() error                     { return stopLineChild(c.cmd, c.in, 5*time.Second) }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,8 +19,6 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
-	"github.com/fleetscore/fleetscore/query"
-	"github.com/fleetscore/fleetscore/server"
 	"github.com/fleetscore/fleetscore/storetest"
 )
 
@@ -46,7 +43,7 @@ type routeFigures struct {
 	P50Ms    float64 `json:"p50_ms"`
 	P99Ms    float64 `json:"p99_ms"`
 	PerSec   float64 `json:"requests_per_second"`
-	CPUMs    float64 `json:"cpu_ms_per_request"` // the process's CPU time (user+system) per request
+	CPUMs    float64 `json:"cpu_ms_per_request"` // the server's CPU time (user+system) per request: with --in-process, the clients' too
 	Goal     string  `json:"goal"`
 	Met      bool    `json:"met"`
 }
@@ -67,6 +64,9 @@ type serveResult struct {
 	// After the load: the live heap less the heap before the server.
 	ModelBytes int64 `json:"fleet_model_heap_bytes"`
 	PeakRSS    int64 `json:"peak_rss_bytes"`
+	// Server is whose figures these are: the server's process, or with
+	// --in-process the bench's (server and clients).
+	Server string `json:"server"`
 }
 
 // cmdBenchServe is `fleetscore bench --serve`: it fills a store through
@@ -83,10 +83,16 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	duration := fs.Duration("duration", 3*time.Second, "load time per route")
 	only := fs.String("routes", "", "comma-separated route patterns to load (default: every GET route)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	memProfile := fs.String("memprofile", "", "write a heap profile taken after the warm-up (one request to each route) to this file")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load (after the warm-up) to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken after the warm-up (one request to each route) to this file (implies --in-process)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load (after the warm-up) to this file (implies --in-process)")
+	inProcess := fs.Bool("in-process", false, "serve in this process (the CPU and memory figures then include the clients'); default: a child process")
+	child := fs.Bool("server-child", false, "(internal) be the server process of another bench --serve")
+	dataNow := fs.String("data-now", "", "(internal) the data's today, for --server-child")
 	if done, err := parse(fs, args); done {
 		return err
+	}
+	if *child {
+		return runServerChild(ctx, e, *database, *dataNow)
 	}
 	if *tenants < 1 || *days < 1 || *clients < 1 || *duration <= 0 {
 		return errors.New("bench --serve: --tenants, --days, --clients and --duration must be positive")
@@ -109,15 +115,11 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		}
 		dsn = "sqlite:" + filepath.Join(work, "fleetscore.db")
 	}
-	st, err := openStore(ctx, dsn)
+	st, src, err := openServeSource(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	src, ok := st.(query.Source)
-	if !ok {
-		return fmt.Errorf("bench --serve: database %s cannot serve the fleet views", redactDSN(dsn))
-	}
 	res := serveResult{Database: redactDSN(dsn), Clients: *clients}
 	ts, err := src.Tenants(ctx)
 	if err != nil {
@@ -154,19 +156,12 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	heapBefore := heapInUse()
-	srv, err := server.New(server.Options{Source: src, Version: version, Now: time.Now, DataNow: func() time.Time { return now }})
+	bs, err := newBenchServer(ctx, src, dsn, now, *inProcess || *cpuProfile != "" || *memProfile != "")
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
-	base := "http://" + ln.Addr().String()
+	defer bs.Close()
+	base := bs.url()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients}, Timeout: 5 * time.Minute}
 
 	control := ""
@@ -198,11 +193,11 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		firsts[i].FirstMs, firsts[i].Status = ms(d), status
 	}
 	if len(routes) > 0 {
-		res.WarmHeapBytes = heapInUse() - heapBefore
-		res.WarmRSSBytes, res.WarmRSSAnonBytes = procStatus("VmRSS:"), procStatus("RssAnon:")
-		say("after one request to each route: heap %.1f MB more than before the server (the fleet model and the routes' caches; goal at 10,000 x 365: < 150 MB): %s; RSS %.1f MB (anonymous %.1f MB)\n",
+		res.WarmHeapBytes = bs.heap()
+		res.WarmRSSBytes, res.WarmRSSAnonBytes = bs.status("VmRSS:"), bs.status("RssAnon:")
+		say("after one request to each route: heap %.1f MB more than before the server (the fleet model and the routes' caches; goal at 10,000 x 365: < 150 MB): %s; RSS of %s %.1f MB (anonymous %.1f MB)\n",
 			float64(res.WarmHeapBytes)/(1<<20), metWord(res.WarmHeapBytes < serveGoalModel),
-			float64(res.WarmRSSBytes)/(1<<20), float64(res.WarmRSSAnonBytes)/(1<<20))
+			bs.who(), float64(res.WarmRSSBytes)/(1<<20), float64(res.WarmRSSAnonBytes)/(1<<20))
 		if *memProfile != "" {
 			if err := writeHeapProfile(*memProfile); err != nil {
 				return err
@@ -220,7 +215,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 		}
 	}
 	for i, pattern := range routes {
-		f := loadRoute(ctx, client, firsts[i], urlOf(pattern), *clients, *duration)
+		f := loadRoute(ctx, client, bs, firsts[i], urlOf(pattern), *clients, *duration)
 		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  goal %s: %s\n",
 			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, f.Goal, metWord(f.Met))
 		res.Routes = append(res.Routes, f)
@@ -228,10 +223,11 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
-	res.ModelBytes = heapInUse() - heapBefore
-	res.PeakRSS = peakRSS()
+	res.ModelBytes = bs.heap()
+	res.PeakRSS = bs.status("VmHWM:")
+	res.Server = bs.who()
 	say("heap after the load %.1f MB more than before the server\n", float64(res.ModelBytes)/(1<<20))
-	say("peak RSS %.1f MB (this process: server and clients; goal < %d MB): %s\n", float64(res.PeakRSS)/(1<<20), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS))
+	say("peak RSS %.1f MB (%s; goal < %d MB): %s\n", float64(res.PeakRSS)/(1<<20), bs.who(), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS))
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -279,7 +275,7 @@ func getOnce(ctx context.Context, c *http.Client, url string) (time.Duration, in
 
 // loadRoute loads f's route with clients for d; f holds its first request's
 // figures (the warm-up's).
-func loadRoute(ctx context.Context, c *http.Client, f routeFigures, url func() string, clients int, d time.Duration) routeFigures {
+func loadRoute(ctx context.Context, c *http.Client, bs benchServer, f routeFigures, url func() string, clients int, d time.Duration) routeFigures {
 	route := f.Route
 	get := func() (time.Duration, int) { return getOnce(ctx, c, url()) }
 	var (
@@ -287,7 +283,7 @@ func loadRoute(ctx context.Context, c *http.Client, f routeFigures, url func() s
 		lats []time.Duration
 		wg   sync.WaitGroup
 	)
-	cpu0 := cpuTime()
+	cpu0 := bs.cpu()
 	start := time.Now()
 	end := start.Add(d)
 	for range clients {
@@ -306,7 +302,7 @@ func loadRoute(ctx context.Context, c *http.Client, f routeFigures, url func() s
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := bs.cpu() - cpu0
 	slices.Sort(lats)
 	f.Requests = len(lats)
 	if len(lats) > 0 {

@@ -518,6 +518,34 @@ func TestBenchServeRuns(t *testing.T) {
 	}
 }
 
+// TestBenchServeChild: by default bench --serve loads a server in a child
+// process (this test binary as the CLI) and reports that process's
+// figures: its resident memory, its live heap after the warm-up.
+func TestBenchServeChild(t *testing.T) {
+	t.Setenv("FLEETSCORE_TEST_MAIN", "1") // the child runs main()
+	db := filepath.Join(t.TempDir(), "bench.db")
+	r := runCmd(t, os.Getenv, "bench", "--serve", "--database", "sqlite:"+db, "--tenants", "3", "--days", "20", "--clients", "2",
+		"--duration", "50ms", "--routes", "/,/api/v1/tenants/{id}/scores,/metrics", "--json")
+	if r.err != nil {
+		t.Fatalf("bench --serve: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	var res serveResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if res.Server != "the server's process" || res.Tenants != 3 || len(res.Routes) != 3 {
+		t.Fatalf("bench --serve result %+v", res)
+	}
+	for _, f := range res.Routes {
+		if f.Status != 200 || f.Requests < 1 || f.CPUMs < 0 {
+			t.Errorf("route %+v", f)
+		}
+	}
+	if res.WarmHeapBytes <= 0 || res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS < res.WarmRSSBytes {
+		t.Errorf("the server process's memory figures %+v", res)
+	}
+}
+
 // TestUsageErrors: no command and an unknown command are both usage
 // errors (exit 2); every command's help spells its flags --name, and the
 // demo's lists all of them.
