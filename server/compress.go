@@ -206,3 +206,17 @@ func gf2Square(square, mat *[32]uint32) {
 		square[n] = gf2Times(mat, mat[n])
 	}
 }
+
+// pieceText is a piece's text again: its blocks, then an empty final
+// one, inflated.
+func pieceText(p deflated) []byte {
+	zr := flate.NewReader(io.MultiReader(bytes.NewReader(p.data), bytes.NewReader([]byte{1, 0, 0, 0xff, 0xff})))
+	defer zr.Close()
+	out := make([]byte, 0, p.raw)
+	buf := bytes.NewBuffer(out)
+	if _, err := io.Copy(buf, zr); err != nil {
+		// Our own bytes: a failure is a bug, not an input.
+		panic("inflate a kept piece: " + err.Error())
+	}
+	return buf.Bytes()
+}

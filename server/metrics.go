@@ -80,37 +80,14 @@ func metricPercent(p float64) float64 { return round(p, percentDecimals) }
 func metricRatio(p float64) float64   { return round(p/100, percentDecimals+2) }
 func metricPoints(p float64) float64  { return round(p, 9) }
 
-// incomplete carries the gauges of a scrape that met an error: sent, not
-// kept.
-type incomplete struct{ ms []prometheus.Metric }
-
-func (incomplete) Error() string { return "incomplete scrape" }
-
-// Collect sends the fleet's gauges, built once per store version and day
-// in the fleet model (query.Memo): a scrape reads the store's version only.
+// Collect sends the fleet's gauges, read from the fleet model: it runs
+// when the handler encodes the fleet's families again (once per store
+// version and day; metricsHandler keeps their text, not these).
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	day := fleetscore.DayOf(c.s.dataNow()).String()
-	ms, err := query.Memo(ctx, c.s.src, "metrics/"+day, func(ctx context.Context, _ query.Source) ([]prometheus.Metric, error) {
-		var out []prometheus.Metric
-		if !c.collect(ctx, func(m prometheus.Metric) { out = append(out, m) }) {
-			return nil, incomplete{out}
-		}
-		return out, nil
-	})
-	var inc incomplete
-	c.incomplete.Store(err != nil)
-	switch {
-	case errors.As(err, &inc):
-		ms = inc.ms
-	case err != nil:
-		c.s.log.Error("metrics", "err", err)
-		ms = []prometheus.Metric{prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)}
-	}
-	for _, m := range ms {
-		ch <- m
-	}
+	ok := c.collect(ctx, func(m prometheus.Metric) { ch <- m })
+	c.incomplete.Store(!ok)
 }
 
 // collect builds the fleet's gauges; false when a read failed (what was

@@ -43,9 +43,12 @@ type routeFigures struct {
 	P50Ms    float64 `json:"p50_ms"`
 	P99Ms    float64 `json:"p99_ms"`
 	PerSec   float64 `json:"requests_per_second"`
-	CPUMs    float64 `json:"cpu_ms_per_request"` // the server's CPU time (user+system) per request: with --in-process, the clients' too
-	Goal     string  `json:"goal"`
-	Met      bool    `json:"met"`
+	// The server's peak resident memory while this route was loaded
+	// (VmHWM, reset before the route where the kernel allows it).
+	PeakRSS int64   `json:"peak_rss_bytes"`
+	CPUMs   float64 `json:"cpu_ms_per_request"` // the server's CPU time (user+system) per request: with --in-process, the clients' too
+	Goal    string  `json:"goal"`
+	Met     bool    `json:"met"`
 }
 
 type serveResult struct {
@@ -64,6 +67,10 @@ type serveResult struct {
 	// After the load: the live heap less the heap before the server.
 	ModelBytes int64 `json:"fleet_model_heap_bytes"`
 	PeakRSS    int64 `json:"peak_rss_bytes"`
+	// WarmPeakRSS is the peak during the warm-up, which builds the fleet
+	// model; PeakRSS the peak under the load after it (the same when the
+	// kernel does not let the peak be reset).
+	WarmPeakRSS int64 `json:"warm_peak_rss_bytes"`
 	// Server is whose figures these are: the server's process, or with
 	// --in-process the bench's (server and clients).
 	Server string `json:"server"`
@@ -195,6 +202,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	if len(routes) > 0 {
 		res.WarmHeapBytes = bs.heap()
 		res.WarmRSSBytes, res.WarmRSSAnonBytes = bs.status("VmRSS:"), bs.status("RssAnon:")
+		res.WarmPeakRSS = bs.status("VmHWM:")
 		say("after one request to each route: heap %.1f MB more than before the server (the fleet model and the routes' caches; goal at 10,000 x 365: < 150 MB): %s; RSS of %s %.1f MB (anonymous %.1f MB)\n",
 			float64(res.WarmHeapBytes)/(1<<20), metWord(res.WarmHeapBytes < serveGoalModel),
 			bs.who(), float64(res.WarmRSSBytes)/(1<<20), float64(res.WarmRSSAnonBytes)/(1<<20))
@@ -214,10 +222,16 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
+	var loadPeak int64 // 0: the peak could not be reset
 	for i, pattern := range routes {
+		reset := bs.resetPeak()
 		f := loadRoute(ctx, client, bs, firsts[i], urlOf(pattern), *clients, *duration)
-		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  goal %s: %s\n",
-			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, f.Goal, metWord(f.Met))
+		f.PeakRSS = bs.status("VmHWM:")
+		if reset {
+			loadPeak = max(loadPeak, f.PeakRSS)
+		}
+		say("%-36s %3d  first %8.1f ms  p50 %7.1f ms  p99 %7.1f ms  %7.0f req/s  cpu %6.2f ms/req  rss %6.1f MB  goal %s: %s\n",
+			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, float64(f.PeakRSS)/(1<<20), f.Goal, metWord(f.Met))
 		res.Routes = append(res.Routes, f)
 	}
 	if *cpuProfile != "" {
@@ -225,9 +239,13 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 	}
 	res.ModelBytes = bs.heap()
 	res.PeakRSS = bs.status("VmHWM:")
+	if loadPeak > 0 {
+		res.PeakRSS = loadPeak
+	}
 	res.Server = bs.who()
 	say("heap after the load %.1f MB more than before the server\n", float64(res.ModelBytes)/(1<<20))
-	say("peak RSS %.1f MB (%s; goal < %d MB): %s\n", float64(res.PeakRSS)/(1<<20), bs.who(), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS))
+	say("peak RSS under the load %.1f MB (%s; goal < %d MB): %s; during the warm-up, which builds the model: %.1f MB\n",
+		float64(res.PeakRSS)/(1<<20), bs.who(), serveGoalRSS>>20, metWord(res.PeakRSS < serveGoalRSS), float64(res.WarmPeakRSS)/(1<<20))
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fleetscore/fleetscore"
+	"github.com/fleetscore/fleetscore/collect"
 	"github.com/fleetscore/fleetscore/query"
 	"github.com/fleetscore/fleetscore/server"
 )
@@ -32,11 +33,13 @@ type benchServer interface {
 	heap() int64               // its live heap less the heap before the server
 	status(field string) int64 // a kB field of its /proc status (VmRSS:, RssAnon:, VmHWM:), in bytes
 	who() string               // what the figures cover, for the printout
+	resetPeak() bool           // resets its peak RSS (VmHWM); false where the kernel does not let it
 	Close() error
 }
 
 // newBenchServer is the server the bench loads (the store's fleet views
-// served as `fleetscore serve` serves them, with no collector), with the
+// served as `fleetscore serve` serves them, with a collector that never
+// runs), with the
 // data's today at now.
 func newBenchServer(ctx context.Context, src query.Source, dsn string, now time.Time, inProcess bool) (benchServer, error) {
 	if !inProcess {
@@ -52,7 +55,10 @@ func newBenchServer(ctx context.Context, src query.Source, dsn string, now time.
 
 // listenBench serves the fleet views of src on a loopback port.
 func listenBench(src query.Source, now time.Time) (*http.Server, string, error) {
-	srv, err := server.New(server.Options{Source: src, Version: version, Now: time.Now, DataNow: func() time.Time { return now }})
+	// A runner that never runs, as serve's between runs: the pages show
+	// its panel, GET /api/v1/collect its status, and nothing collects.
+	runner := &collect.Runner{Jobs: func() []collect.Job { return nil }}
+	srv, err := server.New(server.Options{Source: src, Runner: runner, Version: version, Now: time.Now, DataNow: func() time.Time { return now }})
 	if err != nil {
 		return nil, "", err
 	}
@@ -77,6 +83,7 @@ func (s *ownServer) cpu() time.Duration        { return cpuTime() }
 func (s *ownServer) heap() int64               { return heapInUse() - s.before }
 func (s *ownServer) status(field string) int64 { return procStatus(field) }
 func (s *ownServer) who() string               { return "this process: server and clients" }
+func (s *ownServer) resetPeak() bool           { return clearPeak("/proc/self/clear_refs") }
 func (s *ownServer) Close() error              { return s.hs.Close() }
 
 // childServer is `fleetscore bench --serve --server-child` in another
@@ -121,6 +128,13 @@ func openServeSource(ctx context.Context, dsn string) (fleetscore.Store, query.S
 
 func (c *childServer) url() string { return "http://" + c.ready.Addr }
 func (c *childServer) who() string { return "the server's process" }
+func (c *childServer) resetPeak() bool {
+	return clearPeak(fmt.Sprintf("/proc/%d/clear_refs", c.cmd.Process.Pid))
+}
+
+// clearPeak resets a process's VmHWM to its current RSS (writing 5 to
+// its clear_refs, Linux 4.0 on; the process's owner or root).
+func clearPeak(path string) bool { return os.WriteFile(path, []byte("5"), 0) == nil }
 
 func (c *childServer) heap() int64 {
 	if _, err := fmt.Fprintln(c.in, "heap"); err != nil || !c.out.Scan() {
