@@ -490,11 +490,19 @@ func fleetChart(trend []query.FleetDay, today fleetscore.Day) template.HTML {
 		}}.SVG()
 }
 
+// overviewPageSize is the most tenant rows one overview page lists. A
+// row is 2.1 to 2.7 KB of HTML, so a page of 200 is about 0.6 MB, which a
+// browser lays out at once and the pages' cache keeps (the whole list of
+// 10,000 tenants, 21 to 29 MB, was past pageCacheMaxPage and rendered on
+// every view); a fleet of up to 200 tenants, as most MSSPs' are, keeps
+// its one page without a pager.
+const overviewPageSize = 200
+
 // overviewView is the overview page.
 type overviewView struct {
 	page
 	O        *query.Overview
-	Rows     []overviewRow
+	Rows     []overviewRow // this page's tenants
 	Counts   query.OverviewCounts
 	Filter   string
 	Q        string
@@ -508,6 +516,52 @@ type overviewView struct {
 	AvgDelta change      // the fleet average's change over 7 days
 	Share7   change      // the share meeting target's change over 7 days
 	Empty    string      // what to say when the filter keeps no tenant
+
+	// Of Total tenants passing the filter and the search, in the sort's
+	// order, Rows are rows First to Last (1-based).
+	Total, First, Last int
+	Pager              *overviewPager // nil when every row fits one page
+}
+
+// overviewPager is the overview's links to its other pages.
+type overviewPager struct {
+	Page, Pages int
+	// First, Prev, Next and Last are "" when they would be this page.
+	First, Prev, Next, Last string
+	Near                    []pageLink // numbered pages around this one
+}
+
+// pageLink is a numbered page; Gap marks pages left out before it.
+type pageLink struct {
+	N       int
+	Href    string
+	Current bool
+	Gap     bool
+}
+
+// pagerNear is how many numbered pages the pager shows each side of the
+// current one (with the first and the last).
+const pagerNear = 2
+
+// nearPages are the numbered links of page of pages: the first, the last
+// and pagerNear each side of page, href(n) the link to page n.
+func nearPages(page, pages int, href func(n int) string) []pageLink {
+	var out []pageLink
+	add := func(n int) {
+		prev := 0
+		if len(out) > 0 {
+			prev = out[len(out)-1].N
+		}
+		if n > prev && n <= pages {
+			out = append(out, pageLink{N: n, Href: href(n), Current: n == page, Gap: n > prev+1})
+		}
+	}
+	add(1)
+	for n := page - pagerNear; n <= page+pagerNear; n++ {
+		add(n)
+	}
+	add(pages)
+	return out
 }
 
 type sortHeader struct {
@@ -560,12 +614,25 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 		byID[row.TenantID] = i
 	}
 	query.SortOverview(rows, v.Sort)
-	v.Rows = make([]overviewRow, len(rows))
-	for i, row := range rows {
+
+	// The page: ?page=N, 1-based, the last one past the end; anything but
+	// a positive integer is page 1, as an unknown filter or sort is their
+	// default.
+	pages := max(1, (len(rows)+overviewPageSize-1)/overviewPageSize)
+	pageNo := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 {
+		pageNo = min(n, pages)
+	}
+	lo, hi := (pageNo-1)*overviewPageSize, min(pageNo*overviewPageSize, len(rows))
+	v.Total, v.First, v.Last = len(rows), lo+1, hi
+	v.Rows = make([]overviewRow, hi-lo)
+	for i, row := range rows[lo:hi] {
 		v.Rows[i] = m.rows[byID[row.TenantID]]
 	}
 
-	link := func(filter, sortKey string, desc bool) string {
+	// link is the overview with these parameters and the request's search;
+	// a new filter or sort starts again at page 1.
+	link := func(filter, sortKey string, desc bool, page int) string {
 		p := url.Values{}
 		if filter != "" {
 			p.Set("filter", filter)
@@ -579,10 +646,25 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 				p.Set("dir", "desc")
 			}
 		}
+		if page > 1 {
+			p.Set("page", strconv.Itoa(page))
+		}
 		if len(p) == 0 {
 			return "/"
 		}
 		return "/?" + p.Encode()
+	}
+	if pages > 1 {
+		pg := &overviewPager{Page: pageNo, Pages: pages}
+		at := func(n int) string { return link(v.Filter, v.Sort.Key, v.Sort.Desc, n) }
+		if pageNo > 1 {
+			pg.First, pg.Prev = at(1), at(pageNo-1)
+		}
+		if pageNo < pages {
+			pg.Next, pg.Last = at(pageNo+1), at(pages)
+		}
+		pg.Near = nearPages(pageNo, pages, at)
+		v.Pager = pg
 	}
 	v.Headers = map[string]sortHeader{}
 	for _, key := range query.OverviewSortKeys {
@@ -595,7 +677,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 				h.AriaSort, h.Arrow = "descending", "▼"
 			}
 		}
-		h.Href = link(v.Filter, key, desc)
+		h.Href = link(v.Filter, key, desc, 1)
 		v.Headers[key] = h
 	}
 	for _, f := range []struct {
@@ -608,7 +690,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 		{query.FilterFailing, "Failing collection", m.counts.Failing},
 	} {
 		v.Filters = append(v.Filters, filterLink{Key: f.key, Label: f.label, Count: f.n, Current: f.key == v.Filter,
-			Href: link(f.key, v.Sort.Key, v.Sort.Desc)})
+			Href: link(f.key, v.Sort.Key, v.Sort.Desc, 1)})
 	}
 	switch {
 	case len(m.rows) == 0:

@@ -62,11 +62,13 @@
   }
 
   // The overview's search box filters the rows as you type (the server
-  // does the same with ?q= when the form is sent).
+  // does the same with ?q= when the form is sent). A paged table holds one
+  // page of the tenants only: there the search is the server's, across
+  // every page, when the form is sent.
   function liveSearch() {
     var input = document.getElementById("q");
     var table = document.getElementById("tenants");
-    if (!input || !table) return;
+    if (!input || !table || table.hasAttribute("data-paged")) return;
     var rows = table.querySelectorAll("tbody tr.tenant");
     input.addEventListener("input", function () {
       var q = input.value.trim().toLowerCase();
