@@ -39,7 +39,7 @@ type Dialect struct {
 	lockTenant string
 
 	// Queries whose best form differs: each is documented where it is used.
-	stateBefore, latestScores, latestCollections, daily, latestControls, latestState, claimDeliveries string
+	latestScores, latestCollections, daily, latestControls, latestState, claimDeliveries string
 
 	// Introspection for `fleetscore migrate`: the tables, ordered by name;
 	// their foreign keys (table, referenced table); a table's columns (name,
@@ -72,13 +72,6 @@ var SQLite = &Dialect{
 		INSERT INTO schema_migrations (version, applied_at)
 		VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
 	jsonList: `json_each(?)`,
-	// With max(), SQLite takes the bare column score from the row holding
-	// the maximum: the control's latest change before the day.
-	stateBefore: `
-		SELECT control, score, max(day)
-		FROM control_changes
-		WHERE tenant = ? AND day < ?
-		GROUP BY control`,
 	// CROSS JOIN keeps tenants the outer loop: without statistics the planner
 	// would otherwise scan every score row.
 	latestScores: `
@@ -163,12 +156,6 @@ var Postgres = &Dialect{
 	jsonList:      `json_array_elements_text(CAST(? AS json)) AS j (value)`,
 	// FOR NO KEY UPDATE: rows that merely refer to the tenant can still be added.
 	lockTenant: ` FOR NO KEY UPDATE`,
-	// Each control's latest change before the day, through the (tenant, control, day) key.
-	stateBefore: `
-		SELECT DISTINCT ON (control) control, score, day
-		FROM control_changes
-		WHERE tenant = ? AND day < ?
-		ORDER BY control, day DESC`,
 	latestScores: `
 		SELECT t.id, s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
 		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types

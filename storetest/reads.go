@@ -1,0 +1,44 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fleetscore/fleetscore"
+)
+
+// BenchmarkTenantReads reads, each op, what a tenant's page reads of
+// another tenant of st: the Scores of its last 97 days, its Profiles and
+// its last 20 Collections. st must hold tenants with scores (Fill).
+func BenchmarkTenantReads(b *testing.B, st fleetscore.Store) {
+	ctx := context.Background()
+	ts, err := st.Tenants(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var list []fleetscore.TenantStatus
+	for _, t := range ts {
+		if t.Latest != nil {
+			list = append(list, t)
+		}
+	}
+	if len(list) == 0 {
+		b.Fatalf("%d tenants, none with scores", len(ts))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t := list[i%len(list)]
+		i++
+		scores, err := st.Scores(ctx, t.ID, t.Latest.Day.AddDays(-96), fleetscore.Day{})
+		if err != nil || len(scores) == 0 {
+			b.Fatalf("scores of %s: %d days, %v", t.ID, len(scores), err)
+		}
+		if _, err := st.Profiles(ctx, t.ID); err != nil {
+			b.Fatalf("profiles of %s: %v", t.ID, err)
+		}
+		if _, err := st.Collections(ctx, t.ID, 20); err != nil {
+			b.Fatalf("collections of %s: %v", t.ID, err)
+		}
+	}
+}
