@@ -46,6 +46,10 @@ type Dialect struct {
 	// type) in order.
 	tables, foreignKeys, columns string
 
+	// keepsStatements: the Store keeps each query prepared (stmtCache),
+	// which the driver does not (modernc's SQLite; pgx has its own cache).
+	keepsStatements bool
+
 	// send runs a batch of statements in a write transaction.
 	send func(ctx context.Context, t *tx, b *batch) error
 	// importRows fills a table from rows (values as ScanTable gives them).
@@ -113,8 +117,9 @@ var SQLite = &Dialect{
 		SELECT m.name, f."table"
 		FROM sqlite_schema m, pragma_foreign_key_list(m.name) f
 		WHERE m.type = 'table'`,
-	columns: `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`,
-	send:    sendPrepared,
+	columns:         `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`,
+	keepsStatements: true,
+	send:            sendPrepared,
 	importRows: func(ctx context.Context, t *tx, table string, cols []Column, read func(func([]any) error) error) error {
 		st, err := t.c.(*sql.Tx).PrepareContext(ctx, `INSERT INTO `+quote(table)+` (`+quoteAll(columnNames(cols))+`)
 			VALUES (?`+strings.Repeat(", ?", len(cols)-1)+`)`)
