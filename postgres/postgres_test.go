@@ -470,20 +470,15 @@ func BenchmarkStorageYear(b *testing.B) {
 //
 //	FLEETSCORE_BENCH_POSTGRES=postgres://... go test ./postgres -run '^$' -bench TenantReads
 func BenchmarkTenantReads(b *testing.B) {
-	ctx := context.Background()
 	dsn := os.Getenv("FLEETSCORE_BENCH_POSTGRES")
 	if dsn == "" {
-		s := openTemp(b)
-		if err := storetest.Fill(ctx, s, 40, 400, time.Now(), nil); err != nil {
-			b.Fatal(err)
-		}
-		storetest.BenchmarkTenantReads(b, s)
+		storetest.BenchmarkTenantReads(b, openTemp(b), true)
 		return
 	}
-	s, err := Open(ctx, dsn)
+	s, err := Open(context.Background(), dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchmarkTenantReads(b, s)
+	storetest.BenchmarkTenantReads(b, s, false)
 }

@@ -574,20 +574,15 @@ func TestFleetReadsShareStrings(t *testing.T) {
 //
 //	FLEETSCORE_BENCH_SQLITE=/work/data/s1000.db go test ./sqlite -run '^$' -bench TenantReads
 func BenchmarkTenantReads(b *testing.B) {
-	ctx := context.Background()
 	path := os.Getenv("FLEETSCORE_BENCH_SQLITE")
 	if path == "" {
-		s := openTemp(b)
-		if err := storetest.Fill(ctx, s, 40, 400, time.Now(), nil); err != nil {
-			b.Fatal(err)
-		}
-		storetest.BenchmarkTenantReads(b, s)
+		storetest.BenchmarkTenantReads(b, openTemp(b), true)
 		return
 	}
-	s, err := Open(ctx, "sqlite:"+path)
+	s, err := Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchmarkTenantReads(b, s)
+	storetest.BenchmarkTenantReads(b, s, false)
 }

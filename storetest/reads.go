@@ -11,9 +11,16 @@ import (
 
 // BenchmarkTenantReads reads, each op, what a tenant's page reads of
 // another tenant of st: the Scores of its last 97 days, its Profiles and
-// its last 20 Collections. st must hold tenants with scores (Fill).
-func BenchmarkTenantReads(b *testing.B, st fleetscore.Store) {
+// its last 20 Collections. st must hold tenants with scores (a store
+// `fleetscore bench --serve` filled), or be empty and fill: then it is
+// filled with 40 tenants x 400 days first.
+func BenchmarkTenantReads(b *testing.B, st fleetscore.Store, fill bool) {
 	ctx := context.Background()
+	if fill {
+		if err := Fill(ctx, st, 40, 400, time.Now(), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 	ts, err := st.Tenants(ctx)
 	if err != nil {
 		b.Fatal(err)
