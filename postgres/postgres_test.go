@@ -155,6 +155,8 @@ func rowVersions(t *testing.T, s *Store, table string) map[string]string {
 // through backfills and re-fetches (what the fleet's change ledger reads).
 func TestChangeRowsKeepTheirPrev(t *testing.T) { releasetest.ChangePrev(t, openTemp(t)) }
 
+func TestStateBeforeADay(t *testing.T) { releasetest.StateBefore(t, openTemp(t)) }
+
 func TestResavingWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -459,4 +461,24 @@ func BenchmarkStorageYear(b *testing.B) {
 		b.ReportMetric(map[bool]float64{true: 1}[on == "on"], "autovacuum-on")
 		return s
 	}, storetest.Storage{Tenants: 50, Backfill: 90, Days: 365, Controls: 250, Window: 30})
+}
+
+// BenchmarkTenantReads: one tenant's reads of a page (storetest), another
+// tenant each op, in the database FLEETSCORE_BENCH_POSTGRES names (opened
+// as it is: one `fleetscore bench --serve` filled), else 40 tenants x 400
+// days filled through the store in a new database.
+//
+//	FLEETSCORE_BENCH_POSTGRES=postgres://... go test ./postgres -run '^$' -bench TenantReads
+func BenchmarkTenantReads(b *testing.B) {
+	dsn := os.Getenv("FLEETSCORE_BENCH_POSTGRES")
+	if dsn == "" {
+		storetest.BenchmarkTenantReads(b, openTemp(b), true)
+		return
+	}
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkTenantReads(b, s, false)
 }

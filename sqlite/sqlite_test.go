@@ -249,6 +249,8 @@ func count(t *testing.T, s *Store, table string) int64 {
 // through backfills and re-fetches (what the fleet's change ledger reads).
 func TestChangeRowsKeepTheirPrev(t *testing.T) { releasetest.ChangePrev(t, openTemp(t)) }
 
+func TestStateBeforeADay(t *testing.T) { releasetest.StateBefore(t, openTemp(t)) }
+
 func TestResavingWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -563,4 +565,24 @@ func TestFleetReadsShareStrings(t *testing.T) {
 	if !same(p.ID, q.ID) || !same(p.Title, q.Title) || !same(p.Tier, q.Tier) {
 		t.Errorf("profiles %q/%q and %q/%q: one copy of the ID, title and tier expected", p.ID, p.Title, q.ID, q.Title)
 	}
+}
+
+// BenchmarkTenantReads: one tenant's reads of a page (storetest), another
+// tenant each op, over the file FLEETSCORE_BENCH_SQLITE names (opened as
+// it is: a store `fleetscore bench --serve` filled), else 40 tenants x 400
+// days filled through the store.
+//
+//	FLEETSCORE_BENCH_SQLITE=/work/data/s1000.db go test ./sqlite -run '^$' -bench TenantReads
+func BenchmarkTenantReads(b *testing.B) {
+	path := os.Getenv("FLEETSCORE_BENCH_SQLITE")
+	if path == "" {
+		storetest.BenchmarkTenantReads(b, openTemp(b), true)
+		return
+	}
+	s, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkTenantReads(b, s, false)
 }

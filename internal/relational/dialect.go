@@ -39,12 +39,16 @@ type Dialect struct {
 	lockTenant string
 
 	// Queries whose best form differs: each is documented where it is used.
-	stateBefore, latestScores, latestCollections, daily, latestControls, latestState, claimDeliveries string
+	latestScores, latestCollections, daily, latestControls, latestState, claimDeliveries string
 
 	// Introspection for `fleetscore migrate`: the tables, ordered by name;
 	// their foreign keys (table, referenced table); a table's columns (name,
 	// type) in order.
 	tables, foreignKeys, columns string
+
+	// keepsStatements: the Store keeps each query prepared (stmtCache),
+	// which the driver does not (modernc's SQLite; pgx has its own cache).
+	keepsStatements bool
 
 	// send runs a batch of statements in a write transaction.
 	send func(ctx context.Context, t *tx, b *batch) error
@@ -72,13 +76,6 @@ var SQLite = &Dialect{
 		INSERT INTO schema_migrations (version, applied_at)
 		VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
 	jsonList: `json_each(?)`,
-	// With max(), SQLite takes the bare column score from the row holding
-	// the maximum: the control's latest change before the day.
-	stateBefore: `
-		SELECT control, score, max(day)
-		FROM control_changes
-		WHERE tenant = ? AND day < ?
-		GROUP BY control`,
 	// CROSS JOIN keeps tenants the outer loop: without statistics the planner
 	// would otherwise scan every score row.
 	latestScores: `
@@ -120,8 +117,9 @@ var SQLite = &Dialect{
 		SELECT m.name, f."table"
 		FROM sqlite_schema m, pragma_foreign_key_list(m.name) f
 		WHERE m.type = 'table'`,
-	columns: `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`,
-	send:    sendPrepared,
+	columns:         `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`,
+	keepsStatements: true,
+	send:            sendPrepared,
 	importRows: func(ctx context.Context, t *tx, table string, cols []Column, read func(func([]any) error) error) error {
 		st, err := t.c.(*sql.Tx).PrepareContext(ctx, `INSERT INTO `+quote(table)+` (`+quoteAll(columnNames(cols))+`)
 			VALUES (?`+strings.Repeat(", ?", len(cols)-1)+`)`)
@@ -163,12 +161,6 @@ var Postgres = &Dialect{
 	jsonList:      `json_array_elements_text(CAST(? AS json)) AS j (value)`,
 	// FOR NO KEY UPDATE: rows that merely refer to the tenant can still be added.
 	lockTenant: ` FOR NO KEY UPDATE`,
-	// Each control's latest change before the day, through the (tenant, control, day) key.
-	stateBefore: `
-		SELECT DISTINCT ON (control) control, score, day
-		FROM control_changes
-		WHERE tenant = ? AND day < ?
-		ORDER BY control, day DESC`,
 	latestScores: `
 		SELECT t.id, s.day, s.current_score, s.max_score, s.active_users, s.licensed_users,
 		       s.avg_all_tenants, s.avg_total_seats, s.avg_industry_types

@@ -156,22 +156,50 @@ type Control struct {
 // day); controls, sorted by name, gives each key its name and category, and
 // the controls of every day come out sorted by name.
 func Replay(days []fleetscore.Score, before State, changes []Change, controls []Control) {
-	st := maps.Clone(before)
-	if st == nil {
-		st = State{}
+	// The state as a score per position in controls: a day's controls are
+	// then read in name order without a map lookup each (250 controls x 97
+	// days on a tenant's page), into one array for all the days.
+	pos := make(map[int64]int, len(controls))
+	for i, c := range controls {
+		pos[c.ID] = i
 	}
+	score := make([]float64, len(controls))
+	has := make([]bool, len(controls))
+	n := 0 // how many has
+	apply := func(c Change) {
+		i, ok := pos[c.Control]
+		if !ok {
+			return // a control the caller did not ask for
+		}
+		switch {
+		case c.Valid && !has[i]:
+			n++
+		case !c.Valid && has[i]:
+			n--
+		}
+		score[i], has[i] = c.Score, c.Valid
+	}
+	for id, v := range before {
+		apply(Change{Control: id, Score: v, Valid: true})
+	}
+	var all []fleetscore.ControlScore
 	i := 0
 	for k := range days {
 		d := days[k].Day.Unix()
 		for ; i < len(changes) && changes[i].Day <= d; i++ {
-			st.Apply(changes[i])
+			apply(changes[i])
 		}
-		cs := make([]fleetscore.ControlScore, 0, len(st))
-		for _, c := range controls {
-			if v, ok := st[c.ID]; ok {
-				cs = append(cs, fleetscore.ControlScore{Name: c.Name, Category: c.Category, Score: v})
+		if all == nil || len(all)+n > cap(all) {
+			// The days left, as many controls each as this one (never
+			// nil: a day without controls has an empty list).
+			all = make([]fleetscore.ControlScore, 0, n*(len(days)-k)+len(controls))
+		}
+		start := len(all)
+		for j, c := range controls {
+			if has[j] {
+				all = append(all, fleetscore.ControlScore{Name: c.Name, Category: c.Category, Score: score[j]})
 			}
 		}
-		days[k].Controls = cs
+		days[k].Controls = all[start:len(all):len(all)]
 	}
 }

@@ -61,6 +61,9 @@ func (r ProfileRow) Profile(id string) (fleetscore.ControlProfile, error) {
 		UserImpact: c.UserImpact, ImplementationCost: c.Cost, ActionType: c.ActionType,
 		ActionURL: c.ActionURL, Service: c.Service, Deprecated: r.Deprecated, Remediation: c.Remediation,
 	}
+	if c.Threats == "[]" {
+		return p, nil // no threats: nothing to decode
+	}
 	if err := json.Unmarshal([]byte(c.Threats), &p.Threats); err != nil {
 		return p, fmt.Errorf("threats of %s: %w", id, err)
 	}

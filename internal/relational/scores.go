@@ -339,28 +339,63 @@ func tenantDays(ctx context.Context, q q, tenantID string, from, to fleetscore.D
 }
 
 // stateBefore is the tenant's control state in effect just before day: each
-// control's latest change before it (the dialect's stateBefore).
+// control's latest change before it. Every control with changes has its
+// tenant_controls row (a foreign key), so the query seeks, for each of them,
+// the one row before day through the (tenant, control, day) key: ~250 seeks
+// instead of reading every change row the tenant ever had (~3,400 over
+// three years) as a GROUP BY or DISTINCT ON does. A control absent before
+// day (its latest change a NULL score) and one with no change before it
+// both read as a NULL score: neither is in the state.
 func stateBefore(ctx context.Context, q q, tenant, day int64) (State, error) {
-	changes, err := all(ctx, q, scanChange, q.s.d.stateBefore, tenant, day)
+	rows, err := q.query(ctx, stateBeforeQuery, tenant, day)
 	if err != nil {
 		return nil, fmt.Errorf("load controls before %s: %w", fleetscore.DayFromUnix(day), err)
 	}
+	defer rows.Close()
 	st := State{}
-	for _, c := range changes {
-		st.Apply(c)
+	for rows.Next() {
+		var (
+			control int64
+			score   sql.NullFloat64
+		)
+		if err := rows.Scan(&control, &score); err != nil {
+			return nil, fmt.Errorf("load controls before %s: %w", fleetscore.DayFromUnix(day), err)
+		}
+		if score.Valid {
+			st[control] = score.Float64
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load controls before %s: %w", fleetscore.DayFromUnix(day), err)
 	}
 	return st, nil
 }
 
-// scanChange scans control, score, day.
-func scanChange(r *sql.Rows) (Change, error) {
-	var (
-		c     Change
-		score sql.NullFloat64
-	)
-	err := r.Scan(&c.Control, &score, &c.Day)
-	c.Score, c.Valid = score.Float64, score.Valid
-	return c, err
+// stateBeforeQuery is stateBefore's: tenant ?1, day ?2.
+const stateBeforeQuery = `
+	SELECT tc.control,
+	       (SELECT cc.score
+	        FROM control_changes cc
+	        WHERE cc.tenant = tc.tenant AND cc.control = tc.control AND cc.day < ?2
+	        ORDER BY cc.day DESC
+	        LIMIT 1)
+	FROM tenant_controls tc
+	WHERE tc.tenant = ?1`
+
+// StateBefore is the tenant's control scores in effect just before day, by
+// control key: the state Scores and SaveBatch start from (stateBefore),
+// for the tests that check it against a scan of every change row.
+func (s *Store) StateBefore(ctx context.Context, tenantID string, day fleetscore.Day) (map[int64]float64, error) {
+	var st State
+	err := s.read(ctx, func(q q) error {
+		tenant, err := tenantKey(ctx, q, tenantID)
+		if err != nil {
+			return err
+		}
+		st, err = stateBefore(ctx, q, tenant, day.Unix())
+		return err
+	})
+	return st, err
 }
 
 // loadChanges returns the tenant's change rows of days from..to, by day,

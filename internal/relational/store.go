@@ -19,13 +19,14 @@ import (
 // dialect: package sqlite and package postgres open the database and give it
 // their Dialect, which holds everything the two disagree on.
 type Store struct {
-	w, r   *sql.DB // the writer and the readers; one pool for PostgreSQL
-	d      *Dialect
-	name   string           // the database, for messages; never a password
-	now    func() time.Time // the clock of claims; nil: the dialect's (the database's for PostgreSQL)
-	bound  sync.Map         // query -> the query in the dialect's placeholders
-	stmts  sync.Map         // query -> *sql.Stmt prepared on w (sendPrepared)
-	wanted sync.Map         // query -> true: to prepare on w after the write
+	w, r  *sql.DB // the writer and the readers; one pool for PostgreSQL
+	d     *Dialect
+	name  string           // the database, for messages; never a password
+	now   func() time.Time // the clock of claims; nil: the dialect's (the database's for PostgreSQL)
+	bound sync.Map         // query -> the query in the dialect's placeholders
+	// The statements kept prepared on w and on r (the same cache when r is
+	// w); nil unless the dialect keepsStatements.
+	ws, rs *stmtCache
 }
 
 var (
@@ -51,6 +52,12 @@ func New(ctx context.Context, d *Dialect, w, r *sql.DB, name string, opts ...Opt
 	for _, o := range opts {
 		o(s)
 	}
+	if d.keepsStatements {
+		s.ws, s.rs = &stmtCache{db: w}, &stmtCache{db: r}
+		if r == w {
+			s.rs = s.ws
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
@@ -59,11 +66,10 @@ func New(ctx context.Context, d *Dialect, w, r *sql.DB, name string, opts ...Opt
 
 // Close closes the database.
 func (s *Store) Close() error {
-	var err error
-	s.stmts.Range(func(_, st any) bool {
-		err = errors.Join(err, st.(*sql.Stmt).Close())
-		return true
-	})
+	err := s.ws.close()
+	if s.rs != s.ws {
+		err = errors.Join(err, s.rs.close())
+	}
 	if s.r != s.w {
 		err = s.r.Close()
 	}
@@ -128,18 +134,38 @@ type conn interface {
 type q struct {
 	c conn
 	s *Store
+	// keep, for a transaction (c a *sql.Tx) of a dialect that
+	// keepsStatements, is the cache of its pool's statements.
+	keep *stmtCache
 }
 
 func (q q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.c.ExecContext(ctx, q.s.bind(query), args...)
 }
 
 func (q q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.c.QueryContext(ctx, q.s.bind(query), args...)
 }
 
 func (q q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.c.QueryRowContext(ctx, q.s.bind(query), args...)
+}
+
+// stmt is the kept statement of query in q's transaction, or nil.
+func (q q) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.keep == nil {
+		return nil
+	}
+	return q.keep.stmt(ctx, q.c.(*sql.Tx), query)
 }
 
 // changed is an exec that must touch a row: none is fleetscore.ErrNotFound.
@@ -182,10 +208,10 @@ func scanOne[T any](rows *sql.Rows) (T, error) {
 }
 
 // reader is the read pool.
-func (s *Store) reader() q { return q{s.r, s} }
+func (s *Store) reader() q { return q{c: s.r, s: s} }
 
 // writer is the writer outside a transaction.
-func (s *Store) writer() q { return q{s.w, s} }
+func (s *Store) writer() q { return q{c: s.w, s: s} }
 
 // tx is a write transaction and the connection it runs on, which the
 // dialect's fast paths (pgx's batches and COPY) reach through conn.Raw.
@@ -205,7 +231,7 @@ const commitTimeout = 30 * time.Second
 // IMMEDIATE transactions: the write lock is taken up front.
 func (s *Store) write(ctx context.Context, fn func(t *tx) error) error {
 	err := s.writeTx(ctx, fn)
-	s.keepWanted(ctx)
+	s.ws.keep(ctx, s)
 	return err
 }
 
@@ -227,7 +253,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(t *tx) error) error {
 		return err
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&tx{q: q{sqlTx, s}, conn: c}); err != nil {
+	if err := fn(&tx{q: q{c: sqlTx, s: s, keep: s.ws}, conn: c}); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -241,12 +267,18 @@ func (s *Store) writeTx(ctx context.Context, fn func(t *tx) error) error {
 // read runs fn in a read-only transaction: every query of fn sees the same
 // snapshot.
 func (s *Store) read(ctx context.Context, fn func(q q) error) error {
+	err := s.readTx(ctx, fn)
+	s.rs.keep(ctx, s)
+	return err
+}
+
+func (s *Store) readTx(ctx context.Context, fn func(q q) error) error {
 	sqlTx, err := s.r.BeginTx(ctx, &s.d.readTx)
 	if err != nil {
 		return err
 	}
 	defer sqlTx.Rollback()
-	return fn(q{sqlTx, s})
+	return fn(q{c: sqlTx, s: s, keep: s.rs})
 }
 
 // batch is statements sent together: pipelined in one round trip by
@@ -268,13 +300,9 @@ func (t *tx) send(ctx context.Context, b *batch) error {
 	return t.s.d.send(ctx, t, b)
 }
 
-// sendPrepared runs a batch one statement at a time. Each query is prepared
-// once for the life of the Store, not once per batch: the statements are
-// kept on the writer pool, and Tx.StmtContext uses the one already prepared
-// on the transaction's connection. A query not yet kept is prepared on the
-// transaction for this batch and kept after it (write), when the writer
-// connection is free: SQLite's writer pool has only the one the
-// transaction holds.
+// sendPrepared runs a batch one statement at a time, each through the
+// writer's kept statements (stmtCache); a query not kept yet is prepared
+// on the transaction once for the batch, and kept after it.
 func sendPrepared(ctx context.Context, t *tx, b *batch) error {
 	sqlTx := t.c.(*sql.Tx)
 	local := map[string]*sql.Stmt{}
@@ -284,42 +312,21 @@ func sendPrepared(ctx context.Context, t *tx, b *batch) error {
 		}
 	}()
 	for _, it := range b.items {
-		var st *sql.Stmt
-		if kept, ok := t.s.stmts.Load(it.query); ok {
-			st = sqlTx.StmtContext(ctx, kept.(*sql.Stmt))
-		} else if st = local[it.query]; st == nil {
-			var err error
-			if st, err = sqlTx.PrepareContext(ctx, t.s.bind(it.query)); err != nil {
-				return err
+		st := t.s.ws.stmt(ctx, sqlTx, it.query)
+		if st == nil {
+			if st = local[it.query]; st == nil {
+				var err error
+				if st, err = sqlTx.PrepareContext(ctx, t.s.bind(it.query)); err != nil {
+					return err
+				}
+				local[it.query] = st
 			}
-			local[it.query] = st
-			t.s.wanted.Store(it.query, true)
 		}
 		if _, err := st.ExecContext(ctx, it.args...); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// keepWanted prepares on the writer pool the queries sendPrepared met
-// that are not kept yet. A failure is no error: they are tried again after
-// the next write.
-func (s *Store) keepWanted(ctx context.Context) {
-	s.wanted.Range(func(query, _ any) bool {
-		s.wanted.Delete(query)
-		if _, ok := s.stmts.Load(query); ok {
-			return true
-		}
-		st, err := s.w.PrepareContext(ctx, s.bind(query.(string)))
-		if err != nil {
-			return false
-		}
-		if _, loaded := s.stmts.LoadOrStore(query, st); loaded {
-			st.Close()
-		}
-		return true
-	})
 }
 
 // nanos is the column value of a time: unix nanoseconds, NULL when zero.
