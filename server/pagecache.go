@@ -257,21 +257,19 @@ func (s *Server) renderEntry(e *pageEntry, next http.HandlerFunc, r *http.Reques
 		return
 	}
 	for i := range e.segs {
-		sg := &e.segs[i]
-		if sg.hole != 0 {
-			continue
+		if sg := &e.segs[i]; sg.hole == 0 {
+			sg.z = deflatePiece(sg.lit)
+			e.size += len(sg.z.data)
 		}
-		sg.z = deflatePiece(sg.lit)
-		sg.lit = nil
-		e.size += len(sg.z.data)
 	}
 	e.kept = e.size <= pageCacheMaxPage
-	if !e.kept {
-		// Sent once, plain or compressed as the request takes it.
-		for i := range e.segs {
-			if sg := &e.segs[i]; sg.hole == 0 {
-				sg.lit = pieceText(sg.z)
-			}
+	// Kept: the literals compressed only. Not: sent once, plain (and
+	// compressed by gzipped as the request takes it).
+	for i := range e.segs {
+		if sg := &e.segs[i]; e.kept {
+			sg.lit = nil
+		} else {
+			sg.z = deflated{}
 		}
 	}
 }
@@ -428,12 +426,9 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *pageEntry
 	// blocks.
 	g := newGzipMember(w)
 	for _, sg := range e.segs {
-		switch {
-		case sg.hole != 0:
+		if sg.hole != 0 {
 			g.stored(fill(sg.hole))
-		case sg.lit != nil:
-			g.compressed(sg.lit) // a page not kept
-		default:
+		} else {
 			g.kept(sg.z)
 		}
 	}

@@ -176,15 +176,9 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 
 	// 1. Backfill: every tenant's 90 days and control profiles.
 	say("backfill: %d tenants, concurrency %d ...\n", *tenants, *conc)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopCPU, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
 	var heapPeak *heapSampler
 	if *memProfile != "" {
@@ -192,7 +186,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 	}
 	var jsonBytes atomic.Int64
 	sum, took, cpu, _ := runOnce(graph.WithPageSize(ctx, func(_, _ string, n int64) { jsonBytes.Add(n) }))
-	pprof.StopCPUProfile()
+	stopCPU()
 	if heapPeak != nil {
 		if err := heapPeak.stop(*memProfile); err != nil {
 			return err
@@ -682,6 +676,26 @@ func startChild(ctx context.Context, dir string, tenants int, seed int64, conc i
 	// own collector sets concurrency itself.
 	_ = conc
 	return c, nil
+}
+
+// startCPUProfile starts a CPU profile to path ("": none); stop ends it
+// and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // startLineChild starts this binary with args as a child that talks in

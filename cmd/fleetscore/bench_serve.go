@@ -212,15 +212,9 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 			}
 		}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopCPU, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
 	var loadPeak int64 // 0: the peak could not be reset
 	for i, pattern := range routes {
@@ -234,9 +228,7 @@ func cmdBenchServe(ctx context.Context, e env, args []string) error {
 			f.Route, f.Status, f.FirstMs, f.P50Ms, f.P99Ms, f.PerSec, f.CPUMs, float64(f.PeakRSS)/(1<<20), f.Goal, metWord(f.Met))
 		res.Routes = append(res.Routes, f)
 	}
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopCPU()
 	res.ModelBytes = bs.heap()
 	res.PeakRSS = bs.status("VmHWM:")
 	if loadPeak > 0 {
