@@ -128,8 +128,9 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 	}
 	if indexed {
 		// Over the fleet model: the tenants of the control, by index.
-		for _, at := range ix.controls[control] {
-			add(ix.fl.statuses[at.tenant], *at.score, at.prof.full(), ix.fl.except)
+		for _, a := range ix.controls[control] {
+			st, c, p := ix.at(a)
+			add(st, c, p.full(), ix.fl.except)
 		}
 	} else {
 		fl, err := readFleet(ctx, src)
@@ -141,12 +142,12 @@ func ActionDetailView(ctx context.Context, src Source, control string) (*ActionD
 			if st.Latest == nil || st.Latest.MaxScore <= 0 {
 				continue
 			}
-			i := slices.IndexFunc(controls[st.ID], func(c fleetscore.ControlScore) bool { return c.Name == control })
+			i := slices.IndexFunc(controls.by[st.ID], func(c cscore) bool { return controls.name(c) == control })
 			j := slices.IndexFunc(profiles[st.ID], func(p summary) bool { return p.shared.ID == control })
 			if i < 0 || j < 0 {
 				continue
 			}
-			add(st, controls[st.ID][i], profiles[st.ID][j].full(), except)
+			add(st, controls.control(controls.by[st.ID][i]), profiles[st.ID][j].full(), except)
 		}
 	}
 	if len(d.Tenants) == 0 {

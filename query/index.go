@@ -17,10 +17,14 @@ import (
 // every tenant.
 type fleetIndex struct {
 	fl *fleetActions
+	// scores and profiles are fl's latest controls and profile summaries
+	// of each tenant, in fl.statuses' order.
+	scores   [][]cscore
+	profiles [][]summary
 	// controls are, by control name, the tenants (in fl.statuses' order)
 	// that have a snapshot with a positive maximum, the control among
 	// their latest scores and a profile of it: the tenants
-	// ActionDetailView shows.
+	// ActionDetailView shows. All of them share one array.
 	controls map[string][]controlAt
 	// remediation is, by control name, the remediation text
 	// ActionDetailView shows, read on first use.
@@ -28,11 +32,18 @@ type fleetIndex struct {
 }
 
 // controlAt is a control at one tenant: the first of its latest scores
-// and of its profiles with the control's name, as a scan finds them.
+// and of its profiles with the control's name, as a scan finds them, by
+// position (12 bytes, where pointers took 24: at 10,000 tenants the index
+// holds 2.5 million).
 type controlAt struct {
-	tenant int32
-	score  *fleetscore.ControlScore
-	prof   *summary
+	tenant int32 // in fl.statuses
+	score  int32 // in the tenant's scores
+	prof   int32 // in the tenant's profiles
+}
+
+// at is the tenant, its latest score and its profile summary of a.
+func (ix *fleetIndex) at(a controlAt) (fleetscore.TenantStatus, fleetscore.ControlScore, *summary) {
+	return ix.fl.statuses[a.tenant], ix.fl.controls.control(ix.scores[a.tenant][a.score]), &ix.profiles[a.tenant][a.prof]
 }
 
 func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
@@ -40,12 +51,15 @@ func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &fleetIndex{fl: fl, controls: map[string][]controlAt{}}
+	n := len(fl.statuses)
+	ix := &fleetIndex{fl: fl, scores: make([][]cscore, n), profiles: make([][]summary, n)}
+	var all []controlAt
 	for i, st := range fl.statuses {
 		if st.Latest == nil || st.Latest.MaxScore <= 0 {
 			continue
 		}
-		cs, ps := fl.controls[st.ID], fl.profiles[st.ID]
+		cs, ps := fl.controls.by[st.ID], fl.profiles[st.ID]
+		ix.scores[i], ix.profiles[i] = cs, ps
 		prof := make(map[string]int, len(ps))
 		for j := range ps {
 			if _, dup := prof[ps[j].shared.ID]; !dup {
@@ -54,7 +68,7 @@ func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
 		}
 		seen := make(map[string]bool, len(cs))
 		for k := range cs {
-			name := cs[k].Name
+			name := fl.controls.name(cs[k])
 			if seen[name] {
 				continue
 			}
@@ -63,8 +77,31 @@ func buildIndex(ctx context.Context, src Source) (*fleetIndex, error) {
 			if !ok {
 				continue
 			}
-			ix.controls[name] = append(ix.controls[name], controlAt{tenant: int32(i), score: &cs[k], prof: &ps[j]})
+			all = append(all, controlAt{tenant: int32(i), score: int32(k), prof: int32(j)})
 		}
+	}
+	// By control, in the tenants' order, in one array: each control's
+	// count, then its run's start, then the runs filled in order.
+	count := map[string]int{}
+	for _, a := range all {
+		count[fl.controls.name(ix.scores[a.tenant][a.score])]++
+	}
+	start := make(map[string]int, len(count))
+	off := 0
+	for name, c := range count {
+		start[name] = off
+		off += c
+	}
+	flat := make([]controlAt, len(all))
+	for _, a := range all {
+		name := fl.controls.name(ix.scores[a.tenant][a.score])
+		flat[start[name]] = a
+		start[name]++
+	}
+	ix.controls = make(map[string][]controlAt, len(count))
+	for name, c := range count {
+		end := start[name]
+		ix.controls[name] = flat[end-c : end : end]
 	}
 	return ix, nil
 }

@@ -15,9 +15,8 @@ import (
 // Model is the fleet model: a Source over the store that keeps what the
 // fleet views read across every tenant (the tenants and their latest
 // snapshots, the overview's days, the latest controls, the profile
-// summaries, the live exceptions, the change ledger's recent days) and the
-// views built from them (the overview, the action ranking, the fleet
-// trend), built once per version of the store and shared by the pages,
+// summaries, the live exceptions) and the views built from them (the
+// overview, the action ranking, the fleet trend), built once per version of the store and shared by the pages,
 // the API and the metrics. One tenant's history (Scores, Profiles,
 // Collections) is read from the store by index, as before.
 //
@@ -345,7 +344,7 @@ const releaseDelay = time.Second
 
 // releaseSoon returns the garbage of the fleet's raw reads to the OS
 // (debug.FreeOSMemory) once they stop: reading every tenant's latest
-// controls, profiles and recent days takes two or three times the heap
+// controls and profiles takes two or three times the heap
 // the model keeps (at 1,000 tenants x 1,095 days, 150 MB for 60), and
 // the Go runtime would otherwise keep that resident for minutes. Once
 // per version of the store, after its reads: one forced GC, about 50 ms.
@@ -421,7 +420,7 @@ func (v view) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.
 	if from.IsZero() || (!to.IsZero() && to.Sub(from) > modelMaxDailyDays) || (to.IsZero() && v.s.newestDay(ctx, v).Sub(from) > modelMaxDailyDays) {
 		return v.Model.Source.Daily(ctx, from, to)
 	}
-	return memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, src Source) ([]fleetscore.Score, error) {
+	c, err := memoIn(ctx, v, fmt.Sprintf(".daily/%s/%s", from, to), func(ctx context.Context, src Source) (*compactDays, error) {
 		all, err := store(src).Daily(ctx, from, to)
 		if err != nil {
 			return nil, err
@@ -432,27 +431,57 @@ func (v view) Daily(ctx context.Context, from, to fleetscore.Day) ([]fleetscore.
 		}
 		return compactDaily(all, ts), nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return c.scores(), nil
 }
 
-// compactDaily is what the model keeps of Daily: the fleet views read a
-// day's tenant, day and points only, so each snapshot keeps those (and the
-// user counts) in one shared array, with the tenant's ID shared with the
-// model's tenants, and without Microsoft's averages (a map each; one
-// tenant's days with their averages are read from the store).
-func compactDaily(all []fleetscore.Score, ts []fleetscore.TenantStatus) []fleetscore.Score {
-	ids := make(map[string]string, len(ts))
+// compactDays is what the model keeps of Daily: the fleet views read a
+// day's tenant, day and points only, so each snapshot keeps those and the
+// user counts, 40 bytes a day where a fleetscore.Score takes 120, with the
+// tenant's ID shared with the model's tenants, and without Microsoft's
+// averages (a map each; one tenant's days with their averages are read
+// from the store). Daily hands out the days as Scores, new each call.
+type compactDays struct {
+	ids  []string // the tenants' IDs, by dayPoint.tenant
+	days []dayPoint
+}
+
+type dayPoint struct {
+	tenant, day                        int32 // in ids; fleetscore.Day.Unix
+	current, max                       float64
+	activeUserCount, licensedUserCount int64
+}
+
+func compactDaily(all []fleetscore.Score, ts []fleetscore.TenantStatus) *compactDays {
+	c := &compactDays{days: make([]dayPoint, len(all))}
+	pos := make(map[string]int32, len(ts))
 	for _, t := range ts {
-		ids[t.ID] = t.ID
-	}
-	out := make([]fleetscore.Score, len(all))
-	for i, s := range all {
-		id, ok := ids[s.TenantID]
-		if !ok {
-			id = s.TenantID
-			ids[id] = id
+		if _, ok := pos[t.ID]; !ok {
+			pos[t.ID] = int32(len(c.ids))
+			c.ids = append(c.ids, t.ID)
 		}
-		out[i] = fleetscore.Score{TenantID: id, Day: s.Day, CurrentScore: s.CurrentScore, MaxScore: s.MaxScore,
-			ActiveUserCount: s.ActiveUserCount, LicensedUserCount: s.LicensedUserCount}
+	}
+	for i, s := range all {
+		k, ok := pos[s.TenantID]
+		if !ok {
+			k = int32(len(c.ids))
+			pos[s.TenantID] = k
+			c.ids = append(c.ids, s.TenantID)
+		}
+		c.days[i] = dayPoint{tenant: k, day: int32(s.Day.Unix()), current: s.CurrentScore, max: s.MaxScore,
+			activeUserCount: int64(s.ActiveUserCount), licensedUserCount: int64(s.LicensedUserCount)}
+	}
+	return c
+}
+
+// scores are the days as Scores (Daily's answer), in one new array.
+func (c *compactDays) scores() []fleetscore.Score {
+	out := make([]fleetscore.Score, len(c.days))
+	for i, d := range c.days {
+		out[i] = fleetscore.Score{TenantID: c.ids[d.tenant], Day: fleetscore.DayFromUnix(int64(d.day)), CurrentScore: d.current,
+			MaxScore: d.max, ActiveUserCount: int(d.activeUserCount), LicensedUserCount: int(d.licensedUserCount)}
 	}
 	return out
 }
@@ -477,9 +506,24 @@ func newestOf(ts []fleetscore.TenantStatus) fleetscore.Day {
 	return d
 }
 
+// LatestControls is the store's, from the model's compact form (see
+// latest): new slices each call. The fleet views read the compact form.
 func (v view) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
-	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, src Source) (map[string][]fleetscore.ControlScore, error) {
-		return store(src).LatestControls(ctx)
+	l, err := v.latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.expand(), nil
+}
+
+// latest is the model's latest controls in their compact form.
+func (v view) latest(ctx context.Context) (*latest, error) {
+	return memoIn(ctx, v, ".latest-controls", func(ctx context.Context, src Source) (*latest, error) {
+		all, err := store(src).LatestControls(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return compactLatest(all), nil
 	})
 }
 
@@ -504,23 +548,17 @@ func (v view) summaries(ctx context.Context) (map[string][]summary, error) {
 	})
 }
 
+// RecentScores and RecentChanges are read from the store, not kept: the
+// views built from them (the overview's "moved" list, GET /api/v1/changes)
+// are kept instead, and the days with every control they hold were the
+// model's largest part (19 MB at 1,000 tenants) for one or two builds a
+// version.
 func (v view) RecentScores(ctx context.Context, n int) (map[string][]fleetscore.Score, error) {
-	return memoIn(ctx, v, fmt.Sprintf(".recent-scores/%d", n), func(ctx context.Context, src Source) (map[string][]fleetscore.Score, error) {
-		return store(src).RecentScores(ctx, n)
-	})
-}
-
-type recentChanges struct {
-	scores   map[string][]fleetscore.Score
-	profiles map[string][]fleetscore.ControlProfile
+	return v.Model.Source.RecentScores(ctx, n)
 }
 
 func (v view) RecentChanges(ctx context.Context, n int) (map[string][]fleetscore.Score, map[string][]fleetscore.ControlProfile, error) {
-	rc, err := memoIn(ctx, v, fmt.Sprintf(".recent-changes/%d", n), func(ctx context.Context, src Source) (recentChanges, error) {
-		s, p, err := store(src).RecentChanges(ctx, n)
-		return recentChanges{s, p}, err
-	})
-	return rc.scores, rc.profiles, err
+	return v.Model.Source.RecentChanges(ctx, n)
 }
 
 func (v view) ExceptedControls(ctx context.Context) (map[string]map[string]string, error) {

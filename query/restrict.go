@@ -156,8 +156,11 @@ func seen[V any](r *restricted, m map[string]V) map[string]V {
 }
 
 func (r *restricted) LatestControls(ctx context.Context) (map[string][]fleetscore.ControlScore, error) {
-	m, err := r.src.LatestControls(ctx)
-	return seen(r, m), err
+	l, err := latestOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return l.expand(), nil
 }
 
 func (r *restricted) ProfileSummaries(ctx context.Context) (map[string][]fleetscore.ControlProfile, error) {

@@ -10,16 +10,19 @@ import (
 // every tenant shares with the others that have the same profile (all of
 // them but the state, Microsoft gives every tenant the same few hundred
 // controls) in one shared ControlProfile, and the tenant's own state
-// updates. 32 bytes a profile instead of ControlProfile's 232.
+// updates (nil when it has none, as most have). 16 bytes a profile
+// instead of ControlProfile's 232 (at 10,000 tenants, 2 million).
 type summary struct {
 	shared *fleetscore.ControlProfile // without StateUpdates; shared: read only
-	states []fleetscore.ControlStateUpdate
+	states *[]fleetscore.ControlStateUpdate
 }
 
 // full is the summary as the store gave it.
 func (s summary) full() fleetscore.ControlProfile {
 	p := *s.shared
-	p.StateUpdates = s.states
+	if s.states != nil {
+		p.StateUpdates = *s.states
+	}
 	return p
 }
 
@@ -61,7 +64,12 @@ func compactSummaries(all map[string][]fleetscore.ControlProfile) map[string][]s
 				c.StateUpdates = nil
 				sh = &c
 			}
-			flat = append(flat, summary{shared: sh, states: p.StateUpdates})
+			var st *[]fleetscore.ControlStateUpdate
+			if p.StateUpdates != nil {
+				u := p.StateUpdates // not &p.StateUpdates: that would keep all of p
+				st = &u
+			}
+			flat = append(flat, summary{shared: sh, states: st})
 		}
 		if ps == nil {
 			out[id] = nil
@@ -97,20 +105,34 @@ func expandSummaries(c map[string][]summary) map[string][]fleetscore.ControlProf
 // model's own when src is the fleet model or a view of it (or a
 // restricted view of either, filtered).
 func summariesOf(ctx context.Context, src Source) (map[string][]summary, error) {
+	return compactOf(ctx, src, view.summaries, seen[[]summary], func(ctx context.Context, src Source) (map[string][]summary, error) {
+		all, err := src.ProfileSummaries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return compactSummaries(all), nil
+	})
+}
+
+// compactOf is one of the model's compact parts of src: the model's own
+// (own) when src is the fleet model or a view of it, filtered (seen) for
+// a restricted view of either, else read (from src's answer).
+func compactOf[C any](ctx context.Context, src Source, own func(view, context.Context) (C, error), seen func(*restricted, C) C, read func(context.Context, Source) (C, error)) (C, error) {
 	if r, ok := src.(*restricted); ok {
-		m, err := summariesOf(ctx, r.src)
-		return seen(r, m), err
+		c, err := compactOf(ctx, r.src, own, seen, read)
+		if err != nil {
+			var zero C
+			return zero, err
+		}
+		return seen(r, c), nil
 	}
 	v, ok, err := modelOf(ctx, src)
 	if err != nil {
-		return nil, err
+		var zero C
+		return zero, err
 	}
 	if ok {
-		return v.summaries(ctx)
+		return own(v, ctx)
 	}
-	all, err := src.ProfileSummaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return compactSummaries(all), nil
+	return read(ctx, src)
 }

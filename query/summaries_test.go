@@ -25,9 +25,11 @@ func TestSummariesRoundTrip(t *testing.T) {
 	threats.Threats = []string{"Phishing"}
 	withState := base
 	withState.StateUpdates = ignored
+	noStates := base // an empty list of updates, not nil: kept so
+	noStates.StateUpdates = []fleetscore.ControlStateUpdate{}
 	in := map[string][]fleetscore.ControlProfile{
 		"a":     {base, other, deprecated},
-		"b":     {withState, threats},
+		"b":     {withState, threats, noStates},
 		"c":     {base},
 		"empty": {},
 		"nil":   nil,
