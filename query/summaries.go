@@ -38,46 +38,83 @@ type summaryKey struct {
 
 // compactSummaries is the compact form of ProfileSummaries' answer.
 func compactSummaries(all map[string][]fleetscore.ControlProfile) map[string][]summary {
-	shared := map[summaryKey]*fleetscore.ControlProfile{}
-	n := 0
-	for _, ps := range all {
-		n += len(ps)
-	}
-	// One array for every tenant's summaries.
-	flat := make([]summary, 0, n)
-	out := make(map[string][]summary, len(all))
+	c := newCompactor(len(all))
 	for id, ps := range all {
-		start := len(flat)
-		for _, p := range ps {
-			var sh *fleetscore.ControlProfile
-			if len(p.Threats) == 0 {
-				k := summaryKey{p.ID, p.Title, p.Category, p.Tier, p.UserImpact, p.ImplementationCost, p.ActionType,
-					p.ActionURL, p.Service, p.Remediation, p.MaxScore, p.Rank, p.Deprecated}
-				if sh = shared[k]; sh == nil {
-					c := p
-					c.StateUpdates = nil
-					sh = &c
-					shared[k] = sh
-				}
-			} else {
-				c := p
-				c.StateUpdates = nil
-				sh = &c
-			}
-			var st *[]fleetscore.ControlStateUpdate
-			if p.StateUpdates != nil {
-				u := p.StateUpdates // not &p.StateUpdates: that would keep all of p
-				st = &u
-			}
-			flat = append(flat, summary{shared: sh, states: st})
-		}
-		if ps == nil {
-			out[id] = nil
-			continue
-		}
-		out[id] = flat[start:len(flat):len(flat)]
+		c.add(id, ps)
 	}
-	return out
+	return c.out
+}
+
+// compactor builds the compact form tenant by tenant, sharing what the
+// tenants have alike across all of them.
+type compactor struct {
+	shared map[summaryKey]*fleetscore.ControlProfile
+	out    map[string][]summary
+}
+
+func newCompactor(tenants int) *compactor {
+	return &compactor{shared: map[summaryKey]*fleetscore.ControlProfile{}, out: make(map[string][]summary, tenants)}
+}
+
+// add is one tenant's profiles; ps is not kept (its states are).
+func (c *compactor) add(id string, ps []fleetscore.ControlProfile) {
+	if ps == nil {
+		c.out[id] = nil
+		return
+	}
+	ss := make([]summary, len(ps))
+	for i, p := range ps {
+		var sh *fleetscore.ControlProfile
+		if len(p.Threats) == 0 {
+			k := summaryKey{p.ID, p.Title, p.Category, p.Tier, p.UserImpact, p.ImplementationCost, p.ActionType,
+				p.ActionURL, p.Service, p.Remediation, p.MaxScore, p.Rank, p.Deprecated}
+			if sh = c.shared[k]; sh == nil {
+				cp := p
+				cp.StateUpdates = nil
+				sh = &cp
+				c.shared[k] = sh
+			}
+		} else {
+			cp := p
+			cp.StateUpdates = nil
+			sh = &cp
+		}
+		var st *[]fleetscore.ControlStateUpdate
+		if p.StateUpdates != nil {
+			u := p.StateUpdates // not &p.StateUpdates: that would keep all of p
+			st = &u
+		}
+		ss[i] = summary{shared: sh, states: st}
+	}
+	c.out[id] = ss
+}
+
+// summariesEacher is a store that reads the profile summaries one tenant
+// at a time (relational.Store.EachProfileSummaries).
+type summariesEacher interface {
+	EachProfileSummaries(ctx context.Context, fn func(tenantID string, ps []fleetscore.ControlProfile) error) error
+}
+
+// readSummaries is src's profile summaries in the compact form, compacted
+// as the store reads them when it can (the whole fleet's profiles are
+// then never in memory at once).
+func readSummaries(ctx context.Context, src Source) (map[string][]summary, error) {
+	if e, ok := src.(summariesEacher); ok {
+		c := newCompactor(0)
+		err := e.EachProfileSummaries(ctx, func(id string, ps []fleetscore.ControlProfile) error {
+			c.add(id, ps)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c.out, nil
+	}
+	all, err := src.ProfileSummaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return compactSummaries(all), nil
 }
 
 // expandSummaries is ProfileSummaries' answer from its compact form: new
@@ -105,13 +142,7 @@ func expandSummaries(c map[string][]summary) map[string][]fleetscore.ControlProf
 // model's own when src is the fleet model or a view of it (or a
 // restricted view of either, filtered).
 func summariesOf(ctx context.Context, src Source) (map[string][]summary, error) {
-	return compactOf(ctx, src, view.summaries, seen[[]summary], func(ctx context.Context, src Source) (map[string][]summary, error) {
-		all, err := src.ProfileSummaries(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return compactSummaries(all), nil
-	})
+	return compactOf(ctx, src, view.summaries, seen[[]summary], readSummaries)
 }
 
 // compactOf is one of the model's compact parts of src: the model's own

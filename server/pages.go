@@ -429,6 +429,7 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 	if len(actions) > 0 && actions[0].OpenTenants > 0 {
 		m.top = &actions[0]
 	}
+	m.rows = make([]overviewRow, 0, len(o.Rows))
 	for _, r := range o.Rows {
 		row := overviewRow{OverviewRow: r, C7: changeOf(r.Change7d), C30: changeOf(r.Change30d), Alerts: alerts[r.TenantID]}
 		target := r.TargetPercent
@@ -445,6 +446,9 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 			return nil, fmt.Errorf("render the row of %s: %w", r.TenantID, err)
 		}
 		row.HTML = template.HTML(buf.String())
+		// The charts are in the row's HTML: kept once (at 10,000 tenants
+		// the copies were 13 MB).
+		row.Spark, row.Meter = "", ""
 		m.rows = append(m.rows, row)
 	}
 	m.avg7, m.share7 = o.FleetChange(7)

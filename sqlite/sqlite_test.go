@@ -587,3 +587,5 @@ func BenchmarkTenantReads(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkTenantReads(b, s, false)
 }
+
+func TestEachProfileSummaries(t *testing.T) { releasetest.EachProfileSummaries(t, openTemp(t)) }
