@@ -2,6 +2,7 @@ package query
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/fleetscore/fleetscore"
@@ -56,5 +57,33 @@ func TestCompactDaysAsTheStore(t *testing.T) {
 		if got[i].Day != want[i].Day {
 			t.Errorf("day %d: %v != %v (==)", i, got[i].Day, want[i].Day)
 		}
+	}
+}
+
+// The kept ranking gives back the ranking it was made of, lists of open
+// tenants included (empty ones as empty, not nil: the API writes []),
+// and each call's lists are the caller's own.
+func TestKeptActionsRoundTrip(t *testing.T) {
+	in := []Action{
+		{Control: "MFA", OpenTenants: 2, Tenants: []string{"b", "a"}, PointsAvailable: 3},
+		{Control: "DLP", Tenants: []string{}},
+		{Control: "Audit", OpenTenants: 3, Tenants: []string{"a", "c", "b"}},
+	}
+	want := make([]Action, len(in))
+	for i, a := range in {
+		want[i] = a
+		want[i].Tenants = slices.Clone(a.Tenants)
+	}
+	k := keepActions(in)
+	got := k.actions()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("actions() = %+v\nwant %+v", got, want)
+	}
+	if len(k.ids) != 3 {
+		t.Errorf("ids %v, want each tenant once", k.ids)
+	}
+	got[0].Tenants[0] = "changed"
+	if again := k.actions(); again[0].Tenants[0] != "b" {
+		t.Error("a caller's change reached the kept ranking")
 	}
 }
