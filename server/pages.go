@@ -427,7 +427,8 @@ func (s *Server) buildOverview(ctx context.Context, now time.Time) (*overviewMod
 	alerts := s.openAlerts(ctx)
 	m := &overviewModel{o: o, counts: o.Counts(), fleetAlerts: alerts[""], moved: moved(rep)}
 	if len(actions) > 0 && actions[0].OpenTenants > 0 {
-		m.top = &actions[0]
+		top := actions[0] // a copy: a pointer into the ranking would keep all of it
+		m.top = &top
 	}
 	m.rows = make([]overviewRow, 0, len(o.Rows))
 	for _, r := range o.Rows {
