@@ -510,7 +510,10 @@ func TestBenchServeRuns(t *testing.T) {
 			t.Errorf("route %+v", f)
 		}
 	}
-	if res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS < res.WarmRSSBytes {
+	// The peaks are not compared with the RSS after the warm-up: the
+	// model hands memory back to the OS a second after its build, which
+	// may fall between the readings (and Linux updates a peak lazily).
+	if res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS <= 0 || res.WarmPeakRSS <= 0 {
 		t.Errorf("memory figures %+v", res)
 	}
 	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
@@ -541,7 +544,7 @@ func TestBenchServeChild(t *testing.T) {
 			t.Errorf("route %+v", f)
 		}
 	}
-	if res.WarmHeapBytes <= 0 || res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS < res.WarmRSSBytes {
+	if res.WarmHeapBytes <= 0 || res.WarmRSSBytes <= 0 || res.WarmRSSAnonBytes > res.WarmRSSBytes || res.PeakRSS <= 0 || res.WarmPeakRSS <= 0 {
 		t.Errorf("the server process's memory figures %+v", res)
 	}
 }
