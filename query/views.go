@@ -479,18 +479,11 @@ func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control
 	if st.Latest == nil {
 		return out, nil
 	}
-	scores, err := src.Scores(ctx, st.ID, st.Latest.Day, st.Latest.Day)
+	profiles, err := tenantProfiles(ctx, src, st.ID)
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := profilesOf(ctx, src, st.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(scores) == 0 {
-		return out, nil
-	}
-	return controlsOf(scores[0], profiles), nil
+	return latestControls(ctx, src, st, nil, profiles)
 }
 
 // profilesOf is the tenant's control profiles; none (not an error) before

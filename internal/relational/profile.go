@@ -122,7 +122,7 @@ type stateRow struct {
 // the list is marked removed, and state updates not seen before are added, in
 // the order given. The writes go out as one batch.
 func saveProfiles(ctx context.Context, t *tx, tenant int64, profiles []fleetscore.ControlProfile, dict map[string]int64) error {
-	list, err := loadProfileRows(ctx, t.q, tenant, false)
+	list, err := loadProfileRows(ctx, t.q, tenant, false, false)
 	if err != nil {
 		return err
 	}
@@ -218,8 +218,16 @@ type storedProfile struct {
 }
 
 // loadProfileRows returns the tenant's profiles sorted by control name; only
-// the current ones when currentOnly.
-func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly bool) ([]storedProfile, error) {
+// the current ones when currentOnly. When lean, the columns the tenant's
+// views never show (action_type, service, threats, remediation: the long
+// texts) are not read: those fields come back empty (threats "[]").
+func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly, lean bool) ([]storedProfile, error) {
+	// The columns that may be left out come last: a lean read never reaches
+	// into the record past action_url (nor into its overflow pages).
+	rest := `pc.action_type, pc.service, pc.threats, pc.remediation`
+	if lean {
+		rest = `'', '', '[]', ''`
+	}
 	out, err := all(ctx, q, func(rows *sql.Rows) (storedProfile, error) {
 		var (
 			p storedProfile
@@ -227,13 +235,11 @@ func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly bool) (
 			c = &r.Content
 		)
 		err := rows.Scan(&p.control, &p.name, &c.Title, &c.Category, &r.MaxScore, &r.Rank, &r.Tier, &c.UserImpact,
-			&c.Cost, &c.ActionType, &c.ActionURL, &c.Service, &c.Threats, &r.Deprecated,
-			&c.Remediation, &r.Removed)
+			&c.Cost, &c.ActionURL, &r.Deprecated, &r.Removed, &c.ActionType, &c.Service, &c.Threats, &c.Remediation)
 		return p, err
 	}, `
 		SELECT p.control, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
-		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, pc.threats, p.deprecated,
-		       pc.remediation, p.removed
+		       pc.implementation_cost, pc.action_url, p.deprecated, p.removed, `+rest+`
 		FROM profiles p
 		JOIN controls c ON c.id = p.control
 		JOIN profile_contents pc ON pc.id = p.content
@@ -266,10 +272,23 @@ func loadStateRows(ctx context.Context, q q, tenant int64) ([]stateRow, error) {
 // update ever seen, in the order first seen (Graph's: oldest first). An
 // unknown tenant is an error wrapping fleetscore.ErrNotFound.
 func (s *Store) Profiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error) {
+	return s.readProfiles(ctx, tenantID, false)
+}
+
+// TenantProfiles is Profiles without the fields one tenant's page, report
+// and controls never show: each profile's ActionType, Service, Threats and
+// Remediation are left empty (Remediation, the long text, is most of a
+// profile's bytes). Every other field, the state updates included, is as
+// Profiles has it.
+func (s *Store) TenantProfiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error) {
+	return s.readProfiles(ctx, tenantID, true)
+}
+
+func (s *Store) readProfiles(ctx context.Context, tenantID string, lean bool) ([]fleetscore.ControlProfile, error) {
 	var out []fleetscore.ControlProfile
 	err := s.read(ctx, func(q q) error {
 		var err error
-		out, err = profiles(ctx, q, tenantID)
+		out, err = profiles(ctx, q, tenantID, lean)
 		return err
 	})
 	if err != nil {
@@ -278,12 +297,12 @@ func (s *Store) Profiles(ctx context.Context, tenantID string) ([]fleetscore.Con
 	return out, nil
 }
 
-func profiles(ctx context.Context, q q, tenantID string) ([]fleetscore.ControlProfile, error) {
+func profiles(ctx context.Context, q q, tenantID string, lean bool) ([]fleetscore.ControlProfile, error) {
 	tenant, err := tenantKey(ctx, q, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := loadProfileRows(ctx, q, tenant, true)
+	stored, err := loadProfileRows(ctx, q, tenant, true, lean)
 	if err != nil || len(stored) == 0 {
 		return nil, err
 	}
