@@ -339,6 +339,15 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 	for _, name := range fleetscore.Categories {
 		category(name)
 	}
+	// Where each control of a day goes: its category and its history (-1:
+	// none). A day's controls are most often the day before's, in the
+	// same order: their places are the day before's, without a lookup.
+	type place struct {
+		cat  *CategoryPoints
+		hist int
+	}
+	var prev []fleetscore.ControlScore
+	var prevPlaces, places []place
 	for j, s := range shown {
 		if len(s.Controls) == 0 {
 			continue
@@ -346,16 +355,27 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		for _, name := range fleetscore.Categories {
 			cats[name].Daily[j] = 0
 		}
-		for _, c := range s.Controls {
-			cp := category(c.Category)
-			if math.IsNaN(cp.Daily[j]) {
-				cp.Daily[j] = 0
+		places = places[:0]
+		for k, c := range s.Controls {
+			var pl place
+			if k < len(prev) && prev[k].Name == c.Name && prev[k].Category == c.Category {
+				pl = prevPlaces[k]
+			} else {
+				pl.cat, pl.hist = category(c.Category), -1
+				if i, ok := index[c.Name]; ok {
+					pl.hist = i
+				}
 			}
-			cp.Daily[j] += c.Score
-			if i, ok := index[c.Name]; ok {
-				d.Controls[i].Daily[j] = c.Score
+			places = append(places, pl)
+			if math.IsNaN(pl.cat.Daily[j]) {
+				pl.cat.Daily[j] = 0
+			}
+			pl.cat.Daily[j] += c.Score
+			if pl.hist >= 0 {
+				d.Controls[pl.hist].Daily[j] = c.Score
 			}
 		}
+		prev, prevPlaces, places = s.Controls, places, prevPlaces
 	}
 	if last := shown[len(shown)-1]; last.Day == st.Latest.Day {
 		for _, c := range last.Controls {

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -58,6 +59,11 @@ type pages struct {
 
 	mu          sync.Mutex
 	requestedAt time.Time // when "Collect now" last started a run
+
+	// sizes are the bytes each page (by name) last rendered to: the next
+	// render's buffer starts that large, and is not grown by doubling
+	// through a page of half a megabyte.
+	sizes map[string]*atomic.Int64
 }
 
 // pageNames are the templates, each rendered inside layout.html.
@@ -66,7 +72,7 @@ var pageNames = []string{"overview", "tenant", "actions", "action", "collections
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, holed: map[string]*template.Template{}, marks: newHoleMarks(),
-		assets: map[string]string{}, remediation: remediationPolicy()}
+		assets: map[string]string{}, remediation: remediationPolicy(), sizes: map[string]*atomic.Int64{}}
 	static, _ := fs.Sub(staticFS, "static")
 	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
 		b, err := fs.ReadFile(static, name)
@@ -90,6 +96,7 @@ func newPages() (*pages, error) {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 		p.tmpl[name], p.holed[name] = t, h
+		p.sizes[name] = new(atomic.Int64)
 	}
 	return p, nil
 }
@@ -112,20 +119,35 @@ func staticHandler() http.Handler {
 // render executes a page into a buffer first, so that a template error is a
 // clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v any) {
-	var buf bytes.Buffer
+	size := s.pages.sizes[name]
+	var buf *bytes.Buffer
+	if size != nil {
+		// A little more than last time: most pages of a name are about
+		// as large as one another.
+		buf = bytes.NewBuffer(make([]byte, 0, min(size.Load()+size.Load()/8, 8<<20)))
+	} else {
+		buf = new(bytes.Buffer)
+	}
 	t := s.pages.tmpl[name]
 	if rendersHoles(r.Context()) {
 		t = s.pages.holed[name]
 	}
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
 		s.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error; the server log has the details", http.StatusInternalServerError)
 		return
+	}
+	if size != nil {
+		size.Store(int64(buf.Len()))
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	if rec, ok := w.(*recorder); ok {
+		rec.adopt(buf) // the pages' cache's recorder: no copy
+		return
+	}
 	_, _ = w.Write(buf.Bytes())
 }
 
