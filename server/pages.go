@@ -750,9 +750,9 @@ type tenantView struct {
 	Category   string // the control list's filter
 	Controls   []controlRow
 	// TableRows and ControlRows are Table's and Controls' rows, written
-	// in Go (rowhtml.go).
-	TableRows, ControlRows template.HTML
-	ChangeDays             template.HTML // Changes, written in Go
+	// in Go (rowhtml.go), in pieces (htmlPieces).
+	TableRows, ControlRows htmlPieces
+	ChangeDays             htmlPieces // Changes, written in Go
 	Open                   int
 	Meets                  string
 	C7, C30                change
@@ -1006,8 +1006,26 @@ func (s *Server) tenantPageView(r *http.Request) (tenantView, error) {
 // writeRows writes the day table's and the control list's rows and the
 // days of what changed.
 func (v *tenantView) writeRows() {
-	v.TableRows, v.ControlRows = dayRowsHTML(v.Table), controlRowsHTML(v.Controls, v.CanExcept)
-	v.ChangeDays = changesHTML(v.Changes)
+	v.TableRows, v.ControlRows = piecesOf(dayRowsHTML(v.Table)), piecesOf(controlRowsHTML(v.Controls, v.CanExcept))
+	v.ChangeDays = piecesOf(changesHTML(v.Changes))
+}
+
+// htmlPieces is a long template.HTML cut into pieces that the template
+// prints one after the other ({{range}}): text/template prints a value
+// through fmt, whose buffer is reused only up to 64 KB, so a piece of the
+// page's 200 KB would cost a new buffer, grown by doubling, every time.
+type htmlPieces []template.HTML
+
+// htmlPieceBytes is the size of htmlPieces' pieces (the last may be less).
+const htmlPieceBytes = 32 << 10
+
+func piecesOf(h template.HTML) htmlPieces {
+	out := make(htmlPieces, 0, len(h)/htmlPieceBytes+1)
+	for len(h) > htmlPieceBytes {
+		out = append(out, h[:htmlPieceBytes])
+		h = h[htmlPieceBytes:]
+	}
+	return append(out, h)
 }
 
 // calendar is every day from..to.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -122,7 +123,7 @@ type stateRow struct {
 // the list is marked removed, and state updates not seen before are added, in
 // the order given. The writes go out as one batch.
 func saveProfiles(ctx context.Context, t *tx, tenant int64, profiles []fleetscore.ControlProfile, dict map[string]int64) error {
-	list, err := loadProfileRows(ctx, t.q, tenant, false, false)
+	list, err := loadProfileRows(ctx, t.q, tenant, false)
 	if err != nil {
 		return err
 	}
@@ -218,16 +219,8 @@ type storedProfile struct {
 }
 
 // loadProfileRows returns the tenant's profiles sorted by control name; only
-// the current ones when currentOnly. When lean, the columns the tenant's
-// views never show (action_type, service, threats, remediation: the long
-// texts) are not read: those fields come back empty (threats "[]").
-func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly, lean bool) ([]storedProfile, error) {
-	// The columns that may be left out come last: a lean read never reaches
-	// into the record past action_url (nor into its overflow pages).
-	rest := `pc.action_type, pc.service, pc.threats, pc.remediation`
-	if lean {
-		rest = `'', '', '[]', ''`
-	}
+// the current ones when currentOnly.
+func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly bool) ([]storedProfile, error) {
 	out, err := all(ctx, q, func(rows *sql.Rows) (storedProfile, error) {
 		var (
 			p storedProfile
@@ -235,11 +228,13 @@ func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly, lean b
 			c = &r.Content
 		)
 		err := rows.Scan(&p.control, &p.name, &c.Title, &c.Category, &r.MaxScore, &r.Rank, &r.Tier, &c.UserImpact,
-			&c.Cost, &c.ActionURL, &r.Deprecated, &r.Removed, &c.ActionType, &c.Service, &c.Threats, &c.Remediation)
+			&c.Cost, &c.ActionType, &c.ActionURL, &c.Service, &c.Threats, &r.Deprecated,
+			&c.Remediation, &r.Removed)
 		return p, err
 	}, `
 		SELECT p.control, c.name, pc.title, pc.category, p.max_score, p.rank, p.tier, pc.user_impact,
-		       pc.implementation_cost, pc.action_url, p.deprecated, p.removed, `+rest+`
+		       pc.implementation_cost, pc.action_type, pc.action_url, pc.service, pc.threats, p.deprecated,
+		       pc.remediation, p.removed
 		FROM profiles p
 		JOIN controls c ON c.id = p.control
 		JOIN profile_contents pc ON pc.id = p.content
@@ -247,6 +242,104 @@ func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly, lean b
 		ORDER BY c.name`, tenant, currentOnly)
 	if err != nil {
 		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	return out, nil
+}
+
+// leanContent is what a lean read of profiles (TenantProfiles) takes of a
+// profile_contents row.
+type leanContent struct{ title, category, userImpact, cost, actionURL string }
+
+// contentCache keeps the lean part of the profile_contents rows read, by
+// key, for every tenant's lean reads: a row is never changed nor deleted
+// (a new text is a new row), so what a key held once it always holds.
+// Microsoft gives every tenant the same few hundred controls: a few
+// hundred rows, shared by the fleet, of ~200 bytes each.
+type contentCache struct {
+	mu sync.RWMutex
+	m  map[int64]leanContent
+}
+
+// maxCachedContents bounds the rows contentCache keeps; past it, the rows
+// not kept are read each time.
+const maxCachedContents = 20000
+
+// loadLeanProfileRows is loadProfileRows of the current profiles without
+// the columns TenantProfiles leaves out, their content from the store's
+// contentCache: the profiles' rows and their controls' names read, and
+// only the contents not seen before.
+func loadLeanProfileRows(ctx context.Context, q q, tenant int64) ([]storedProfile, error) {
+	type leanRow struct {
+		p       storedProfile
+		content int64
+	}
+	rows, err := all(ctx, q, func(rows *sql.Rows) (leanRow, error) {
+		var l leanRow
+		r := &l.p.row
+		return l, rows.Scan(&l.p.control, &l.p.name, &l.content, &r.MaxScore, &r.Rank, &r.Tier, &r.Deprecated)
+	}, `
+		SELECT p.control, c.name, p.content, p.max_score, p.rank, p.tier, p.deprecated
+		FROM profiles p
+		JOIN controls c ON c.id = p.control
+		WHERE p.tenant = ? AND NOT p.removed
+		ORDER BY c.name`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	cache := &q.s.contents
+	contents := make(map[int64]leanContent, len(rows))
+	var missing []int64
+	cache.mu.RLock()
+	for _, l := range rows {
+		if c, ok := cache.m[l.content]; ok {
+			contents[l.content] = c
+		} else {
+			missing = append(missing, l.content)
+		}
+	}
+	cache.mu.RUnlock()
+	if len(missing) > 0 {
+		list, err := json.Marshal(missing)
+		if err != nil {
+			return nil, err
+		}
+		read, err := all(ctx, q, func(rows *sql.Rows) (struct {
+			id int64
+			c  leanContent
+		}, error) {
+			var r struct {
+				id int64
+				c  leanContent
+			}
+			return r, rows.Scan(&r.id, &r.c.title, &r.c.category, &r.c.userImpact, &r.c.cost, &r.c.actionURL)
+		}, `
+			SELECT id, title, category, user_impact, implementation_cost, action_url
+			FROM profile_contents
+			WHERE id IN (SELECT CAST(value AS BIGINT) FROM `+q.s.d.jsonList+`)`, string(list))
+		if err != nil {
+			return nil, fmt.Errorf("load profile contents: %w", err)
+		}
+		cache.mu.Lock()
+		if cache.m == nil {
+			cache.m = map[int64]leanContent{}
+		}
+		for _, r := range read {
+			contents[r.id] = r.c
+			if len(cache.m) < maxCachedContents {
+				cache.m[r.id] = r.c
+			}
+		}
+		cache.mu.Unlock()
+	}
+	out := make([]storedProfile, len(rows))
+	for i, l := range rows {
+		c, ok := contents[l.content]
+		if !ok {
+			return nil, fmt.Errorf("load profiles: content %d of control %s not found", l.content, l.p.name)
+		}
+		out[i] = l.p
+		out[i].row.Content = ProfileContent{Title: c.title, Category: c.category, UserImpact: c.userImpact,
+			Cost: c.cost, ActionURL: c.actionURL, Threats: "[]"}
 	}
 	return out, nil
 }
@@ -302,7 +395,12 @@ func profiles(ctx context.Context, q q, tenantID string, lean bool) ([]fleetscor
 	if err != nil {
 		return nil, err
 	}
-	stored, err := loadProfileRows(ctx, q, tenant, true, lean)
+	var stored []storedProfile
+	if lean {
+		stored, err = loadLeanProfileRows(ctx, q, tenant)
+	} else {
+		stored, err = loadProfileRows(ctx, q, tenant, true)
+	}
 	if err != nil || len(stored) == 0 {
 		return nil, err
 	}
