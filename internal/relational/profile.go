@@ -287,59 +287,62 @@ func loadLeanProfileRows(ctx context.Context, q q, tenant int64) ([]storedProfil
 		return nil, fmt.Errorf("load profiles: %w", err)
 	}
 	cache := &q.s.contents
-	contents := make(map[int64]leanContent, len(rows))
-	var missing []int64
+	out := make([]storedProfile, len(rows))
+	set := func(i int, c leanContent) {
+		out[i] = rows[i].p
+		out[i].row.Content = ProfileContent{Title: c.title, Category: c.category, UserImpact: c.userImpact,
+			Cost: c.cost, ActionURL: c.actionURL, Threats: "[]"}
+	}
+	var missing []int64 // the contents not kept yet
+	var waiting []int   // the rows that wait for them
 	cache.mu.RLock()
-	for _, l := range rows {
+	for i, l := range rows {
 		if c, ok := cache.m[l.content]; ok {
-			contents[l.content] = c
+			set(i, c)
 		} else {
-			missing = append(missing, l.content)
+			missing, waiting = append(missing, l.content), append(waiting, i)
 		}
 	}
 	cache.mu.RUnlock()
-	if len(missing) > 0 {
-		list, err := json.Marshal(missing)
-		if err != nil {
-			return nil, err
-		}
-		read, err := all(ctx, q, func(rows *sql.Rows) (struct {
-			id int64
-			c  leanContent
-		}, error) {
-			var r struct {
-				id int64
-				c  leanContent
-			}
-			return r, rows.Scan(&r.id, &r.c.title, &r.c.category, &r.c.userImpact, &r.c.cost, &r.c.actionURL)
-		}, `
-			SELECT id, title, category, user_impact, implementation_cost, action_url
-			FROM profile_contents
-			WHERE id IN (SELECT CAST(value AS BIGINT) FROM `+q.s.d.jsonList+`)`, string(list))
-		if err != nil {
-			return nil, fmt.Errorf("load profile contents: %w", err)
-		}
-		cache.mu.Lock()
-		if cache.m == nil {
-			cache.m = map[int64]leanContent{}
-		}
-		for _, r := range read {
-			contents[r.id] = r.c
-			if len(cache.m) < maxCachedContents {
-				cache.m[r.id] = r.c
-			}
-		}
-		cache.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
 	}
-	out := make([]storedProfile, len(rows))
-	for i, l := range rows {
-		c, ok := contents[l.content]
-		if !ok {
-			return nil, fmt.Errorf("load profiles: content %d of control %s not found", l.content, l.p.name)
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return nil, err
+	}
+	type keyed struct {
+		id int64
+		c  leanContent
+	}
+	read, err := all(ctx, q, func(rows *sql.Rows) (keyed, error) {
+		var r keyed
+		return r, rows.Scan(&r.id, &r.c.title, &r.c.category, &r.c.userImpact, &r.c.cost, &r.c.actionURL)
+	}, `
+		SELECT id, title, category, user_impact, implementation_cost, action_url
+		FROM profile_contents
+		WHERE id IN (SELECT CAST(value AS BIGINT) FROM `+q.s.d.jsonList+`)`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("load profile contents: %w", err)
+	}
+	found := make(map[int64]leanContent, len(read))
+	cache.mu.Lock()
+	if cache.m == nil {
+		cache.m = map[int64]leanContent{}
+	}
+	for _, r := range read {
+		found[r.id] = r.c
+		if len(cache.m) < maxCachedContents {
+			cache.m[r.id] = r.c
 		}
-		out[i] = l.p
-		out[i].row.Content = ProfileContent{Title: c.title, Category: c.category, UserImpact: c.userImpact,
-			Cost: c.cost, ActionURL: c.actionURL, Threats: "[]"}
+	}
+	cache.mu.Unlock()
+	for _, i := range waiting {
+		c, ok := found[rows[i].content]
+		if !ok {
+			return nil, fmt.Errorf("load profiles: content %d of control %s not found", rows[i].content, rows[i].p.name)
+		}
+		set(i, c)
 	}
 	return out, nil
 }
