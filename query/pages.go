@@ -253,9 +253,26 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 	} else if from.IsZero() {
 		load = fleetscore.Day{}
 	}
-	scores, err := src.Scores(ctx, st.ID, load, to)
+	// A range that ends a little before the latest day (a report's month)
+	// reads on to it: the latest day's controls come with the days shown,
+	// where a read of that day alone seeks every control's state first.
+	read := to
+	if ahead := st.Latest.Day.Sub(to); !to.IsZero() && ahead > 0 && ahead <= readAheadDays {
+		read = st.Latest.Day
+	}
+	scores, err := src.Scores(ctx, st.ID, load, read)
 	if err != nil {
 		return nil, err
+	}
+	var latestDay *fleetscore.Score // st.Latest's day, with its controls, when read
+	if n := len(scores); n > 0 && scores[n-1].Day == st.Latest.Day {
+		latestDay = &scores[n-1]
+	}
+	if read != to {
+		i, _ := slices.BinarySearchFunc(scores, to.AddDays(1), func(s fleetscore.Score, d fleetscore.Day) int {
+			return cmp.Compare(s.Day.Unix(), d.Unix())
+		})
+		scores = scores[:i:i]
 	}
 	if len(scores) > 0 {
 		latest := scores[len(scores)-1]
@@ -279,14 +296,12 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		d.Days = append(d.Days, dayScore(s))
 	}
 
-	profiles, err := profilesOf(ctx, src, st.ID)
+	profiles, err := tenantProfiles(ctx, src, st.ID)
 	if err != nil {
 		return nil, err
 	}
-	var controls []Control
-	if last := shown[len(shown)-1]; last.Day == st.Latest.Day {
-		controls = controlsOf(last, profiles)
-	} else if controls, err = TenantControls(ctx, src, st.ID); err != nil { // the range ends before the latest day
+	controls, err := latestControls(ctx, src, st, latestDay, profiles)
+	if err != nil {
 		return nil, err
 	}
 	withPrev, err := withPrevious(ctx, src, st.ID, scores, from)
@@ -324,6 +339,15 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 	for _, name := range fleetscore.Categories {
 		category(name)
 	}
+	// Where each control of a day goes: its category and its history (-1:
+	// none). A day's controls are most often the day before's, in the
+	// same order: their places are the day before's, without a lookup.
+	type place struct {
+		cat  *CategoryPoints
+		hist int
+	}
+	var prev []fleetscore.ControlScore
+	var prevPlaces, places []place
 	for j, s := range shown {
 		if len(s.Controls) == 0 {
 			continue
@@ -331,16 +355,27 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		for _, name := range fleetscore.Categories {
 			cats[name].Daily[j] = 0
 		}
-		for _, c := range s.Controls {
-			cp := category(c.Category)
-			if math.IsNaN(cp.Daily[j]) {
-				cp.Daily[j] = 0
+		places = places[:0]
+		for k, c := range s.Controls {
+			var pl place
+			if k < len(prev) && prev[k].Name == c.Name && prev[k].Category == c.Category {
+				pl = prevPlaces[k]
+			} else {
+				pl.cat, pl.hist = category(c.Category), -1
+				if i, ok := index[c.Name]; ok {
+					pl.hist = i
+				}
 			}
-			cp.Daily[j] += c.Score
-			if i, ok := index[c.Name]; ok {
-				d.Controls[i].Daily[j] = c.Score
+			places = append(places, pl)
+			if math.IsNaN(pl.cat.Daily[j]) {
+				pl.cat.Daily[j] = 0
+			}
+			pl.cat.Daily[j] += c.Score
+			if pl.hist >= 0 {
+				d.Controls[pl.hist].Daily[j] = c.Score
 			}
 		}
+		prev, prevPlaces, places = s.Controls, places, prevPlaces
 	}
 	if last := shown[len(shown)-1]; last.Day == st.Latest.Day {
 		for _, c := range last.Controls {
@@ -372,6 +407,26 @@ func TenantDetailView(ctx context.Context, src Source, tenantID string, from, to
 		d.Categories = append(d.Categories, *cats[name])
 	}
 	return d, nil
+}
+
+// readAheadDays is how far past the end of its range TenantDetailView
+// reads on to the latest day: a month's report, and a little more.
+const readAheadDays = 45
+
+// latestControls are TenantControls of the tenant of st, from its latest
+// day when the caller read it (latest; nil: read here) and the profiles.
+func latestControls(ctx context.Context, src Source, st fleetscore.TenantStatus, latest *fleetscore.Score, profiles []fleetscore.ControlProfile) ([]Control, error) {
+	if latest == nil {
+		scores, err := src.Scores(ctx, st.ID, st.Latest.Day, st.Latest.Day)
+		if err != nil {
+			return nil, err
+		}
+		if len(scores) == 0 {
+			return []Control{}, nil
+		}
+		latest = &scores[0]
+	}
+	return controlsOf(*latest, profiles), nil
 }
 
 // changesOf lists the days a daily series changed value or presence.

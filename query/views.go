@@ -390,8 +390,15 @@ func TenantScores(ctx context.Context, src Source, tenantID string, from, to fle
 	if err != nil {
 		return nil, err
 	}
+	out = slices.Grow(out, len(days))
 	for _, s := range days {
-		out = append(out, dayScore(s))
+		// The days were read for this call alone: each day's Averages is
+		// its own, not the store's to share, so it is not copied again.
+		avg := s.Averages
+		if avg == nil {
+			avg = map[string]float64{}
+		}
+		out = append(out, dayScoreWith(s, avg))
 	}
 	return out, nil
 }
@@ -416,6 +423,11 @@ func dayScore(s fleetscore.Score) DayScore {
 	for k, v := range s.Averages {
 		avg[k] = v
 	}
+	return dayScoreWith(s, avg)
+}
+
+// dayScoreWith is dayScore with the averages given.
+func dayScoreWith(s fleetscore.Score, avg map[string]float64) DayScore {
 	return DayScore{Date: s.Day.String(), CurrentScore: s.CurrentScore, MaxScore: s.MaxScore, Percent: s.Percent(), Averages: avg}
 }
 
@@ -479,18 +491,11 @@ func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control
 	if st.Latest == nil {
 		return out, nil
 	}
-	scores, err := src.Scores(ctx, st.ID, st.Latest.Day, st.Latest.Day)
+	profiles, err := tenantProfiles(ctx, src, st.ID)
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := profilesOf(ctx, src, st.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(scores) == 0 {
-		return out, nil
-	}
-	return controlsOf(scores[0], profiles), nil
+	return latestControls(ctx, src, st, nil, profiles)
 }
 
 // profilesOf is the tenant's control profiles; none (not an error) before

@@ -110,10 +110,18 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, t func
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	b, err := encodeAnswer(v)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	var b []byte
+	if a, ok := v.(answerAppender); ok {
+		b, ok = a.appendAnswer(nil)
+		if !ok {
+			b = nil
+		}
+	}
+	if b == nil {
+		if b, err = encodeAnswer(v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	_, _ = w.Write(b)
 }
@@ -526,7 +534,7 @@ func (s *Server) apiScores(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeList(w, r, days, func() table {
+	s.writeList(w, r, dayScores(days), func() table {
 		t := table{name: "scores-" + id, header: []string{"date", "current_score", "max_score", "percent",
 			"average_AllTenants", "average_TotalSeats", "average_IndustryTypes"}}
 		for _, d := range days {

@@ -46,6 +46,19 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
+// adopt writes buf's bytes, taking buf itself as the body when nothing was
+// written yet (render's whole page: no copy). buf is the recorder's then.
+func (r *recorder) adopt(buf *bytes.Buffer) {
+	if r.body.Len() > 0 {
+		_, _ = r.Write(buf.Bytes())
+		return
+	}
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body = *bytes.NewBuffer(buf.Bytes())
+}
+
 // fleetAnswer serves next's answer from the fleet model to whoever sees
 // the whole fleet; a client's restricted answers are built for it each
 // time. The key is the request's URI, its Accept and whether it takes

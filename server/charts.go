@@ -23,7 +23,8 @@ type svgBuf struct{ strings.Builder }
 func (b *svgBuf) raw(s string) *svgBuf { b.WriteString(s); return b }
 
 func (b *svgBuf) num(v float64) *svgBuf {
-	b.WriteString(strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64))
+	var a [32]byte // no string for each number
+	b.Write(strconv.AppendFloat(a[:0], math.Round(v*10)/10, 'f', -1, 64))
 	return b
 }
 

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -58,6 +59,11 @@ type pages struct {
 
 	mu          sync.Mutex
 	requestedAt time.Time // when "Collect now" last started a run
+
+	// sizes are the bytes each page (by name) last rendered to: the next
+	// render's buffer starts that large, and is not grown by doubling
+	// through a page of half a megabyte.
+	sizes map[string]*atomic.Int64
 }
 
 // pageNames are the templates, each rendered inside layout.html.
@@ -66,7 +72,7 @@ var pageNames = []string{"overview", "tenant", "actions", "action", "collections
 
 func newPages() (*pages, error) {
 	p := &pages{tmpl: map[string]*template.Template{}, holed: map[string]*template.Template{}, marks: newHoleMarks(),
-		assets: map[string]string{}, remediation: remediationPolicy()}
+		assets: map[string]string{}, remediation: remediationPolicy(), sizes: map[string]*atomic.Int64{}}
 	static, _ := fs.Sub(staticFS, "static")
 	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
 		b, err := fs.ReadFile(static, name)
@@ -90,6 +96,7 @@ func newPages() (*pages, error) {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 		p.tmpl[name], p.holed[name] = t, h
+		p.sizes[name] = new(atomic.Int64)
 	}
 	return p, nil
 }
@@ -112,20 +119,35 @@ func staticHandler() http.Handler {
 // render executes a page into a buffer first, so that a template error is a
 // clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v any) {
-	var buf bytes.Buffer
+	size := s.pages.sizes[name]
+	var buf *bytes.Buffer
+	if size != nil {
+		// A little more than last time: most pages of a name are about
+		// as large as one another.
+		buf = bytes.NewBuffer(make([]byte, 0, min(size.Load()+size.Load()/8, 8<<20)))
+	} else {
+		buf = new(bytes.Buffer)
+	}
 	t := s.pages.tmpl[name]
 	if rendersHoles(r.Context()) {
 		t = s.pages.holed[name]
 	}
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
 		s.log.Error("render page", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error; the server log has the details", http.StatusInternalServerError)
 		return
+	}
+	if size != nil {
+		size.Store(int64(buf.Len()))
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	if rec, ok := w.(*recorder); ok {
+		rec.adopt(buf) // the pages' cache's recorder: no copy
+		return
+	}
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -733,9 +755,9 @@ type tenantView struct {
 	Category   string // the control list's filter
 	Controls   []controlRow
 	// TableRows and ControlRows are Table's and Controls' rows, written
-	// in Go (rowhtml.go).
-	TableRows, ControlRows template.HTML
-	ChangeDays             template.HTML // Changes, written in Go
+	// in Go (rowhtml.go), in pieces (htmlPieces).
+	TableRows, ControlRows htmlPieces
+	ChangeDays             htmlPieces // Changes, written in Go
 	Open                   int
 	Meets                  string
 	C7, C30                change
@@ -989,8 +1011,26 @@ func (s *Server) tenantPageView(r *http.Request) (tenantView, error) {
 // writeRows writes the day table's and the control list's rows and the
 // days of what changed.
 func (v *tenantView) writeRows() {
-	v.TableRows, v.ControlRows = dayRowsHTML(v.Table), controlRowsHTML(v.Controls, v.CanExcept)
-	v.ChangeDays = changesHTML(v.Changes)
+	v.TableRows, v.ControlRows = piecesOf(dayRowsHTML(v.Table)), piecesOf(controlRowsHTML(v.Controls, v.CanExcept))
+	v.ChangeDays = piecesOf(changesHTML(v.Changes))
+}
+
+// htmlPieces is a long template.HTML cut into pieces that the template
+// prints one after the other ({{range}}): text/template prints a value
+// through fmt, whose buffer is reused only up to 64 KB, so a piece of the
+// page's 200 KB would cost a new buffer, grown by doubling, every time.
+type htmlPieces []template.HTML
+
+// htmlPieceBytes is the size of htmlPieces' pieces (the last may be less).
+const htmlPieceBytes = 32 << 10
+
+func piecesOf(h template.HTML) htmlPieces {
+	out := make(htmlPieces, 0, len(h)/htmlPieceBytes+1)
+	for len(h) > htmlPieceBytes {
+		out = append(out, h[:htmlPieceBytes])
+		h = h[htmlPieceBytes:]
+	}
+	return append(out, h)
 }
 
 // calendar is every day from..to.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
-	"unicode/utf8"
 )
 
 // The pages' longest row ranges (a tenant's controls and days, an action's
@@ -21,18 +20,20 @@ type rowWriter struct{ strings.Builder }
 
 // text is a value in HTML text or in a quoted attribute that is no URL:
 // html/template's htmlEscaper / attrEscaper of a string.
+//
+// Byte by byte: every rune the table replaces is one ASCII byte, and no
+// byte of a multi-byte sequence (valid or not) is ASCII, so this is the
+// escaper's rune-by-rune loop without the decoding.
 func (w *rowWriter) text(s string) {
 	written := 0
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if int(r) < len(htmlReplacement) {
-			if repl := htmlReplacement[r]; repl != "" {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; int(c) < len(htmlReplacement) {
+			if repl := htmlReplacement[c]; repl != "" {
 				w.WriteString(s[written:i])
 				w.WriteString(repl)
-				written = i + n
+				written = i + 1
 			}
 		}
-		i += n
 	}
 	w.WriteString(s[written:])
 }

@@ -192,6 +192,41 @@ func checkProfiles(t *testing.T, s fleetscore.Store, tenantID string, want []fle
 			t.Errorf("Profiles(%s): %s: %s", tenantID, want[i].ID, d)
 		}
 	}
+	checkTenantProfiles(t, s, tenantID, want)
+}
+
+// tenantProfileReader is query.TenantProfileReader: every store reads one
+// tenant's profiles without the long texts its views never show.
+type tenantProfileReader interface {
+	TenantProfiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error)
+}
+
+// checkTenantProfiles checks TenantProfiles against want (sorted by ID):
+// Profiles' answer, each profile without its ActionType, Service, Threats
+// and Remediation.
+func checkTenantProfiles(t *testing.T, s fleetscore.Store, tenantID string, want []fleetscore.ControlProfile) {
+	t.Helper()
+	r, ok := s.(tenantProfileReader)
+	if !ok {
+		t.Fatalf("%T has no TenantProfiles", s)
+	}
+	got, err := r.TenantProfiles(context.Background(), tenantID)
+	if err != nil {
+		t.Fatalf("TenantProfiles(%s): %v", tenantID, err)
+	}
+	got = slices.Clone(got)
+	slices.SortFunc(got, func(a, b fleetscore.ControlProfile) int { return cmp.Compare(a.ID, b.ID) })
+	if len(got) != len(want) {
+		t.Errorf("TenantProfiles(%s): %d profiles %v, want %d %v", tenantID, len(got), profileIDs(got), len(want), profileIDs(want))
+		return
+	}
+	for i := range want {
+		w := want[i]
+		w.ActionType, w.Service, w.Threats, w.Remediation = "", "", nil, ""
+		if d := diffProfile(w, got[i]); d != "" {
+			t.Errorf("TenantProfiles(%s): %s: %s", tenantID, w.ID, d)
+		}
+	}
 }
 
 func profileIDs(ps []fleetscore.ControlProfile) []string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fleetscore/fleetscore"
@@ -245,6 +246,107 @@ func loadProfileRows(ctx context.Context, q q, tenant int64, currentOnly bool) (
 	return out, nil
 }
 
+// leanContent is what a lean read of profiles (TenantProfiles) takes of a
+// profile_contents row.
+type leanContent struct{ title, category, userImpact, cost, actionURL string }
+
+// contentCache keeps the lean part of the profile_contents rows read, by
+// key, for every tenant's lean reads: a row is never changed nor deleted
+// (a new text is a new row), so what a key held once it always holds.
+// Microsoft gives every tenant the same few hundred controls: a few
+// hundred rows, shared by the fleet, of ~200 bytes each.
+type contentCache struct {
+	mu sync.RWMutex
+	m  map[int64]leanContent
+}
+
+// maxCachedContents bounds the rows contentCache keeps; past it, the rows
+// not kept are read each time.
+const maxCachedContents = 20000
+
+// loadLeanProfileRows is loadProfileRows of the current profiles without
+// the columns TenantProfiles leaves out, their content from the store's
+// contentCache: the profiles' rows and their controls' names read, and
+// only the contents not seen before.
+func loadLeanProfileRows(ctx context.Context, q q, tenant int64) ([]storedProfile, error) {
+	type leanRow struct {
+		p       storedProfile
+		content int64
+	}
+	rows, err := all(ctx, q, func(rows *sql.Rows) (leanRow, error) {
+		var l leanRow
+		r := &l.p.row
+		return l, rows.Scan(&l.p.control, &l.p.name, &l.content, &r.MaxScore, &r.Rank, &r.Tier, &r.Deprecated)
+	}, `
+		SELECT p.control, c.name, p.content, p.max_score, p.rank, p.tier, p.deprecated
+		FROM profiles p
+		JOIN controls c ON c.id = p.control
+		WHERE p.tenant = ? AND NOT p.removed
+		ORDER BY c.name`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
+	}
+	cache := &q.s.contents
+	out := make([]storedProfile, len(rows))
+	set := func(i int, c leanContent) {
+		out[i] = rows[i].p
+		out[i].row.Content = ProfileContent{Title: c.title, Category: c.category, UserImpact: c.userImpact,
+			Cost: c.cost, ActionURL: c.actionURL, Threats: "[]"}
+	}
+	var missing []int64 // the contents not kept yet
+	var waiting []int   // the rows that wait for them
+	cache.mu.RLock()
+	for i, l := range rows {
+		if c, ok := cache.m[l.content]; ok {
+			set(i, c)
+		} else {
+			missing, waiting = append(missing, l.content), append(waiting, i)
+		}
+	}
+	cache.mu.RUnlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return nil, err
+	}
+	type keyed struct {
+		id int64
+		c  leanContent
+	}
+	read, err := all(ctx, q, func(rows *sql.Rows) (keyed, error) {
+		var r keyed
+		return r, rows.Scan(&r.id, &r.c.title, &r.c.category, &r.c.userImpact, &r.c.cost, &r.c.actionURL)
+	}, `
+		SELECT id, title, category, user_impact, implementation_cost, action_url
+		FROM profile_contents
+		WHERE id IN (SELECT CAST(value AS BIGINT) FROM `+q.s.d.jsonList+`)`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("load profile contents: %w", err)
+	}
+	found := make(map[int64]leanContent, len(read))
+	cache.mu.Lock()
+	if cache.m == nil {
+		cache.m = map[int64]leanContent{}
+	}
+	for _, r := range read {
+		found[r.id] = r.c
+		if len(cache.m) < maxCachedContents {
+			cache.m[r.id] = r.c
+		}
+	}
+	cache.mu.Unlock()
+	for _, i := range waiting {
+		c, ok := found[rows[i].content]
+		if !ok {
+			return nil, fmt.Errorf("load profiles: content %d of control %s not found", rows[i].content, rows[i].p.name)
+		}
+		set(i, c)
+	}
+	return out, nil
+}
+
 // loadStateRows returns the tenant's state updates in the order first seen.
 func loadStateRows(ctx context.Context, q q, tenant int64) ([]stateRow, error) {
 	out, err := all(ctx, q, func(rows *sql.Rows) (stateRow, error) {
@@ -266,10 +368,23 @@ func loadStateRows(ctx context.Context, q q, tenant int64) ([]stateRow, error) {
 // update ever seen, in the order first seen (Graph's: oldest first). An
 // unknown tenant is an error wrapping fleetscore.ErrNotFound.
 func (s *Store) Profiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error) {
+	return s.readProfiles(ctx, tenantID, false)
+}
+
+// TenantProfiles is Profiles without the fields one tenant's page, report
+// and controls never show: each profile's ActionType, Service, Threats and
+// Remediation are left empty (Remediation, the long text, is most of a
+// profile's bytes). Every other field, the state updates included, is as
+// Profiles has it.
+func (s *Store) TenantProfiles(ctx context.Context, tenantID string) ([]fleetscore.ControlProfile, error) {
+	return s.readProfiles(ctx, tenantID, true)
+}
+
+func (s *Store) readProfiles(ctx context.Context, tenantID string, lean bool) ([]fleetscore.ControlProfile, error) {
 	var out []fleetscore.ControlProfile
 	err := s.read(ctx, func(q q) error {
 		var err error
-		out, err = profiles(ctx, q, tenantID)
+		out, err = profiles(ctx, q, tenantID, lean)
 		return err
 	})
 	if err != nil {
@@ -278,12 +393,17 @@ func (s *Store) Profiles(ctx context.Context, tenantID string) ([]fleetscore.Con
 	return out, nil
 }
 
-func profiles(ctx context.Context, q q, tenantID string) ([]fleetscore.ControlProfile, error) {
+func profiles(ctx context.Context, q q, tenantID string, lean bool) ([]fleetscore.ControlProfile, error) {
 	tenant, err := tenantKey(ctx, q, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := loadProfileRows(ctx, q, tenant, true)
+	var stored []storedProfile
+	if lean {
+		stored, err = loadLeanProfileRows(ctx, q, tenant)
+	} else {
+		stored, err = loadProfileRows(ctx, q, tenant, true)
+	}
 	if err != nil || len(stored) == 0 {
 		return nil, err
 	}

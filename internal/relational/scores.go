@@ -371,16 +371,29 @@ func stateBefore(ctx context.Context, q q, tenant, day int64) (State, error) {
 	return st, nil
 }
 
-// stateBeforeQuery is stateBefore's: tenant ?1, day ?2.
-const stateBeforeQuery = `
-	SELECT tc.control,
+// scoreBefore is the score in effect before day ?2 of the control of the
+// tenant_controls row tc: its latest change before it.
+const scoreBefore = `
 	       (SELECT cc.score
 	        FROM control_changes cc
 	        WHERE cc.tenant = tc.tenant AND cc.control = tc.control AND cc.day < ?2
 	        ORDER BY cc.day DESC
-	        LIMIT 1)
+	        LIMIT 1)`
+
+// stateBeforeQuery is stateBefore's: tenant ?1, day ?2.
+const stateBeforeQuery = `
+	SELECT tc.control,` + scoreBefore + `
 	FROM tenant_controls tc
 	WHERE tc.tenant = ?1`
+
+// controlsBeforeQuery is stateBeforeQuery with each control's name and
+// category, by name: tenant ?1, day ?2.
+const controlsBeforeQuery = `
+	SELECT c.id, c.name, tc.category,` + scoreBefore + `
+	FROM tenant_controls tc
+	JOIN controls c ON c.id = tc.control
+	WHERE tc.tenant = ?1
+	ORDER BY c.name`
 
 // StateBefore is the tenant's control scores in effect just before day, by
 // control key: the state Scores and SaveBatch start from (stateBefore),
@@ -457,23 +470,24 @@ func scores(ctx context.Context, q q, tenantID string, from, to fleetscore.Day) 
 		return out, err
 	}
 
-	// The controls a tenant's scores ever had, by name.
-	controls, err := all(ctx, q, func(r *sql.Rows) (Control, error) {
-		var c Control
-		return c, r.Scan(&c.ID, &c.Name, &c.Category)
-	}, `
-		SELECT c.id, c.name, tc.category
-		FROM tenant_controls tc
-		JOIN controls c ON c.id = tc.control
-		WHERE tc.tenant = ?
-		ORDER BY c.name`, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("load control names: %w", err)
-	}
+	// The controls a tenant's scores ever had, by name, each with its
+	// score in effect before the first day (stateBefore's seek, in the
+	// same pass over tenant_controls).
 	first, last := out[0].Day.Unix(), out[len(out)-1].Day.Unix()
-	st, err := stateBefore(ctx, q, tenant, first)
+	st := State{}
+	controls, err := all(ctx, q, func(r *sql.Rows) (Control, error) {
+		var (
+			c     Control
+			score sql.NullFloat64
+		)
+		err := r.Scan(&c.ID, &c.Name, &c.Category, &score)
+		if score.Valid {
+			st[c.ID] = score.Float64
+		}
+		return c, err
+	}, controlsBeforeQuery, tenant, first)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load controls before %s: %w", fleetscore.DayFromUnix(first), err)
 	}
 	changes, err := loadChanges(ctx, q, tenant, first, last)
 	if err != nil {

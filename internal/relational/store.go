@@ -27,6 +27,8 @@ type Store struct {
 	// The statements kept prepared on w and on r (the same cache when r is
 	// w); nil unless the dialect keepsStatements.
 	ws, rs *stmtCache
+	// contents are the profile texts lean reads found (TenantProfiles).
+	contents contentCache
 }
 
 var (
