@@ -186,10 +186,10 @@ func remediationOf(ctx context.Context, src Source, first, control string) (stri
 		return "", nil
 	}
 	v, ok, err := modelOf(ctx, src)
-	if err != nil || !ok {
-		if err != nil {
-			return "", err
-		}
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return read()
 	}
 	texts, err := memoIn(ctx, v, "remediation", func(context.Context, Source) (*sync.Map, error) { return &sync.Map{}, nil })

@@ -24,8 +24,7 @@ type cscore struct {
 }
 
 func compactLatest(all map[string][]fleetscore.ControlScore) *latest {
-	type pair struct{ name, category string }
-	pos := map[pair]int32{}
+	var pairs positions[fleetscore.ControlScore] // Score 0
 	n := 0
 	for _, cs := range all {
 		n += len(cs)
@@ -39,18 +38,35 @@ func compactLatest(all map[string][]fleetscore.ControlScore) *latest {
 		}
 		start := len(flat)
 		for _, c := range cs {
-			p := pair{c.Name, c.Category}
-			k, ok := pos[p]
-			if !ok {
-				k = int32(len(l.pairs))
-				pos[p] = k
-				l.pairs = append(l.pairs, fleetscore.ControlScore{Name: c.Name, Category: c.Category})
-			}
+			k := pairs.of(fleetscore.ControlScore{Name: c.Name, Category: c.Category})
 			flat = append(flat, cscore{k: k, score: c.Score})
 		}
 		l.by[id] = flat[start:len(flat):len(flat)]
 	}
+	l.pairs = pairs.vals
 	return l
+}
+
+// positions numbers distinct values in the order first seen: the model's
+// compact forms keep a value's position (4 bytes) where it recurs, and
+// the values once (vals).
+type positions[K comparable] struct {
+	pos  map[K]int32
+	vals []K
+}
+
+// of is k's position, k added when new.
+func (p *positions[K]) of(k K) int32 {
+	if i, ok := p.pos[k]; ok {
+		return i
+	}
+	if p.pos == nil {
+		p.pos = map[K]int32{}
+	}
+	i := int32(len(p.vals))
+	p.pos[k] = i
+	p.vals = append(p.vals, k)
+	return i
 }
 
 // name is c's control name.

@@ -17,9 +17,10 @@ import (
 // fleet views read across every tenant (the tenants and their latest
 // snapshots, the overview's days, the latest controls, the profile
 // summaries, the live exceptions) and the views built from them (the
-// overview, the action ranking, the fleet trend), built once per version of the store and shared by the pages,
-// the API and the metrics. One tenant's history (Scores, Profiles,
-// Collections) is read from the store by index, as before.
+// overview, the action ranking, the fleet trend), built once per version
+// of the store and shared by the pages, the API and the metrics. One
+// tenant's history (Scores, Profiles, Collections) is read from the store
+// by index, as before.
 //
 // Every read first asks the store for its Version (one primary-key read):
 // when it moved since the model was built, by a write of this process or
@@ -463,23 +464,15 @@ type dayPoint struct {
 
 func compactDaily(all []fleetscore.Score, ts []fleetscore.TenantStatus) *compactDays {
 	c := &compactDays{days: make([]dayPoint, len(all))}
-	pos := make(map[string]int32, len(ts))
+	var ids positions[string]
 	for _, t := range ts {
-		if _, ok := pos[t.ID]; !ok {
-			pos[t.ID] = int32(len(c.ids))
-			c.ids = append(c.ids, t.ID)
-		}
+		ids.of(t.ID) // the model's tenants' IDs, shared
 	}
 	for i, s := range all {
-		k, ok := pos[s.TenantID]
-		if !ok {
-			k = int32(len(c.ids))
-			pos[s.TenantID] = k
-			c.ids = append(c.ids, s.TenantID)
-		}
-		c.days[i] = dayPoint{tenant: k, day: int32(s.Day.Unix()), current: s.CurrentScore, max: s.MaxScore,
+		c.days[i] = dayPoint{tenant: ids.of(s.TenantID), day: int32(s.Day.Unix()), current: s.CurrentScore, max: s.MaxScore,
 			activeUserCount: int64(s.ActiveUserCount), licensedUserCount: int64(s.LicensedUserCount)}
 	}
+	c.ids = ids.vals
 	return c
 }
 

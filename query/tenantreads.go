@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 
 	"github.com/fleetscore/fleetscore"
 )
@@ -18,11 +17,7 @@ type TenantProfileReader interface {
 // out, when src can read them so: for the views of one tenant, which use
 // no more.
 func tenantProfiles(ctx context.Context, src Source, tenantID string) ([]fleetscore.ControlProfile, error) {
-	profiles, err := leanProfiles(ctx, src, tenantID)
-	if err != nil && !errors.Is(err, fleetscore.ErrNotFound) {
-		return nil, err
-	}
-	return profiles, nil
+	return noneIfNotFound(leanProfiles(ctx, src, tenantID))
 }
 
 // leanProfiles is src's TenantProfiles, or its Profiles when it has none.

@@ -501,7 +501,12 @@ func TenantControls(ctx context.Context, src Source, tenantID string) ([]Control
 // profilesOf is the tenant's control profiles; none (not an error) before
 // its first collection.
 func profilesOf(ctx context.Context, src Source, tenantID string) ([]fleetscore.ControlProfile, error) {
-	profiles, err := src.Profiles(ctx, tenantID)
+	return noneIfNotFound(src.Profiles(ctx, tenantID))
+}
+
+// noneIfNotFound is a tenant's profiles as read, none (not an error) when
+// the store found none.
+func noneIfNotFound(profiles []fleetscore.ControlProfile, err error) ([]fleetscore.ControlProfile, error) {
 	if err != nil && !errors.Is(err, fleetscore.ErrNotFound) {
 		return nil, err
 	}
@@ -658,7 +663,7 @@ type keptActions struct {
 
 func keepActions(as []Action) *keptActions {
 	k := &keptActions{as: as, open: make([][]int32, len(as))}
-	pos := map[string]int32{}
+	var ids positions[string]
 	n := 0
 	for _, a := range as {
 		n += len(a.Tenants)
@@ -667,17 +672,12 @@ func keepActions(as []Action) *keptActions {
 	for i := range as {
 		start := len(flat)
 		for _, id := range as[i].Tenants {
-			p, ok := pos[id]
-			if !ok {
-				p = int32(len(k.ids))
-				pos[id] = p
-				k.ids = append(k.ids, id)
-			}
-			flat = append(flat, p)
+			flat = append(flat, ids.of(id))
 		}
 		k.open[i] = flat[start:len(flat):len(flat)]
 		as[i].Tenants = nil
 	}
+	k.ids = ids.vals
 	return k
 }
 

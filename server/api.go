@@ -112,9 +112,8 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, v any, t func
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	var b []byte
 	if a, ok := v.(answerAppender); ok {
-		b, ok = a.appendAnswer(nil)
-		if !ok {
-			b = nil
+		if out, ok := a.appendAnswer(nil); ok {
+			b = out
 		}
 	}
 	if b == nil {
@@ -239,10 +238,7 @@ func roundJSON(b []byte) []byte {
 		if err != nil || string(key) == "seconds" {
 			continue
 		}
-		decimals := pointDecimals
-		if bytes.Contains(key, []byte("percent")) || bytes.HasPrefix(key, []byte("change_")) {
-			decimals = percentDecimals
-		}
+		decimals := keyDecimals(string(key))
 		if out == nil {
 			out = make([]byte, 0, len(b))
 		}

@@ -95,7 +95,7 @@ func (ds dayScores) appendAnswer(dst []byte) ([]byte, bool) {
 }
 
 // keyDecimals is the decimals roundJSON rounds a member's fraction to, by
-// its key (never "seconds" here).
+// its key ("seconds", which roundJSON leaves as it is, apart).
 func keyDecimals(key string) int {
 	if strings.Contains(key, "percent") || strings.HasPrefix(key, "change_") {
 		return percentDecimals
